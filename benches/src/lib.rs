@@ -1,0 +1,1 @@
+//! Benchmarks crate: the criterion targets live in `benches/`; the swarm load generator comes with its own issue.

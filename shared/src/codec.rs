@@ -1,0 +1,628 @@
+//! Encoding and decoding of every message: MessagePack arrays whose first element is the
+//! message tag. See `docs/protocol.md` for the layout with example bytes.
+//!
+//! Frames are built by [`FrameBodyWriter`]: the server encodes a tick's body once and shares
+//! it; only the three-value header ([`write_frame_header`]: tag, tick, ack) is per client.
+//! Changes are a flat integer array: per entity one head `(id gap << 3) | field mask`, then
+//! only the changed fields, positions as deltas. With ids close together that is one byte of
+//! head plus one per moved axis.
+
+use crate::protocol::{
+    Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe, PlayerId,
+    ServerMsg, Welcome, PROTOCOL_VERSION,
+};
+use crate::rules::Rules;
+use crate::wire::{
+    write_array_len, write_bool, write_f32, write_int, write_nil, write_str, write_uint, Reader,
+};
+
+/// Client → server tags.
+mod client_tag {
+    pub const JOIN: i64 = 0;
+    pub const INPUT: i64 = 1;
+    pub const PING: i64 = 2;
+}
+
+/// Server → client tags.
+mod server_tag {
+    pub const WELCOME: u64 = 0;
+    pub const FRAME: u64 = 1;
+    pub const KEYFRAME: u64 = 2;
+    pub const PONG: u64 = 3;
+}
+
+/// Event kinds inside a frame's flat event array.
+mod event_kind {
+    pub const JOINED: i64 = 0;
+    pub const LEFT: i64 = 1;
+    pub const ATTACKED: i64 = 2;
+    pub const KILLED: i64 = 3;
+    pub const RESPAWNED: i64 = 4;
+}
+
+/// Field mask bits in a change head.
+const CHANGED_X: u64 = 1;
+const CHANGED_Y: u64 = 2;
+const CHANGED_HP: u64 = 4;
+const MASK_BITS: u32 = 3;
+
+/// Why bytes could not be decoded into a message. Small and `Copy`: decoding fails often
+/// under attack and must stay cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The message ends in the middle of a value.
+    #[error("message is truncated")]
+    Truncated,
+    /// A value of another type was found.
+    #[error("expected {0}")]
+    Type(&'static str),
+    /// A length prefix is larger than the bytes that follow.
+    #[error("length prefix exceeds the message")]
+    LengthTooLarge,
+    /// A string is not valid UTF-8.
+    #[error("string is not UTF-8")]
+    Utf8,
+    /// A number does not fit its field.
+    #[error("number out of range")]
+    Range,
+    /// Bytes follow the message.
+    #[error("{0} bytes after the message")]
+    TrailingBytes(usize),
+    /// The message tag is not one of this protocol's.
+    #[error("unknown message tag {0}")]
+    UnknownTag(i64),
+    /// The message has the wrong number of fields for its tag.
+    #[error("message {tag} has {len} fields")]
+    Arity {
+        /// The message tag.
+        tag: i64,
+        /// The number of fields found.
+        len: usize,
+    },
+    /// An event kind that is not one of this protocol's.
+    #[error("unknown event kind {0}")]
+    UnknownEvent(i64),
+    /// The input is well-formed but means something not allowed.
+    #[error("invalid input: {0}")]
+    Input(#[from] InputError),
+    /// The welcome's rules map could not be read.
+    #[error("rules map is malformed")]
+    Rules,
+}
+
+impl ClientMsg {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(24);
+        match self {
+            ClientMsg::Join { protocol_version, name } => {
+                write_array_len(&mut out, 3);
+                write_int(&mut out, client_tag::JOIN);
+                write_uint(&mut out, u64::from(*protocol_version));
+                match name {
+                    Some(n) => write_str(&mut out, n),
+                    None => write_nil(&mut out),
+                }
+            }
+            ClientMsg::Input(i) => {
+                write_array_len(&mut out, 5);
+                write_int(&mut out, client_tag::INPUT);
+                write_uint(&mut out, u64::from(i.seq));
+                write_f32(&mut out, i.dir.x());
+                write_f32(&mut out, i.dir.y());
+                write_bool(&mut out, i.attack);
+            }
+            ClientMsg::Ping { client_time } => {
+                write_array_len(&mut out, 2);
+                write_int(&mut out, client_tag::PING);
+                write_uint(&mut out, u64::from(*client_time));
+            }
+        }
+        out
+    }
+
+    /// Decodes one message that must fill `buf` exactly. Never allocates more than the
+    /// message's own size, never recurses, never panics.
+    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(buf);
+        let len = r.array_len()?;
+        if len == 0 {
+            return Err(DecodeError::Arity { tag: -1, len });
+        }
+        let tag = r.int()?;
+        let arity = |want: usize| {
+            if len == want { Ok(()) } else { Err(DecodeError::Arity { tag, len }) }
+        };
+        let msg = match tag {
+            client_tag::JOIN => {
+                arity(3)?;
+                let protocol_version = r.int_as()?;
+                let name = if r.nil()? { None } else { Some(r.str()?.to_owned()) };
+                ClientMsg::Join { protocol_version, name }
+            }
+            client_tag::INPUT => {
+                arity(5)?;
+                let seq = r.int_as()?;
+                let x = r.number()? as f32;
+                let y = r.number()? as f32;
+                let attack = r.bool()?;
+                r.finish()?;
+                let dir = Direction::new(x, y)?;
+                return Ok(ClientMsg::Input(Input { seq, dir, attack }));
+            }
+            client_tag::PING => {
+                arity(2)?;
+                ClientMsg::Ping { client_time: r.int_as()? }
+            }
+            other => return Err(DecodeError::UnknownTag(other)),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+}
+
+/// Appends one entity's full state: `[id, name, x, y, hp]`.
+pub fn write_entity(out: &mut Vec<u8>, id: PlayerId, name: &str, x: i32, y: i32, hp: i32) {
+    write_array_len(out, 5);
+    write_uint(out, u64::from(id));
+    write_str(out, name);
+    write_int(out, i64::from(x));
+    write_int(out, i64::from(y));
+    write_int(out, i64::from(hp));
+}
+
+/// Appends a frame's header: array of 7, tag, tick, ack. Four body values must follow
+/// ([`FrameBodyWriter::finish`]).
+pub fn write_frame_header(out: &mut Vec<u8>, tick: u64, ack: u32) {
+    write_array_len(out, 7);
+    write_uint(out, server_tag::FRAME);
+    write_uint(out, tick);
+    write_uint(out, u64::from(ack));
+}
+
+/// Appends a keyframe's header: array of 4, tag, tick, ack. One entity array must follow.
+pub fn write_keyframe_header(out: &mut Vec<u8>, tick: u64, ack: u32) {
+    write_array_len(out, 4);
+    write_uint(out, server_tag::KEYFRAME);
+    write_uint(out, tick);
+    write_uint(out, u64::from(ack));
+}
+
+/// Appends a welcome's header: array of 7, tag, player id, protocol version, tick rate,
+/// rules, tick. One entity array must follow (the keyframe's).
+pub fn write_welcome_header(out: &mut Vec<u8>, player_id: PlayerId, tick_rate: u32, rules: &Rules, tick: u64) {
+    write_array_len(out, 7);
+    write_uint(out, server_tag::WELCOME);
+    write_uint(out, u64::from(player_id));
+    write_uint(out, u64::from(PROTOCOL_VERSION));
+    write_uint(out, u64::from(tick_rate));
+    // A named map: rare, self-describing, and lets either side add rules later.
+    if rmp_serde::encode::write_named(out, rules).is_err() {
+        // Writing plain fields into a Vec can't fail; keep the message well-formed anyway.
+        write_nil(out);
+    }
+    write_uint(out, tick);
+}
+
+/// Builds the shared part of a frame: spawned, changed, removed and events, each written as
+/// it is produced and joined by [`finish`](Self::finish). Reused tick after tick, so it stops
+/// allocating once its buffers have grown.
+#[derive(Debug, Default, Clone)]
+pub struct FrameBodyWriter {
+    spawned: Vec<u8>,
+    spawned_len: u32,
+    changed: Vec<u8>,
+    changed_len: u32,
+    last_changed: PlayerId,
+    removed: Vec<u8>,
+    removed_len: u32,
+    events: Vec<u8>,
+    events_len: u32,
+}
+
+impl FrameBodyWriter {
+    /// Empties the writer for the next tick, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.spawned.clear();
+        self.changed.clear();
+        self.removed.clear();
+        self.events.clear();
+        self.spawned_len = 0;
+        self.changed_len = 0;
+        self.removed_len = 0;
+        self.events_len = 0;
+        self.last_changed = 0;
+    }
+
+    /// Whether nothing was written since the last clear.
+    pub fn is_empty(&self) -> bool {
+        self.spawned_len == 0 && self.changed_len == 0 && self.removed_len == 0 && self.events_len == 0
+    }
+
+    /// Adds a player new to the client, in full.
+    pub fn spawn(&mut self, id: PlayerId, name: &str, x: i32, y: i32, hp: i32) {
+        write_entity(&mut self.spawned, id, name, x, y, hp);
+        self.spawned_len += 1;
+    }
+
+    /// Adds a change. Changes must come in increasing id order (ids are gap-coded); a change
+    /// with no field set is skipped.
+    pub fn change(&mut self, c: &Change) {
+        let mask = u64::from(c.dx.is_some()) * CHANGED_X
+            | u64::from(c.dy.is_some()) * CHANGED_Y
+            | u64::from(c.hp.is_some()) * CHANGED_HP;
+        if mask == 0 {
+            return;
+        }
+        debug_assert!(c.id > self.last_changed, "changes must be sorted by id");
+        let gap = u64::from(c.id.wrapping_sub(self.last_changed));
+        self.last_changed = c.id;
+        write_uint(&mut self.changed, (gap << MASK_BITS) | mask);
+        self.changed_len += 1;
+        for v in [c.dx, c.dy, c.hp].into_iter().flatten() {
+            write_int(&mut self.changed, i64::from(v));
+            self.changed_len += 1;
+        }
+    }
+
+    /// Adds a player gone from the world.
+    pub fn remove(&mut self, id: PlayerId) {
+        write_uint(&mut self.removed, u64::from(id));
+        self.removed_len += 1;
+    }
+
+    /// Adds an event.
+    pub fn event(&mut self, e: &Event) {
+        let mut put = |v: i64| {
+            write_int(&mut self.events, v);
+            self.events_len += 1;
+        };
+        match *e {
+            Event::Joined { id } => {
+                put(event_kind::JOINED);
+                put(i64::from(id));
+            }
+            Event::Left { id } => {
+                put(event_kind::LEFT);
+                put(i64::from(id));
+            }
+            Event::Attacked { attacker, target, hp } => {
+                put(event_kind::ATTACKED);
+                put(i64::from(attacker));
+                put(i64::from(target));
+                put(i64::from(hp));
+            }
+            Event::Killed { victim, killer } => {
+                put(event_kind::KILLED);
+                put(i64::from(victim));
+                put(i64::from(killer));
+            }
+            Event::Respawned { id } => {
+                put(event_kind::RESPAWNED);
+                put(i64::from(id));
+            }
+        }
+    }
+
+    /// Appends the four body arrays to `out`.
+    pub fn finish(&self, out: &mut Vec<u8>) {
+        out.reserve(self.spawned.len() + self.changed.len() + self.removed.len() + self.events.len() + 20);
+        for (len, bytes) in [
+            (self.spawned_len, &self.spawned),
+            (self.changed_len, &self.changed),
+            (self.removed_len, &self.removed),
+            (self.events_len, &self.events),
+        ] {
+            write_array_len(out, len);
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+impl Frame {
+    /// Encodes the frame (the server builds the same bytes from its parts).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut body = FrameBodyWriter::default();
+        for e in &self.spawned {
+            body.spawn(e.id, &e.name, e.x, e.y, e.hp);
+        }
+        for c in &self.changed {
+            body.change(c);
+        }
+        for &id in &self.removed {
+            body.remove(id);
+        }
+        for e in &self.events {
+            body.event(e);
+        }
+        let mut out = Vec::new();
+        write_frame_header(&mut out, self.tick, self.ack);
+        body.finish(&mut out);
+        out
+    }
+}
+
+fn write_entities(out: &mut Vec<u8>, entities: &[EntityState]) {
+    write_array_len(out, u32::try_from(entities.len()).unwrap_or(u32::MAX));
+    for e in entities {
+        write_entity(out, e.id, &e.name, e.x, e.y, e.hp);
+    }
+}
+
+impl ServerMsg {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ServerMsg::Welcome(w) => {
+                let mut out = Vec::new();
+                write_welcome_header(&mut out, w.player_id, w.tick_rate, &w.rules, w.keyframe.tick);
+                write_entities(&mut out, &w.keyframe.entities);
+                out
+            }
+            ServerMsg::Frame(f) => f.encode(),
+            ServerMsg::Keyframe(k) => {
+                let mut out = Vec::new();
+                write_keyframe_header(&mut out, k.tick, k.ack);
+                write_entities(&mut out, &k.entities);
+                out
+            }
+            ServerMsg::Pong { client_time } => {
+                let mut out = Vec::with_capacity(7);
+                write_array_len(&mut out, 2);
+                write_uint(&mut out, server_tag::PONG);
+                write_uint(&mut out, u64::from(*client_time));
+                out
+            }
+        }
+    }
+
+    /// Decodes one message that must fill `buf` exactly.
+    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(buf);
+        let len = r.array_len()?;
+        if len == 0 {
+            return Err(DecodeError::Arity { tag: -1, len });
+        }
+        let tag = r.int()?;
+        let arity = |want: usize| {
+            if len == want { Ok(()) } else { Err(DecodeError::Arity { tag, len }) }
+        };
+        let msg = match u64::try_from(tag).unwrap_or(u64::MAX) {
+            server_tag::WELCOME => {
+                arity(7)?;
+                let player_id = r.int_as()?;
+                let protocol_version = r.int_as()?;
+                let tick_rate = r.int_as()?;
+                let mut rest = r.rest();
+                let rules: Rules =
+                    rmp_serde::decode::from_read(&mut rest).map_err(|_| DecodeError::Rules)?;
+                r.set_rest(rest);
+                let tick = r.int_as()?;
+                let entities = read_entities(&mut r)?;
+                ServerMsg::Welcome(Welcome {
+                    player_id,
+                    protocol_version,
+                    tick_rate,
+                    rules,
+                    keyframe: Keyframe { tick, ack: 0, entities },
+                })
+            }
+            server_tag::FRAME => {
+                arity(7)?;
+                let tick = r.int_as()?;
+                let ack = r.int_as()?;
+                let spawned = read_entities(&mut r)?;
+                let changed = read_changes(&mut r)?;
+                let n = r.array_len()?;
+                let removed = (0..n).map(|_| r.int_as()).collect::<Result<_, _>>()?;
+                let events = read_events(&mut r)?;
+                ServerMsg::Frame(Frame { tick, ack, spawned, changed, removed, events })
+            }
+            server_tag::KEYFRAME => {
+                arity(4)?;
+                let tick = r.int_as()?;
+                let ack = r.int_as()?;
+                let entities = read_entities(&mut r)?;
+                ServerMsg::Keyframe(Keyframe { tick, ack, entities })
+            }
+            server_tag::PONG => {
+                arity(2)?;
+                ServerMsg::Pong { client_time: r.int_as()? }
+            }
+            _ => return Err(DecodeError::UnknownTag(tag)),
+        };
+        r.finish()?;
+        Ok(msg)
+    }
+}
+
+fn read_entities(r: &mut Reader<'_>) -> Result<Vec<EntityState>, DecodeError> {
+    let n = r.array_len()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = r.array_len()?;
+        if len != 5 {
+            return Err(DecodeError::Arity { tag: -1, len });
+        }
+        out.push(EntityState {
+            id: r.int_as()?,
+            name: r.str()?.to_owned(),
+            x: r.int_as()?,
+            y: r.int_as()?,
+            hp: r.int_as()?,
+        });
+    }
+    Ok(out)
+}
+
+fn read_changes(r: &mut Reader<'_>) -> Result<Vec<Change>, DecodeError> {
+    let mut left = r.array_len()?;
+    let mut out = Vec::new();
+    let mut id: PlayerId = 0;
+    while left > 0 {
+        let head: u64 = r.int_as()?;
+        left -= 1;
+        let gap = u32::try_from(head >> MASK_BITS).map_err(|_| DecodeError::Range)?;
+        id = id.checked_add(gap).ok_or(DecodeError::Range)?;
+        let mut field = |bit: u64| -> Result<Option<i32>, DecodeError> {
+            if head & bit == 0 {
+                return Ok(None);
+            }
+            if left == 0 {
+                return Err(DecodeError::Truncated);
+            }
+            left -= 1;
+            r.int_as().map(Some)
+        };
+        let dx = field(CHANGED_X)?;
+        let dy = field(CHANGED_Y)?;
+        let hp = field(CHANGED_HP)?;
+        out.push(Change { id, dx, dy, hp });
+    }
+    Ok(out)
+}
+
+fn read_events(r: &mut Reader<'_>) -> Result<Vec<Event>, DecodeError> {
+    let mut left = r.array_len()?;
+    let mut out = Vec::new();
+    while left > 0 {
+        let kind = r.int()?;
+        let argc = match kind {
+            event_kind::ATTACKED => 3,
+            event_kind::KILLED => 2,
+            event_kind::JOINED | event_kind::LEFT | event_kind::RESPAWNED => 1,
+            other => return Err(DecodeError::UnknownEvent(other)),
+        };
+        if left < 1 + argc {
+            return Err(DecodeError::Truncated);
+        }
+        left -= 1 + argc;
+        out.push(match kind {
+            event_kind::JOINED => Event::Joined { id: r.int_as()? },
+            event_kind::LEFT => Event::Left { id: r.int_as()? },
+            event_kind::ATTACKED => Event::Attacked {
+                attacker: r.int_as()?,
+                target: r.int_as()?,
+                hp: r.int_as()?,
+            },
+            event_kind::KILLED => Event::Killed { victim: r.int_as()?, killer: r.int_as()? },
+            _ => Event::Respawned { id: r.int_as()? },
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(x: f32, y: f32) -> Direction {
+        Direction::new(x, y).expect("valid direction")
+    }
+
+    #[test]
+    fn client_messages_round_trip() {
+        for m in [
+            ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some("ann".into()) },
+            ClientMsg::Join { protocol_version: 7, name: None },
+            ClientMsg::Input(Input { seq: 70_000, dir: dir(0.6, -0.8), attack: true }),
+            ClientMsg::Ping { client_time: 123_456 },
+        ] {
+            assert_eq!(ClientMsg::decode(&m.encode()), Ok(m));
+        }
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let ent = |id, hp| EntityState { id, name: format!("p{id}"), x: 10, y: 800, hp };
+        let frame = Frame {
+            tick: 99,
+            ack: 4,
+            spawned: vec![ent(9, 100)],
+            changed: vec![
+                Change { id: 2, dx: Some(-27), dy: None, hp: None },
+                Change { id: 3, dx: Some(5), dy: Some(300), hp: Some(0) },
+                Change { id: 400, dx: None, dy: None, hp: Some(90) },
+            ],
+            removed: vec![5, 6],
+            events: vec![
+                Event::Joined { id: 9 },
+                Event::Left { id: 5 },
+                Event::Attacked { attacker: 3, target: 400, hp: 90 },
+                Event::Killed { victim: 3, killer: 400 },
+                Event::Respawned { id: 1 },
+            ],
+        };
+        let keyframe = Keyframe { tick: 12, ack: 0, entities: vec![ent(1, 100), ent(2, 0)] };
+        for m in [
+            ServerMsg::Frame(frame),
+            ServerMsg::Keyframe(Keyframe { ack: 3, ..keyframe.clone() }),
+            ServerMsg::Welcome(Welcome {
+                player_id: 2,
+                protocol_version: PROTOCOL_VERSION,
+                tick_rate: 30,
+                rules: Rules { speed: 42.5, ..Rules::default() },
+                keyframe,
+            }),
+            ServerMsg::Pong { client_time: 77 },
+        ] {
+            assert_eq!(ServerMsg::decode(&m.encode()), Ok(m));
+        }
+    }
+
+    #[test]
+    fn a_moving_entity_costs_three_bytes() {
+        let mut body = FrameBodyWriter::default();
+        body.change(&Change { id: 1, dx: Some(27), dy: Some(-20), hp: None });
+        body.change(&Change { id: 2, dx: Some(-19), dy: Some(19), hp: None });
+        let mut out = Vec::new();
+        body.finish(&mut out);
+        // 4 array headers (1 byte each) + 2 entities * 3 bytes.
+        assert_eq!(out.len(), 4 + 6);
+    }
+
+    #[test]
+    fn frame_bytes_are_plain_msgpack_for_rmp_serde() {
+        let frame = Frame {
+            tick: 1_000_000,
+            ack: 9,
+            changed: vec![Change { id: 3, dx: Some(-200), dy: None, hp: Some(100) }],
+            events: vec![Event::Killed { victim: 3, killer: 1 }],
+            ..Frame::default()
+        };
+        type Raw = (u8, u64, u32, Vec<(u32, String, i32, i32, i32)>, Vec<i64>, Vec<u32>, Vec<i64>);
+        let raw: Raw = rmp_serde::from_slice(&frame.encode()).expect("rmp-serde reads it");
+        assert_eq!(raw, (1, 1_000_000, 9, vec![], vec![(3 << 3) | 5, -200, 100], vec![], vec![3, 3, 1]));
+    }
+
+    #[test]
+    fn bad_client_bytes_are_errors() {
+        let cases: &[(&[u8], DecodeError)] = &[
+            (&[], DecodeError::Truncated),
+            (&[0xc1], DecodeError::Type("array")),
+            (&[0x90], DecodeError::Arity { tag: -1, len: 0 }),
+            (&[0x92, 0x09, 0x00], DecodeError::UnknownTag(9)),
+            (&[0x92, 0x02, 0x01, 0x00], DecodeError::TrailingBytes(1)),
+            (&[0x91, 0x02], DecodeError::Arity { tag: 2, len: 1 }),
+            (&[0x93, 0x00, 0x01, 0xa2, 0xc3, 0x28], DecodeError::Utf8),
+            (&[0xdd, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
+            (&[0x93, 0x00, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
+            (&[0x91, 0x91, 0x91, 0x91], DecodeError::Type("integer")),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(ClientMsg::decode(bytes), Err(*want), "{bytes:02x?}");
+        }
+        let mut nan = ClientMsg::Input(Input { seq: 1, dir: dir(0.0, 0.0), attack: false }).encode();
+        let at = nan.len() - 10; // first f32 payload
+        nan[at..at + 4].copy_from_slice(&f32::NAN.to_be_bytes());
+        assert_eq!(ClientMsg::decode(&nan), Err(DecodeError::Input(InputError::NotFinite)));
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected_at_once() {
+        let deep = vec![0x91u8; 10_000];
+        assert!(ClientMsg::decode(&deep).is_err());
+        assert!(ServerMsg::decode(&deep).is_err());
+    }
+}

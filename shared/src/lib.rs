@@ -1,0 +1,27 @@
+//! The Skirmish protocol: what client and server say to each other, how it is encoded, the
+//! rules of the game, and the pure helpers both sides run. No I/O here.
+//!
+//! # Layout
+//! - [`protocol`]: the message types, both directions, and [`PROTOCOL_VERSION`].
+//! - [`codec`]: MessagePack encoding and decoding of every message, and the frame body
+//!   writer the server encodes each tick with.
+//! - [`wire`]: the MessagePack primitives under `codec`: a shortest-form writer and a
+//!   bounds-checked reader.
+//! - [`rules`]: the [`Rules`] struct (tutorial defaults) and its per-tick form.
+//! - [`movement`]: the movement step, shared for client-side prediction.
+//! - [`replica`]: a client's copy of the world and the delta apply function.
+
+pub mod codec;
+pub mod movement;
+pub mod protocol;
+pub mod replica;
+pub mod rules;
+pub mod wire;
+
+pub use codec::{DecodeError, FrameBodyWriter};
+pub use protocol::{
+    Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
+    PlayerId, ServerMsg, Welcome, PROTOCOL_VERSION,
+};
+pub use replica::{ApplyError, Replica};
+pub use rules::{Rules, RulesError, TickRules, SUBUNITS};

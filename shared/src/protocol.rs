@@ -1,0 +1,241 @@
+//! The messages, both directions, as Rust types. The byte layout is in `codec` and in
+//! `docs/protocol.md`.
+//!
+//! The client never sends a position: only intents (a direction no longer than 1, and whether
+//! attack is pressed), each with a sequence number the server acknowledges in its frames.
+
+use crate::rules::Rules;
+
+/// Bumped on every incompatible change of the wire format; checked at join.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Longest display name kept, in characters; longer names are cut.
+pub const MAX_NAME_CHARS: usize = 16;
+
+/// A player's id, unique for the server's lifetime; never 0.
+pub type PlayerId = u32;
+
+/// A movement direction whose length is at most 1 (checked on construction).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Direction {
+    x: f32,
+    y: f32,
+}
+
+/// Why an input's meaning is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// A direction component is NaN or infinite.
+    #[error("direction is not finite")]
+    NotFinite,
+    /// The direction is longer than 1.
+    #[error("direction is longer than 1")]
+    TooLong,
+}
+
+impl Direction {
+    /// Slack for clients that normalise in single precision.
+    const LENGTH_SLACK: f32 = 1e-3;
+
+    /// A checked direction: finite, length at most 1 (up to rounding slack, which is
+    /// normalised away).
+    pub fn new(x: f32, y: f32) -> Result<Self, InputError> {
+        if !x.is_finite() || !y.is_finite() {
+            return Err(InputError::NotFinite);
+        }
+        let len_sq = x * x + y * y;
+        if len_sq <= 1.0 {
+            return Ok(Self { x, y });
+        }
+        let len = len_sq.sqrt();
+        if len > 1.0 + Self::LENGTH_SLACK {
+            return Err(InputError::TooLong);
+        }
+        Ok(Self { x: x / len, y: y / len })
+    }
+
+    /// Horizontal component, `-1.0..=1.0`; positive is right.
+    pub fn x(self) -> f32 {
+        self.x
+    }
+
+    /// Vertical component, `-1.0..=1.0`; positive is down (canvas coordinates).
+    pub fn y(self) -> f32 {
+        self.y
+    }
+
+    /// Whether this direction moves at all.
+    pub fn is_zero(self) -> bool {
+        self.x == 0.0 && self.y == 0.0
+    }
+}
+
+/// One tick's worth of a player's intent.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Input {
+    /// Increases by one per input; echoed back as the ack once applied.
+    pub seq: u32,
+    /// Where to move this tick.
+    pub dir: Direction,
+    /// Whether the attack key is pressed.
+    pub attack: bool,
+}
+
+/// Client → server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMsg {
+    /// First message of a connection.
+    Join {
+        /// Must equal [`PROTOCOL_VERSION`].
+        protocol_version: u16,
+        /// Shown above the player; the server trims it and picks one if absent.
+        name: Option<String>,
+    },
+    /// One tick of intent.
+    Input(Input),
+    /// Asks for a [`ServerMsg::Pong`] echoing `client_time`, to measure round-trip time.
+    Ping {
+        /// Any number the client wants back (milliseconds of its clock, typically).
+        client_time: u32,
+    },
+}
+
+/// A player's full replicated state. Positions are in subunits ([`crate::SUBUNITS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityState {
+    /// The player's id.
+    pub id: PlayerId,
+    /// Display name.
+    pub name: String,
+    /// X in subunits.
+    pub x: i32,
+    /// Y in subunits.
+    pub y: i32,
+    /// Hit points; 0 means dead (waiting to respawn).
+    pub hp: i32,
+}
+
+/// The fields of one entity that changed this tick. Positions are deltas against the
+/// previous frame; `hp` is the new value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// The player's id.
+    pub id: PlayerId,
+    /// Change of x in subunits, if x changed.
+    pub dx: Option<i32>,
+    /// Change of y in subunits, if y changed.
+    pub dy: Option<i32>,
+    /// New hit points, if they changed.
+    pub hp: Option<i32>,
+}
+
+/// Something that happened this tick that every client is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A player joined (its state is in the same frame's `spawned`).
+    Joined {
+        /// Who joined.
+        id: PlayerId,
+    },
+    /// A player left the game.
+    Left {
+        /// Who left.
+        id: PlayerId,
+    },
+    /// `attacker` hit `target`, who has `hp` left.
+    Attacked {
+        /// Who attacked.
+        attacker: PlayerId,
+        /// Who was hit.
+        target: PlayerId,
+        /// The target's hit points after the hit.
+        hp: i32,
+    },
+    /// `victim` died of `killer`'s hit.
+    Killed {
+        /// Who died.
+        victim: PlayerId,
+        /// Whose hit killed them.
+        killer: PlayerId,
+    },
+    /// A dead player came back (new position and hp are in the same frame's changes).
+    Respawned {
+        /// Who respawned.
+        id: PlayerId,
+    },
+}
+
+/// Everything of one tick a client needs to go from the previous tick's state to this one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Frame {
+    /// The tick this frame ends.
+    pub tick: u64,
+    /// The highest input sequence number of this client applied so far (0 before any).
+    pub ack: u32,
+    /// Players new since the previous frame, in full.
+    pub spawned: Vec<EntityState>,
+    /// Only the fields that changed, sorted by id.
+    pub changed: Vec<Change>,
+    /// Players gone since the previous frame.
+    pub removed: Vec<PlayerId>,
+    /// What happened this tick, in order.
+    pub events: Vec<Event>,
+}
+
+/// The whole world at one tick, sent on join and whenever a client must resynchronise.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Keyframe {
+    /// The tick this state is at.
+    pub tick: u64,
+    /// As in [`Frame::ack`].
+    pub ack: u32,
+    /// Every player, sorted by id.
+    pub entities: Vec<EntityState>,
+}
+
+/// The answer to a join.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Welcome {
+    /// The id of the player this connection controls.
+    pub player_id: PlayerId,
+    /// The server's [`PROTOCOL_VERSION`].
+    pub protocol_version: u16,
+    /// Ticks per second.
+    pub tick_rate: u32,
+    /// The rules in force.
+    pub rules: Rules,
+    /// The world as of the tick the player joined.
+    pub keyframe: Keyframe,
+}
+
+/// Server → client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMsg {
+    /// The answer to a join.
+    Welcome(Welcome),
+    /// One tick's delta.
+    Frame(Frame),
+    /// A full state that replaces the client's (after it fell behind).
+    Keyframe(Keyframe),
+    /// The answer to a ping.
+    Pong {
+        /// The ping's `client_time`, echoed.
+        client_time: u32,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_are_checked() {
+        assert_eq!(Direction::new(f32::NAN, 0.0), Err(InputError::NotFinite));
+        assert_eq!(Direction::new(0.0, f32::INFINITY), Err(InputError::NotFinite));
+        assert_eq!(Direction::new(1.0, 1.0), Err(InputError::TooLong));
+        let d = Direction::new(0.7072, 0.7072).expect("within slack");
+        assert!(d.x() * d.x() + d.y() * d.y() <= 1.0 + 1e-6);
+        assert!(Direction::new(0.0, 0.0).expect("zero").is_zero());
+    }
+}
