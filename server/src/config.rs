@@ -1,0 +1,136 @@
+//! Server settings: command-line flags, each also read from an environment variable, with
+//! defaults built in so the binary runs with no configuration at all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use skirmish_shared::Rules;
+
+use crate::sim::SimConfig;
+
+/// Where the web client is served from unless `--web-root` says otherwise: the repository's
+/// `web-client/public`, found from where this crate was built.
+pub const DEFAULT_WEB_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client/public");
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "skirmish", version, about = "Authoritative fixed-tick multiplayer battle server")]
+pub struct Config {
+    /// Address to serve HTTP (the web client at /) and WebSocket (/ws) on.
+    #[arg(long, env = "SKIRMISH_ADDR", default_value = "127.0.0.1:5000")]
+    pub addr: SocketAddr,
+    /// Simulation ticks per second.
+    #[arg(long, env = "SKIRMISH_TICK_RATE", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub tick_rate: u32,
+    /// Map width in units.
+    #[arg(long, env = "SKIRMISH_MAP_WIDTH", default_value_t = Rules::default().map_width)]
+    pub map_width: u32,
+    /// Map height in units.
+    #[arg(long, env = "SKIRMISH_MAP_HEIGHT", default_value_t = Rules::default().map_height)]
+    pub map_height: u32,
+    /// Movement speed in units per second.
+    #[arg(long, env = "SKIRMISH_SPEED", default_value_t = Rules::default().speed)]
+    pub speed: f32,
+    /// Lowest spawn coordinate on both axes, in units.
+    #[arg(long, env = "SKIRMISH_SPAWN_MIN", default_value_t = Rules::default().spawn_min)]
+    pub spawn_min: u32,
+    /// Highest spawn coordinate on both axes, in units.
+    #[arg(long, env = "SKIRMISH_SPAWN_MAX", default_value_t = Rules::default().spawn_max)]
+    pub spawn_max: u32,
+    /// Attack reach in units.
+    #[arg(long, env = "SKIRMISH_ATTACK_RANGE", default_value_t = Rules::default().attack_range)]
+    pub attack_range: f32,
+    /// Hit points one attack takes.
+    #[arg(long, env = "SKIRMISH_ATTACK_DAMAGE", default_value_t = Rules::default().attack_damage)]
+    pub attack_damage: u32,
+    /// Hit points at spawn.
+    #[arg(long, env = "SKIRMISH_MAX_HP", default_value_t = Rules::default().max_hp)]
+    pub max_hp: u32,
+    /// Milliseconds between two attacks of one player.
+    #[arg(long, env = "SKIRMISH_ATTACK_COOLDOWN_MS", default_value_t = Rules::default().attack_cooldown_ms)]
+    pub attack_cooldown_ms: u32,
+    /// Milliseconds a killed player waits before respawning.
+    #[arg(long, env = "SKIRMISH_RESPAWN_DELAY_MS", default_value_t = Rules::default().respawn_delay_ms)]
+    pub respawn_delay_ms: u32,
+    /// Players in the game at most; later joins are refused (close 1013).
+    #[arg(long, env = "SKIRMISH_MAX_PLAYERS", default_value_t = 1000)]
+    pub max_players: usize,
+    /// Open connections at most (HTTP and WebSocket); more are refused with HTTP 503.
+    #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Milliseconds a client may leave its frame queue full before it is disconnected.
+    #[arg(long, env = "SKIRMISH_STALL_TIMEOUT_MS", default_value_t = 5000)]
+    pub stall_timeout_ms: u64,
+    /// Folder of the web client's static files.
+    #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = DEFAULT_WEB_ROOT)]
+    pub web_root: PathBuf,
+    /// Seed for spawn points (random if not given).
+    #[arg(long, env = "SKIRMISH_SEED")]
+    pub seed: Option<u64>,
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `skirmish_server=debug`).
+    #[arg(long, env = "SKIRMISH_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Default for Config {
+    /// The built-in defaults, ignoring flags and environment.
+    fn default() -> Self {
+        let rules = Rules::default();
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            tick_rate: 30,
+            map_width: rules.map_width,
+            map_height: rules.map_height,
+            speed: rules.speed,
+            spawn_min: rules.spawn_min,
+            spawn_max: rules.spawn_max,
+            attack_range: rules.attack_range,
+            attack_damage: rules.attack_damage,
+            max_hp: rules.max_hp,
+            attack_cooldown_ms: rules.attack_cooldown_ms,
+            respawn_delay_ms: rules.respawn_delay_ms,
+            max_players: 1000,
+            max_connections: 4096,
+            stall_timeout_ms: 5000,
+            web_root: PathBuf::from(DEFAULT_WEB_ROOT),
+            seed: None,
+            log: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// The game rules these settings describe.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            map_width: self.map_width,
+            map_height: self.map_height,
+            speed: self.speed,
+            spawn_min: self.spawn_min,
+            spawn_max: self.spawn_max,
+            attack_range: self.attack_range,
+            attack_damage: self.attack_damage,
+            max_hp: self.max_hp,
+            attack_cooldown_ms: self.attack_cooldown_ms,
+            respawn_delay_ms: self.respawn_delay_ms,
+            ..Rules::default()
+        }
+    }
+
+    /// The simulation's part of the settings.
+    pub fn sim(&self) -> SimConfig {
+        let tick = Duration::from_secs(1) / self.tick_rate.max(1);
+        SimConfig {
+            rules: self.rules(),
+            tick_rate: self.tick_rate,
+            max_players: self.max_players,
+            stall_ticks: (Duration::from_millis(self.stall_timeout_ms).as_nanos() / tick.as_nanos().max(1))
+                .try_into()
+                .unwrap_or(u32::MAX),
+            seed: self.seed.unwrap_or_else(|| fastrand::u64(..)),
+        }
+    }
+}

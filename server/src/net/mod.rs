@@ -1,0 +1,157 @@
+//! The network side: accept TCP connections, answer plain HTTP (the web client, a health
+//! check), upgrade `/ws` to WebSocket, and run each connection's session. Nothing here
+//! touches the world: sessions only decode, validate and forward to the sim thread.
+
+pub mod assets;
+pub mod http;
+pub mod session;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tracing::{debug, info, warn};
+
+use crate::link::Inbound;
+use assets::Assets;
+use http::HeadError;
+
+/// Largest message a client may send: inputs are a few dozen bytes, a join with a long
+/// name a few hundred.
+pub const MAX_CLIENT_MESSAGE: usize = 1024;
+/// How long connections get to close after shutdown starts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub struct NetContext {
+    /// Into the sim thread.
+    pub inbound: Sender<Inbound>,
+    /// The web client's files.
+    pub assets: Assets,
+    /// Caps open connections.
+    pub slots: Arc<Semaphore>,
+    /// Becomes `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    next_conn: AtomicU64,
+}
+
+impl NetContext {
+    /// A context for `max_connections` connections at once.
+    pub fn new(inbound: Sender<Inbound>, assets: Assets, max_connections: usize, shutdown: watch::Receiver<bool>) -> Self {
+        Self { inbound, assets, slots: Arc::new(Semaphore::new(max_connections)), shutdown, next_conn: AtomicU64::new(1) }
+    }
+}
+
+/// The WebSocket limits every connection gets: small buffers (thousands of connections,
+/// tiny inputs) and small maximum message sizes.
+pub fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(8 << 20)
+        .max_message_size(Some(MAX_CLIENT_MESSAGE))
+        .max_frame_size(Some(MAX_CLIENT_MESSAGE))
+}
+
+/// Accepts connections until `stop` resolves, then waits (up to [`SHUTDOWN_GRACE`]) for
+/// the open ones to close.
+pub async fn serve(listener: TcpListener, ctx: Arc<NetContext>, stop: impl std::future::Future<Output = ()>) {
+    let mut tasks = JoinSet::new();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let ctx = ctx.clone();
+                    tasks.spawn(async move { handle(stream, peer, ctx).await });
+                }
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    drop(listener);
+    info!(open = tasks.len(), "no longer accepting; closing connections");
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        warn!(left = tasks.len(), "connections still open after the grace period, dropping them");
+        tasks.abort_all();
+    }
+}
+
+async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<NetContext>) {
+    let Ok(_slot) = ctx.slots.clone().try_acquire_owned() else {
+        debug!(%peer, "connection refused: at capacity");
+        let _ = http::respond_text(&mut stream, 503, "server at capacity").await;
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let (req, leftover) = match http::read_head(&mut stream).await {
+        Ok(ok) => ok,
+        Err(HeadError::TooLarge) => {
+            let _ = http::respond_text(&mut stream, 431, "request head too large").await;
+            return;
+        }
+        Err(HeadError::Malformed(_)) => {
+            let _ = http::respond_text(&mut stream, 400, "malformed request").await;
+            return;
+        }
+        Err(e) => {
+            debug!(%peer, error = %e, "no request");
+            return;
+        }
+    };
+    if req.path == "/ws" {
+        return upgrade(stream, peer, &req, leftover, &ctx).await;
+    }
+    let head_only = req.method == "HEAD";
+    if req.method != "GET" && !head_only {
+        let _ = http::respond_text(&mut stream, 405, "only GET").await;
+        return;
+    }
+    if req.path == "/healthz" {
+        let _ = http::respond(&mut stream, 200, "text/plain", "", b"ok\n", head_only).await;
+        return;
+    }
+    match ctx.assets.get(&req.path) {
+        Some(asset) => {
+            let _ = http::respond(&mut stream, 200, asset.content_type, "", &asset.body, head_only).await;
+        }
+        None => {
+            let _ = http::respond_text(&mut stream, 404, "not found").await;
+        }
+    }
+}
+
+async fn upgrade(mut stream: TcpStream, peer: SocketAddr, req: &http::Request, leftover: Vec<u8>, ctx: &NetContext) {
+    let accept = match http::websocket_accept(req) {
+        Ok(accept) => accept,
+        Err((status, text)) => {
+            let extra = if status == 426 { "Sec-WebSocket-Version: 13\r\n" } else { "" };
+            let _ = http::respond(&mut stream, status, "text/plain", extra, text.as_bytes(), false).await;
+            return;
+        }
+    };
+    if stream.write_all(accept.as_bytes()).await.is_err() {
+        return;
+    }
+    let conn = ctx.next_conn.fetch_add(1, Ordering::Relaxed);
+    debug!(conn, %peer, "websocket open");
+    let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(websocket_config())).await;
+    session::run(ws, conn, ctx.inbound.clone(), ctx.shutdown.clone()).await;
+    debug!(conn, "websocket closed");
+}

@@ -1,0 +1,219 @@
+//! One WebSocket connection after the upgrade: this task reads, decodes, validates and
+//! forwards to the sim; a spawned writer task drains the connection's bounded queue.
+//!
+//! A client closing its socket is not an error. Whoever decides the connection must end
+//! (the reader on bad input, the sim on a full server or a stalled client, the server on
+//! shutdown) asks through the connection's [`Closer`]; the writer then sends the close frame.
+
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use crossbeam_channel::Sender;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use skirmish_shared::protocol::MAX_NAME_CHARS;
+use skirmish_shared::{ClientMsg, DecodeError, ServerMsg, PROTOCOL_VERSION};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
+use tracing::{debug, info};
+
+use crate::link::{Close, CloseCode, Closer, ConnId, Inbound, Link, Outgoing};
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// Frames queued per connection at most: a client further behind gets a keyframe instead.
+pub const OUTBOX_CAPACITY: usize = 8;
+/// An input whose sequence number jumps further ahead than this closes the connection.
+pub const MAX_SEQ_JUMP: u32 = 10_000;
+/// Time the writer gets to send the close frame, and the session to wind down.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs the connection to its end and tells the sim the player left.
+pub async fn run(ws: Ws, conn: ConnId, inbound: Sender<Inbound>, mut shutdown: watch::Receiver<bool>) {
+    let (sink, stream) = ws.split();
+    let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
+    let (closer, close_rx) = Closer::new();
+    let writer = tokio::spawn(write_loop(sink, queue, close_rx.clone()));
+    let mut reader = Reader { conn, inbound: &inbound, link: Link { outbox, closer: closer.clone() }, joined: false, last_seq: 0 };
+    let mut asked = close_rx;
+    tokio::select! {
+        close = reader.read_loop(stream) => closer.close(close),
+        _ = asked.wait_for(Option::is_some) => {}
+        _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
+    }
+    let joined = reader.joined;
+    // The reader's link holds a queue sender: drop it so the writer sees the end.
+    drop(reader);
+    if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
+        debug!(conn, "writer did not finish in time");
+    }
+    if joined {
+        let _ = inbound.send(Inbound::Leave { conn });
+    }
+}
+
+struct Reader<'a> {
+    conn: ConnId,
+    inbound: &'a Sender<Inbound>,
+    link: Link,
+    joined: bool,
+    last_seq: u32,
+}
+
+impl Reader<'_> {
+    /// Reads until the peer leaves or breaks a rule; returns how to close.
+    async fn read_loop(&mut self, mut stream: SplitStream<Ws>) -> Close {
+        while let Some(msg) = stream.next().await {
+            let outcome = match msg {
+                Ok(Message::Binary(bytes)) => self.on_binary(&bytes),
+                Ok(Message::Text(_)) => Err(Close::new(CloseCode::Unsupported, "binary frames only")),
+                Ok(Message::Close(_)) => return Close::new(CloseCode::Normal, "bye"),
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => Ok(()),
+                Err(tungstenite::Error::Capacity(e)) => Err(Close::new(CloseCode::TooBig, e.to_string())),
+                Err(e) => {
+                    debug!(conn = self.conn, error = %e, "connection ended");
+                    return Close::new(CloseCode::Normal, "");
+                }
+            };
+            if let Err(close) = outcome {
+                info!(conn = self.conn, code = close.code.as_u16(), reason = %close.reason, "closing connection");
+                return close;
+            }
+        }
+        Close::new(CloseCode::Normal, "")
+    }
+
+    fn on_binary(&mut self, bytes: &[u8]) -> Result<(), Close> {
+        let msg = match ClientMsg::decode(bytes) {
+            Ok(msg) => msg,
+            Err(DecodeError::Input(e)) => {
+                // Well-formed but meaningless (NaN, too long): dropped, the client stays.
+                debug!(conn = self.conn, error = %e, "input dropped");
+                return Ok(());
+            }
+            Err(e) => return Err(Close::new(CloseCode::InvalidPayload, format!("malformed message: {e}"))),
+        };
+        match msg {
+            ClientMsg::Join { .. } if self.joined => Err(Close::new(CloseCode::Policy, "already joined")),
+            ClientMsg::Join { protocol_version, .. } if protocol_version != PROTOCOL_VERSION => Err(Close::new(
+                CloseCode::VersionMismatch,
+                format!("protocol version {protocol_version} not supported; server speaks {PROTOCOL_VERSION}"),
+            )),
+            ClientMsg::Join { name, .. } => {
+                self.joined = true;
+                let name = name.as_deref().and_then(clean_name);
+                self.forward(Inbound::Join { conn: self.conn, name, link: self.link.clone() })
+            }
+            ClientMsg::Input(_) | ClientMsg::Ping { .. } if !self.joined => {
+                Err(Close::new(CloseCode::Policy, "join first"))
+            }
+            ClientMsg::Input(input) => {
+                if input.seq <= self.last_seq {
+                    debug!(conn = self.conn, seq = input.seq, last = self.last_seq, "stale input dropped");
+                    return Ok(());
+                }
+                if input.seq - self.last_seq > MAX_SEQ_JUMP {
+                    return Err(Close::new(CloseCode::Policy, "input sequence number jumped"));
+                }
+                self.last_seq = input.seq;
+                self.forward(Inbound::Input { conn: self.conn, input })
+            }
+            ClientMsg::Ping { client_time } => {
+                let pong = ServerMsg::Pong { client_time }.encode();
+                // A client too far behind to take a pong learns its RTT from the next one.
+                let _ = self.link.offer(Outgoing::Whole(pong.into()));
+                Ok(())
+            }
+        }
+    }
+
+    fn forward(&self, msg: Inbound) -> Result<(), Close> {
+        self.inbound.send(msg).map_err(|_| Close::new(CloseCode::GoingAway, "server shutting down"))
+    }
+}
+
+/// A display name with control characters removed, trimmed, and cut to
+/// [`MAX_NAME_CHARS`]; `None` if nothing is left.
+pub fn clean_name(raw: &str) -> Option<String> {
+    let name: String = raw.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// Sends queued messages, several per socket write, until asked to close.
+async fn write_loop(
+    mut sink: SplitSink<Ws, Message>,
+    mut queue: mpsc::Receiver<Outgoing>,
+    mut close_rx: watch::Receiver<Option<Close>>,
+) {
+    let close = loop {
+        let first = tokio::select! {
+            biased;
+            asked = close_rx.wait_for(Option::is_some) => break asked.ok().and_then(|c| c.clone()),
+            msg = queue.recv() => match msg {
+                Some(msg) => msg,
+                None => break None,
+            },
+        };
+        let write = async {
+            sink.feed(to_message(first)).await?;
+            while let Ok(more) = queue.try_recv() {
+                sink.feed(to_message(more)).await?;
+            }
+            sink.flush().await
+        };
+        tokio::select! {
+            res = write => if res.is_err() { return },
+            // A peer that stopped reading must not keep us from closing.
+            asked = close_rx.wait_for(Option::is_some) => break asked.ok().and_then(|c| c.clone()),
+        }
+    };
+    let close = close.or_else(|| close_rx.borrow().clone());
+    if let Some(close) = close {
+        let frame = CloseFrame { code: WsCloseCode::from(close.code.as_u16()), reason: truncate(&close.reason).into() };
+        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
+    }
+    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+}
+
+fn to_message(msg: Outgoing) -> Message {
+    match msg {
+        Outgoing::Whole(bytes) => Message::Binary(bytes),
+        Outgoing::Shared { head, body } => {
+            let mut buf = BytesMut::with_capacity(head.as_slice().len() + body.len());
+            buf.put_slice(head.as_slice());
+            buf.put_slice(&body);
+            Message::Binary(buf.freeze())
+        }
+    }
+}
+
+/// A close reason must fit 123 bytes; cut at a character boundary.
+fn truncate(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_name("  ann\u{7}  ").as_deref(), Some("ann"));
+        assert_eq!(clean_name("\n\t"), None);
+        assert_eq!(clean_name(&"x".repeat(100)).map(|n| n.len()), Some(MAX_NAME_CHARS));
+    }
+
+    #[test]
+    fn reasons_fit_a_close_frame() {
+        assert_eq!(truncate(&"é".repeat(100)).len(), 122);
+    }
+}

@@ -1,0 +1,131 @@
+//! Attacks: every living player that pressed attack with its cooldown over hits every *other*
+//! living player within range, for the rule's damage. All of a tick's attacks land together:
+//! who attacks is decided before any damage, so a player killed this tick still lands its
+//! own hit. The dead can't be hit.
+//!
+//! Cost is linear: attackers (a few per tick) go into a grid with cells as wide as the range,
+//! built by counting sort into flat arrays; each living player then looks at the 3×3 cells
+//! around it. Nothing is allocated once the buffers have grown.
+
+use bevy_ecs::prelude::{Local, Query, Res, ResMut};
+use skirmish_shared::{Event, PlayerId, TickRules};
+
+use super::components::{AttackCooldown, Controls, Health, Player, Position};
+use super::state::{Clock, Settings, TickEvents};
+
+/// Cells per grid side at the most: on a huge map with a tiny range, cells grow instead.
+const MAX_CELLS_PER_SIDE: i32 = 2048;
+
+#[derive(Debug, Clone, Copy)]
+struct Attacker {
+    id: PlayerId,
+    x: i32,
+    y: i32,
+}
+
+/// The attackers of one tick, bucketed by cell.
+#[derive(Debug, Default)]
+pub struct AttackGrid {
+    cell: i32,
+    cols: i32,
+    rows: i32,
+    /// `starts[c]..starts[c + 1]` indexes `sorted` for cell `c`.
+    starts: Vec<u32>,
+    sorted: Vec<Attacker>,
+    unsorted: Vec<(u32, Attacker)>,
+}
+
+impl AttackGrid {
+    fn reset(&mut self, t: &TickRules) {
+        let side = t.max_x.max(t.max_y).max(1);
+        self.cell = t.range.max(1).max(side / MAX_CELLS_PER_SIDE + 1);
+        self.cols = t.max_x / self.cell + 1;
+        self.rows = t.max_y / self.cell + 1;
+        self.unsorted.clear();
+    }
+
+    fn cell_of(&self, x: i32, y: i32) -> (i32, i32) {
+        (x / self.cell, y / self.cell)
+    }
+
+    fn push(&mut self, a: Attacker) {
+        let (cx, cy) = self.cell_of(a.x, a.y);
+        self.unsorted.push(((cy * self.cols + cx) as u32, a));
+    }
+
+    /// Counting sort of the attackers by cell.
+    fn build(&mut self) {
+        let cells = (self.cols * self.rows) as usize;
+        self.starts.clear();
+        self.starts.resize(cells + 1, 0);
+        for &(c, _) in &self.unsorted {
+            self.starts[c as usize + 1] += 1;
+        }
+        for i in 0..cells {
+            self.starts[i + 1] += self.starts[i];
+        }
+        self.sorted.clear();
+        self.sorted.resize(self.unsorted.len(), Attacker { id: 0, x: 0, y: 0 });
+        // Fill each cell from its start; `starts[c]` walks forward and is restored below.
+        for &(c, a) in &self.unsorted {
+            let slot = &mut self.starts[c as usize];
+            self.sorted[*slot as usize] = a;
+            *slot += 1;
+        }
+        for i in (1..=cells).rev() {
+            self.starts[i] = self.starts[i - 1];
+        }
+        self.starts[0] = 0;
+    }
+
+    /// Attackers in the 3×3 cells around `(x, y)`.
+    fn near(&self, x: i32, y: i32) -> impl Iterator<Item = &Attacker> {
+        let (cx, cy) = self.cell_of(x, y);
+        let ys = (cy - 1).max(0)..=(cy + 1).min(self.rows - 1);
+        ys.flat_map(move |ny| {
+            let row = ny * self.cols;
+            let lo = (row + (cx - 1).max(0)) as usize;
+            let hi = (row + (cx + 1).min(self.cols - 1)) as usize;
+            &self.sorted[self.starts[lo] as usize..self.starts[hi + 1] as usize]
+        })
+    }
+}
+
+/// Resolves this tick's attacks.
+pub fn attack(
+    clock: Res<Clock>,
+    settings: Res<Settings>,
+    mut events: ResMut<TickEvents>,
+    mut grid: Local<AttackGrid>,
+    mut players: Query<(&Player, &Position, &Controls, &mut AttackCooldown, &mut Health)>,
+) {
+    let t = &settings.per_tick;
+    grid.reset(t);
+    for (player, pos, controls, mut cooldown, health) in &mut players {
+        if controls.attack && health.alive() && clock.tick >= cooldown.ready_at {
+            cooldown.ready_at = clock.tick + t.cooldown_ticks;
+            grid.push(Attacker { id: player.id, x: pos.x, y: pos.y });
+        }
+    }
+    if grid.unsorted.is_empty() {
+        return;
+    }
+    grid.build();
+    for (player, pos, _, _, mut health) in &mut players {
+        if !health.alive() {
+            continue;
+        }
+        for a in grid.near(pos.x, pos.y) {
+            let (dx, dy) = (i64::from(a.x - pos.x), i64::from(a.y - pos.y));
+            if a.id == player.id || dx * dx + dy * dy > t.range_sq {
+                continue;
+            }
+            health.hp = (health.hp - t.damage).max(0);
+            health.last_hit_by = a.id;
+            events.0.push(Event::Attacked { attacker: a.id, target: player.id, hp: health.hp });
+            if !health.alive() {
+                break;
+            }
+        }
+    }
+}

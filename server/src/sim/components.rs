@@ -1,0 +1,98 @@
+//! The components of a player entity. Per-tick state lives in fields (tick numbers, flags),
+//! never in components added or removed each tick: structural changes cost ~400 ns an entity.
+
+use std::collections::VecDeque;
+
+use bevy_ecs::prelude::Component;
+use skirmish_shared::{Direction, Input, PlayerId};
+
+/// Who the entity is. Set at spawn, never changed.
+#[derive(Component, Debug)]
+pub struct Player {
+    /// The id clients know the player by.
+    pub id: PlayerId,
+    /// Display name.
+    pub name: String,
+}
+
+/// Where the player is, in subunits.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// X in subunits, `0..=max_x`.
+    pub x: i32,
+    /// Y in subunits, `0..=max_y`.
+    pub y: i32,
+}
+
+/// Hit points and the bookkeeping of dying.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct Health {
+    /// Hit points; `<= 0` means dead.
+    pub hp: i32,
+    /// The last player whose hit landed: the killer if this one dies.
+    pub last_hit_by: PlayerId,
+    /// The tick the player died on, while dead.
+    pub died_at: Option<u64>,
+}
+
+impl Health {
+    /// Whether the player is alive (can move, attack and be hit).
+    #[inline]
+    pub fn alive(&self) -> bool {
+        self.hp > 0
+    }
+}
+
+/// Inputs per tick a player may use at most: one, plus one more to catch up when inputs
+/// bunched up in the network.
+pub const MAX_MOVES_PER_TICK: usize = 2;
+
+/// Inputs waiting to be applied. Bounded: a client can't make the server hold more.
+pub const INPUT_QUEUE_CAPACITY: usize = 8;
+
+/// The player's inputs: those waiting, and those applied this tick.
+#[derive(Component, Debug)]
+pub struct Controls {
+    /// Received, not yet applied, in sequence order.
+    pub pending: VecDeque<Input>,
+    /// Sequence number of the last input applied: the ack clients get.
+    pub acked: u32,
+    /// The directions applied this tick, one step each.
+    pub moves: [Direction; MAX_MOVES_PER_TICK],
+    /// How many of `moves` are used this tick.
+    pub move_count: u8,
+    /// Whether an input applied this tick pressed attack.
+    pub attack: bool,
+}
+
+impl Default for Controls {
+    fn default() -> Self {
+        Self {
+            pending: VecDeque::with_capacity(INPUT_QUEUE_CAPACITY),
+            acked: 0,
+            moves: [Direction::default(); MAX_MOVES_PER_TICK],
+            move_count: 0,
+            attack: false,
+        }
+    }
+}
+
+/// When the player may attack again.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct AttackCooldown {
+    /// The first tick on which an attack is allowed.
+    pub ready_at: u64,
+}
+
+/// What clients were last told of this player, to send only what changed.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Replicated {
+    /// Whether clients have been sent this player at all.
+    pub sent: bool,
+    /// X as last sent.
+    pub x: i32,
+    /// Y as last sent.
+    pub y: i32,
+    /// Hit points as last sent.
+    pub hp: i32,
+}

@@ -1,0 +1,36 @@
+//! Death and respawn: a player whose hit points reached 0 is killed (everyone is told who
+//! killed whom), stays dead for the respawn delay, then comes back at a random spawn point
+//! with full hit points.
+
+use bevy_ecs::prelude::{Query, Res, ResMut};
+use skirmish_shared::Event;
+
+use super::components::{Health, Player, Position};
+use super::inputs::spawn_point;
+use super::state::{Clock, Settings, SpawnRng, TickEvents};
+
+/// Marks new deaths and respawns those whose delay is over.
+pub fn death_and_respawn(
+    clock: Res<Clock>,
+    settings: Res<Settings>,
+    mut rng: ResMut<SpawnRng>,
+    mut events: ResMut<TickEvents>,
+    mut players: Query<(&Player, &mut Health, &mut Position)>,
+) {
+    let t = &settings.per_tick;
+    for (player, mut health, mut pos) in &mut players {
+        match health.died_at {
+            None if !health.alive() => {
+                health.died_at = Some(clock.tick);
+                events.0.push(Event::Killed { victim: player.id, killer: health.last_hit_by });
+            }
+            Some(died) if clock.tick >= died + t.respawn_ticks => {
+                let (x, y) = spawn_point(&mut rng.0, &settings.rules);
+                *pos = Position { x, y };
+                *health = Health { hp: t.max_hp, last_hit_by: 0, died_at: None };
+                events.0.push(Event::Respawned { id: player.id });
+            }
+            _ => {}
+        }
+    }
+}

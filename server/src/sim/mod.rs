@@ -1,0 +1,133 @@
+//! The simulation: a bevy_ecs `World` and the tick's `Schedule`, owned by one thread.
+//!
+//! One tick runs, in order: [`inputs::receive`] (drain the network's channel) →
+//! [`inputs::apply_inputs`] → [`movement::movement`] → [`attack::attack`] →
+//! [`life::death_and_respawn`] → [`snapshot::snapshot`]. [`Simulation::step`] runs exactly
+//! one tick, so tests drive the game tick by tick in memory; [`ticker`] runs it on a fixed
+//! clock in production.
+
+pub mod attack;
+pub mod components;
+pub mod inputs;
+pub mod life;
+pub mod movement;
+pub mod snapshot;
+pub mod state;
+pub mod ticker;
+
+use bevy_ecs::prelude::{IntoScheduleConfigs, Schedule, World};
+use crossbeam_channel::Receiver;
+use skirmish_shared::{EntityState, Rules};
+
+use components::{Health, Player, Position};
+
+use crate::link::Inbound;
+use snapshot::SnapshotStats;
+use state::{Clients, Clock, Inbox, PlayerIds, Removed, Settings, SpawnRng, TickEvents};
+
+/// What the simulation needs to start.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The game rules.
+    pub rules: Rules,
+    /// Ticks per second.
+    pub tick_rate: u32,
+    /// Players admitted at most.
+    pub max_players: usize,
+    /// Ticks a client's queue may stay full before it is disconnected.
+    pub stall_ticks: u32,
+    /// Seed of the spawn-point generator (fixed in tests for repeatable games).
+    pub seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self { rules: Rules::default(), tick_rate: 30, max_players: 1000, stall_ticks: 150, seed: 0 }
+    }
+}
+
+/// The world and its schedule.
+pub struct Simulation {
+    world: World,
+    schedule: Schedule,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation").field("tick", &self.tick()).finish_non_exhaustive()
+    }
+}
+
+impl Simulation {
+    /// A world with no players, reading the network's messages from `inbox`.
+    pub fn new(config: &SimConfig, inbox: Receiver<Inbound>) -> Self {
+        let mut world = World::new();
+        world.insert_resource(Settings {
+            per_tick: config.rules.per_tick(config.tick_rate),
+            rules: config.rules.clone(),
+            tick_rate: config.tick_rate,
+            max_players: config.max_players,
+            stall_ticks: config.stall_ticks,
+        });
+        world.insert_resource(Inbox(inbox));
+        world.insert_resource(Clock::default());
+        world.insert_resource(Clients::default());
+        world.insert_resource(PlayerIds::default());
+        world.insert_resource(SpawnRng(fastrand::Rng::with_seed(config.seed)));
+        world.insert_resource(TickEvents::default());
+        world.insert_resource(Removed::default());
+        world.insert_resource(SnapshotStats::default());
+        let mut schedule = Schedule::default();
+        schedule.add_systems(
+            (
+                inputs::receive,
+                inputs::apply_inputs,
+                movement::movement,
+                attack::attack,
+                life::death_and_respawn,
+                snapshot::snapshot,
+            )
+                .chain(),
+        );
+        Self { world, schedule }
+    }
+
+    /// Runs one tick.
+    pub fn step(&mut self) -> SnapshotStats {
+        self.world.resource_mut::<Clock>().tick += 1;
+        self.schedule.run(&mut self.world);
+        *self.world.resource::<SnapshotStats>()
+    }
+
+    /// The last tick run (0 before the first).
+    pub fn tick(&self) -> u64 {
+        self.world.resource::<Clock>().tick
+    }
+
+    /// Players in the world.
+    pub fn player_count(&self) -> usize {
+        self.world.resource::<Clients>().by_conn.len()
+    }
+
+    /// Every player's replicated state, sorted by id: what a client's replica must equal.
+    pub fn entities(&mut self) -> Vec<EntityState> {
+        let mut out: Vec<EntityState> = self
+            .world
+            .query::<(&Player, &Position, &Health)>()
+            .iter(&self.world)
+            .map(|(p, pos, h)| EntityState { id: p.id, name: p.name.clone(), x: pos.x, y: pos.y, hp: h.hp })
+            .collect();
+        out.sort_unstable_by_key(|e| e.id);
+        out
+    }
+
+    /// The world, for inspection in tests and benchmarks.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The world, for setting up tests and benchmarks.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}

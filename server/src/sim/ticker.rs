@@ -1,0 +1,84 @@
+//! The sim thread's clock: tick N starts at `t0 + N·dt`, computed from N (never by adding
+//! up sleeps), so there is no drift over hours. A late tick runs at once and is counted; when
+//! the thread is more than [`MAX_CATCH_UP`] ticks behind it stops catching up, logs how many
+//! ticks it skipped, and restarts the schedule from now.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use super::Simulation;
+
+/// Ticks the loop runs back to back to catch up before it gives up on them.
+pub const MAX_CATCH_UP: u64 = 5;
+
+/// Counters the sim thread publishes (read by anyone, written only by it).
+#[derive(Debug, Default)]
+pub struct TickStats {
+    /// Ticks run.
+    pub ticks: AtomicU64,
+    /// Ticks that started more than one tick interval after they were due.
+    pub late: AtomicU64,
+    /// Ticks skipped after falling too far behind.
+    pub skipped: AtomicU64,
+    /// Nanoseconds spent in the last tick.
+    pub last_tick_nanos: AtomicU64,
+    /// Most nanoseconds any tick took.
+    pub max_tick_nanos: AtomicU64,
+}
+
+/// When tick `n` (counted from the schedule's start) is due.
+pub fn due(t0: Instant, n: u64, tick_rate: u32) -> Instant {
+    let nanos = u128::from(n) * 1_000_000_000 / u128::from(tick_rate.max(1));
+    t0 + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// Runs ticks at `tick_rate` until `stop` is set. Returns the simulation.
+pub fn run(mut sim: Simulation, tick_rate: u32, stop: Arc<AtomicBool>, stats: Arc<TickStats>) -> Simulation {
+    let interval = Duration::from_nanos(1_000_000_000 / u64::from(tick_rate.max(1)));
+    let mut t0 = Instant::now();
+    let mut n: u64 = 0;
+    info!(tick_rate, "simulation started");
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let due_at = due(t0, n, tick_rate);
+        let now = Instant::now();
+        if due_at > now {
+            // Sleeps at most one interval, so `stop` is seen within a tick.
+            std::thread::sleep(due_at - now);
+        } else if now - due_at > interval {
+            stats.late.fetch_add(1, Ordering::Relaxed);
+            let behind = ((now - due_at).as_nanos() / interval.as_nanos().max(1)) as u64;
+            if behind > MAX_CATCH_UP {
+                warn!(behind, tick = sim.tick() + 1, "simulation overloaded, skipping ticks");
+                stats.skipped.fetch_add(behind, Ordering::Relaxed);
+                t0 = now;
+                n = 0;
+            }
+        }
+        let started = Instant::now();
+        sim.step();
+        let took = started.elapsed().as_nanos() as u64;
+        stats.ticks.fetch_add(1, Ordering::Relaxed);
+        stats.last_tick_nanos.store(took, Ordering::Relaxed);
+        stats.max_tick_nanos.fetch_max(took, Ordering::Relaxed);
+    }
+    info!(ticks = sim.tick(), "simulation stopped");
+    sim
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_times_do_not_drift() {
+        let t0 = Instant::now();
+        // 30 Hz for ten hours: tick 1,080,000 is due exactly 36,000 s after t0.
+        assert_eq!(due(t0, 1_080_000, 30) - t0, Duration::from_secs(36_000));
+        assert_eq!(due(t0, 1, 30) - t0, Duration::from_nanos(33_333_333));
+        assert_eq!(due(t0, 3, 30) - t0, Duration::from_millis(100));
+    }
+}

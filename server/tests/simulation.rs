@@ -1,0 +1,429 @@
+//! The simulation stepped tick by tick in memory: no sockets, no sleeps. Each test client
+//! holds the real per-connection queue the sim writes to and keeps a replica by applying
+//! every frame it receives with the shared apply function.
+
+use std::collections::HashMap;
+
+use crossbeam_channel::Sender;
+use proptest::prelude::*;
+use skirmish_server::link::{Close, CloseCode, Closer, ConnId, Inbound, Link, Outgoing};
+use skirmish_server::sim::components::{Player, Position};
+use skirmish_server::sim::{SimConfig, Simulation};
+use skirmish_shared::{Direction, EntityState, Event, Frame, Input, PlayerId, Replica, Rules, ServerMsg};
+use tokio::sync::{mpsc, watch};
+
+struct TestClient {
+    queue: mpsc::Receiver<Outgoing>,
+    close: watch::Receiver<Option<Close>>,
+    player: PlayerId,
+    replica: Replica,
+    seq: u32,
+    /// Frames received since the last `take_frames`.
+    frames: Vec<Frame>,
+    keyframes: usize,
+}
+
+struct Harness {
+    sim: Simulation,
+    tx: Sender<Inbound>,
+    clients: HashMap<ConnId, TestClient>,
+    next_conn: ConnId,
+    queue_capacity: usize,
+}
+
+fn decode(msg: Outgoing) -> ServerMsg {
+    let bytes = match msg {
+        Outgoing::Whole(b) => b.to_vec(),
+        Outgoing::Shared { head, body } => [head.as_slice(), &body].concat(),
+    };
+    ServerMsg::decode(&bytes).expect("server frames decode")
+}
+
+impl Harness {
+    fn new(config: SimConfig) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Self { sim: Simulation::new(&config, rx), tx, clients: HashMap::new(), next_conn: 1, queue_capacity: 64 }
+    }
+
+    fn rules() -> SimConfig {
+        SimConfig { seed: 7, ..SimConfig::default() }
+    }
+
+    /// Joins a client and steps once so it is welcomed; returns its connection id.
+    fn join(&mut self) -> ConnId {
+        let conn = self.join_no_step();
+        self.step();
+        assert!(self.clients[&conn].player != 0, "client {conn} was not welcomed");
+        conn
+    }
+
+    fn join_no_step(&mut self) -> ConnId {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let (outbox, queue) = mpsc::channel(self.queue_capacity);
+        let (closer, close) = Closer::new();
+        self.tx.send(Inbound::Join { conn, name: None, link: Link { outbox, closer } }).expect("sim inbox open");
+        self.clients.insert(conn, TestClient {
+            queue, close, player: 0, replica: Replica::default(), seq: 0, frames: Vec::new(), keyframes: 0,
+        });
+        conn
+    }
+
+    fn leave(&mut self, conn: ConnId) {
+        self.tx.send(Inbound::Leave { conn }).expect("sim inbox open");
+        self.clients.remove(&conn);
+    }
+
+    fn input(&mut self, conn: ConnId, x: f32, y: f32, attack: bool) -> u32 {
+        let c = self.clients.get_mut(&conn).expect("known client");
+        c.seq += 1;
+        let input = Input { seq: c.seq, dir: Direction::new(x, y).expect("valid direction"), attack };
+        self.tx.send(Inbound::Input { conn, input }).expect("sim inbox open");
+        c.seq
+    }
+
+    /// Runs one tick, then lets every client read and apply what it was sent.
+    fn step(&mut self) {
+        self.sim.step();
+        for c in self.clients.values_mut() {
+            Self::drain(c);
+        }
+    }
+
+    /// Runs one tick without letting clients read.
+    fn step_unread(&mut self) {
+        self.sim.step();
+    }
+
+    fn drain(c: &mut TestClient) {
+        while let Ok(msg) = c.queue.try_recv() {
+            match decode(msg) {
+                ServerMsg::Welcome(w) => {
+                    c.player = w.player_id;
+                    c.replica = Replica::from_keyframe(&w.keyframe);
+                }
+                ServerMsg::Keyframe(k) => {
+                    c.replica = Replica::from_keyframe(&k);
+                    c.keyframes += 1;
+                }
+                ServerMsg::Frame(f) => {
+                    c.replica.apply(&f).expect("frame applies to the replica");
+                    c.frames.push(f);
+                }
+                ServerMsg::Pong { .. } => {}
+            }
+        }
+    }
+
+    fn player(&self, conn: ConnId) -> PlayerId {
+        self.clients[&conn].player
+    }
+
+    fn server_entity(&mut self, id: PlayerId) -> EntityState {
+        self.sim.entities().into_iter().find(|e| e.id == id).expect("player in the world")
+    }
+
+    /// Puts a player somewhere (subunits), as if it had walked there.
+    fn place(&mut self, id: PlayerId, x: i32, y: i32) {
+        let world = self.sim.world_mut();
+        let mut q = world.query::<(&Player, &mut Position)>();
+        for (p, mut pos) in q.iter_mut(world) {
+            if p.id == id {
+                *pos = Position { x, y };
+            }
+        }
+    }
+
+    fn events(&mut self, conn: ConnId) -> Vec<Event> {
+        let c = self.clients.get_mut(&conn).expect("known client");
+        c.frames.drain(..).flat_map(|f| f.events).collect()
+    }
+
+    /// Every client's replica equals the server's state.
+    fn assert_replicas_match(&mut self) {
+        let truth = self.sim.entities();
+        for (conn, c) in &self.clients {
+            let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
+            assert_eq!(mine, truth, "client {conn}'s replica differs from the server at tick {}", self.sim.tick());
+        }
+    }
+}
+
+#[test]
+fn moves_at_the_configured_speed_and_stays_on_the_map() {
+    let mut h = Harness::new(Harness::rules());
+    let a = h.join();
+    let id = h.player(a);
+    h.place(id, 800, 800);
+    h.step();
+    let step = (100.0 * 8.0 / 30.0_f64 + 0.5).floor() as i32; // speed 100 u/s, 30 Hz, 8 subunits
+    h.input(a, 1.0, 0.0, false);
+    h.step();
+    assert_eq!(h.server_entity(id).x, 800 + step);
+    assert_eq!(h.clients[&a].replica.entities[&id].x, 800 + step);
+    // No input, no movement: one input is one tick of movement.
+    h.step();
+    assert_eq!(h.server_entity(id).x, 800 + step);
+    for _ in 0..60 {
+        h.input(a, -0.6, -0.8, false);
+        h.step();
+    }
+    let e = h.server_entity(id);
+    assert_eq!((e.x, e.y), (0, 0), "clamped at the top-left corner");
+    let max = Rules::default().map_width as i32 * 8;
+    h.place(id, max - 3, max - 3);
+    h.input(a, 0.6, 0.8, false);
+    h.step();
+    let e = h.server_entity(id);
+    assert_eq!((e.x, e.y), (max, max), "clamped at the bottom-right corner");
+    h.assert_replicas_match();
+}
+
+#[test]
+fn bunched_inputs_catch_up_two_per_tick() {
+    let mut h = Harness::new(Harness::rules());
+    let a = h.join();
+    let id = h.player(a);
+    h.place(id, 800, 800);
+    for _ in 0..4 {
+        h.input(a, 1.0, 0.0, false);
+    }
+    h.step(); // 4 waiting: two applied
+    assert_eq!(h.server_entity(id).x, 800 + 2 * 27);
+    assert_eq!(h.clients[&a].replica.ack, 2);
+    h.step(); // 2 waiting: one applied
+    h.step();
+    assert_eq!(h.server_entity(id).x, 800 + 4 * 27);
+    assert_eq!(h.clients[&a].replica.ack, 4);
+}
+
+#[test]
+fn attack_hits_within_range_only_and_respects_cooldown() {
+    let mut h = Harness::new(Harness::rules());
+    let (a, b, c) = (h.join(), h.join(), h.join());
+    let (ia, ib, ic) = (h.player(a), h.player(b), h.player(c));
+    h.place(ia, 1000, 1000);
+    h.place(ib, 1000 + 48, 1000 + 64); // exactly 10 units away: hit
+    h.place(ic, 1000 + 81, 1000); // 10.125 units away: missed
+    h.step();
+    h.events(b);
+    h.input(a, 0.0, 0.0, true);
+    h.step();
+    assert_eq!(h.events(b), vec![Event::Attacked { attacker: ia, target: ib, hp: 90 }]);
+    assert_eq!(h.server_entity(ia).hp, 100, "the attacker does not hit itself");
+    assert_eq!(h.server_entity(ic).hp, 100, "out of range");
+    // Cooldown: 500 ms at 30 Hz is 15 ticks; pressing every tick hits once per 15 ticks.
+    let mut hits = 0;
+    for _ in 0..30 {
+        h.input(a, 0.0, 0.0, true);
+        h.step();
+        hits += h.events(c).iter().filter(|e| matches!(e, Event::Attacked { .. })).count();
+    }
+    assert_eq!(hits, 2);
+    assert_eq!(h.server_entity(ib).hp, 70);
+    h.assert_replicas_match();
+}
+
+#[test]
+fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
+    let config = SimConfig { rules: Rules { attack_cooldown_ms: 0, ..Rules::default() }, ..Harness::rules() };
+    let mut h = Harness::new(config);
+    let (a, b) = (h.join(), h.join());
+    let (ia, ib) = (h.player(a), h.player(b));
+    h.place(ia, 400, 400);
+    h.place(ib, 400, 400);
+    h.step();
+    let mut killed_at = None;
+    for i in 1..=10 {
+        h.input(a, 0.0, 0.0, true);
+        h.step();
+        let events = h.events(b);
+        if events.contains(&Event::Killed { victim: ib, killer: ia }) {
+            killed_at = Some((i, h.sim.tick()));
+        }
+        h.events(a);
+    }
+    let (hits, tick) = killed_at.expect("B was killed");
+    assert_eq!(hits, 10);
+    assert_eq!(h.server_entity(ib).hp, 0);
+
+    // Dead: can't be hit, can't move, can't attack.
+    let before = h.server_entity(ib);
+    h.input(a, 0.0, 0.0, true);
+    h.input(b, 1.0, 0.0, true);
+    h.step();
+    assert!(h.events(a).is_empty(), "nothing happens to or by the dead");
+    assert_eq!(h.server_entity(ib), before);
+    assert_eq!(h.server_entity(ia).hp, 100);
+    assert_eq!(h.clients[&b].replica.ack, 1, "the dead player's input is still acknowledged");
+
+    // Respawn: 3000 ms at 30 Hz = 90 ticks after death.
+    while h.sim.tick() < tick + 90 {
+        h.step();
+    }
+    assert!(h.events(a).contains(&Event::Respawned { id: ib }));
+    assert_eq!(h.server_entity(ib).hp, 100);
+    h.assert_replicas_match();
+}
+
+#[test]
+fn deltas_hold_only_what_changed_and_idle_ticks_send_nothing() {
+    let mut h = Harness::new(Harness::rules());
+    let (a, b) = (h.join(), h.join());
+    let ia = h.player(a);
+    h.place(ia, 800, 800);
+    h.step();
+    h.events(a);
+    h.clients.get_mut(&b).expect("b").frames.clear();
+
+    h.input(a, 1.0, 0.0, false);
+    h.step();
+    let frames = std::mem::take(&mut h.clients.get_mut(&b).expect("b").frames);
+    assert_eq!(frames.len(), 1);
+    let f = &frames[0];
+    assert_eq!(f.changed.len(), 1, "only the mover: {f:?}");
+    assert_eq!((f.changed[0].id, f.changed[0].dx, f.changed[0].dy, f.changed[0].hp), (ia, Some(27), None, None));
+    assert!(f.spawned.is_empty() && f.removed.is_empty() && f.events.is_empty());
+
+    // A's own frame carries its ack; then the world is idle and nothing is sent at all.
+    for _ in 0..10 {
+        let stats = h.sim.step();
+        assert_eq!(stats.body_bytes, 0);
+        assert_eq!(stats.sent, 0, "idle ticks send nothing");
+    }
+    for c in h.clients.values_mut() {
+        Harness::drain(c);
+    }
+    h.assert_replicas_match();
+}
+
+#[test]
+fn a_client_that_falls_behind_gets_a_keyframe_and_a_stalled_one_is_dropped() {
+    let mut h = Harness::new(SimConfig { stall_ticks: 20, ..Harness::rules() });
+    h.queue_capacity = 4;
+    let (a, b) = (h.join(), h.join());
+    // B stops reading while A moves every tick: B's queue fills.
+    for _ in 0..10 {
+        h.input(a, 0.0, 1.0, false);
+        h.step_unread();
+        Harness::drain(h.clients.get_mut(&a).expect("a"));
+    }
+    Harness::drain(h.clients.get_mut(&b).expect("b"));
+    h.input(a, 0.0, 1.0, false);
+    h.step();
+    assert_eq!(h.clients[&b].keyframes, 1, "B got a keyframe instead of the frames it missed");
+    h.assert_replicas_match();
+
+    // Now B stops reading for good: past the stall limit it is told to close.
+    for _ in 0..30 {
+        h.input(a, 0.0, -1.0, false);
+        h.step_unread();
+        Harness::drain(h.clients.get_mut(&a).expect("a"));
+    }
+    let close = h.clients[&b].close.borrow().clone().expect("B was asked to close");
+    assert_eq!(close.code, CloseCode::Policy);
+    assert!(h.clients[&a].close.borrow().is_none(), "A is fine");
+}
+
+#[test]
+fn a_full_server_refuses_joins() {
+    let mut h = Harness::new(SimConfig { max_players: 2, ..Harness::rules() });
+    h.join();
+    h.join();
+    let c = h.join_no_step();
+    h.step();
+    let close = h.clients[&c].close.borrow().clone().expect("refused");
+    assert_eq!(close.code, CloseCode::TryAgainLater);
+    assert_eq!(h.sim.player_count(), 2);
+}
+
+#[test]
+fn leaving_is_seen_by_everyone() {
+    let mut h = Harness::new(Harness::rules());
+    let (a, b) = (h.join(), h.join());
+    let ib = h.player(b);
+    h.events(a);
+    h.leave(b);
+    h.step();
+    let f = h.clients.get_mut(&a).expect("a").frames.pop().expect("a frame");
+    assert_eq!(f.removed, vec![ib]);
+    assert_eq!(f.events, vec![Event::Left { id: ib }]);
+    h.assert_replicas_match();
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Join,
+    Leave(usize),
+    Input { who: usize, x: f32, y: f32, attack: bool },
+    Step,
+    Stall(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => Just(Op::Join),
+        1 => (0usize..8).prop_map(Op::Leave),
+        8 => (0usize..8, -1.0f32..=1.0, -1.0f32..=1.0, proptest::bool::weighted(0.3))
+            .prop_map(|(who, x, y, attack)| {
+                let len = (x * x + y * y).sqrt().max(1.0);
+                Op::Input { who, x: x / len, y: y / len, attack }
+            }),
+        6 => Just(Op::Step),
+        1 => (0usize..8).prop_map(Op::Stall),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// For random games, every client's replica — built only by applying each tick's delta
+    /// (or a keyframe after falling behind) — equals the server's state after every tick.
+    #[test]
+    fn replicas_always_equal_the_server(ops in proptest::collection::vec(op(), 1..200)) {
+        let config = SimConfig {
+            rules: Rules { map_width: 60, map_height: 60, spawn_max: 30, attack_cooldown_ms: 0, respawn_delay_ms: 200, ..Rules::default() },
+            ..Harness::rules()
+        };
+        let mut h = Harness::new(config);
+        h.queue_capacity = 3;
+        let mut stalled: Vec<ConnId> = Vec::new();
+        for op in ops {
+            let conns: Vec<ConnId> = { let mut v: Vec<_> = h.clients.keys().copied().collect(); v.sort(); v };
+            match op {
+                Op::Join => { h.join_no_step(); }
+                Op::Leave(i) if !conns.is_empty() => h.leave(conns[i % conns.len()]),
+                Op::Input { who, x, y, attack } if !conns.is_empty() => { h.input(conns[who % conns.len()], x, y, attack); }
+                Op::Stall(i) if !conns.is_empty() => stalled.push(conns[i % conns.len()]),
+                Op::Step => {
+                    h.sim.step();
+                    for (conn, c) in h.clients.iter_mut() {
+                        if !stalled.contains(conn) {
+                            Harness::drain(c);
+                        }
+                    }
+                    stalled.clear();
+                    // Clients that could read are exactly in sync.
+                    let truth = h.sim.entities();
+                    for c in h.clients.values() {
+                        if c.player != 0 && c.queue.is_empty() && c.close.borrow().is_none() && c.replica.tick == h.sim.tick() {
+                            let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
+                            prop_assert_eq!(&mine, &truth);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Finally everyone reads everything: all replicas match.
+        h.step();
+        h.step();
+        let truth = h.sim.entities();
+        for c in h.clients.values() {
+            if c.player != 0 && c.close.borrow().is_none() {
+                let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
+                prop_assert_eq!(&mine, &truth);
+            }
+        }
+    }
+}
