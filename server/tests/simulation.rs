@@ -213,6 +213,7 @@ fn attack_hits_within_range_only_and_respects_cooldown() {
     assert_eq!(h.server_entity(ia).hp, 100, "the attacker does not hit itself");
     assert_eq!(h.server_entity(ic).hp, 100, "out of range");
     // Cooldown: 500 ms at 30 Hz is 15 ticks; pressing every tick hits once per 15 ticks.
+    h.events(c);
     let mut hits = 0;
     for _ in 0..30 {
         h.input(a, 0.0, 0.0, true);
