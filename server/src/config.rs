@@ -16,7 +16,11 @@ pub const DEFAULT_WEB_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "skirmish", version, about = "Authoritative fixed-tick multiplayer battle server")]
+#[command(
+    name = "skirmish",
+    version,
+    about = "Authoritative fixed-tick multiplayer battle server"
+)]
 pub struct Config {
     /// Address to serve HTTP (the web client at /) and WebSocket (/ws) on.
     #[arg(long, env = "SKIRMISH_ADDR", default_value = "127.0.0.1:5000")]
@@ -127,9 +131,10 @@ impl Config {
             rules: self.rules(),
             tick_rate: self.tick_rate,
             max_players: self.max_players,
-            stall_ticks: (Duration::from_millis(self.stall_timeout_ms).as_nanos() / tick.as_nanos().max(1))
-                .try_into()
-                .unwrap_or(u32::MAX),
+            stall_ticks: (Duration::from_millis(self.stall_timeout_ms).as_nanos()
+                / tick.as_nanos().max(1))
+            .try_into()
+            .unwrap_or(u32::MAX),
             seed: self.seed.unwrap_or_else(|| fastrand::u64(..)),
         }
     }

@@ -21,18 +21,18 @@ pub mod sim;
 pub mod telemetry;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
 
 pub use config::Config;
-use net::assets::Assets;
 use net::NetContext;
-use sim::ticker::{self, TickStats};
+use net::assets::Assets;
 use sim::Simulation;
+use sim::ticker::{self, TickStats};
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +51,11 @@ pub enum ServerError {
 
 /// Runs the server on `listener` until `shutdown` resolves, then closes every connection
 /// (close code 1001), stops the simulation and returns.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
     let sim_config = config.sim();
     sim_config.rules.validate()?;
     let (inbound_tx, inbound_rx) = crossbeam_channel::unbounded();
@@ -66,7 +70,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let assets = Assets::load(&config.web_root);
-    let ctx = Arc::new(NetContext::new(inbound_tx, assets, config.max_connections, shutdown_rx));
+    let ctx = Arc::new(NetContext::new(
+        inbound_tx,
+        assets,
+        config.max_connections,
+        shutdown_rx,
+    ));
     info!(addr = %listener.local_addr()?, tick_rate = config.tick_rate, "serving");
     net::serve(listener, ctx, async {
         shutdown.await;
@@ -79,6 +88,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         .await
         .map_err(|e| ServerError::SimThread(e.to_string()))?
         .map_err(|_| ServerError::SimThread("panicked".into()))?;
-    info!(ticks = sim.tick(), late = stats.late.load(Ordering::Relaxed), "stopped");
+    info!(
+        ticks = sim.tick(),
+        late = stats.late.load(Ordering::Relaxed),
+        "stopped"
+    );
     Ok(())
 }

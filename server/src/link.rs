@@ -56,7 +56,10 @@ pub struct Head {
 impl Head {
     /// Copies `bytes` (at most [`HEAD_CAPACITY`]) into a head; `None` if too long.
     pub fn new(bytes: &[u8]) -> Option<Self> {
-        let mut head = Self { len: 0, bytes: [0; HEAD_CAPACITY] };
+        let mut head = Self {
+            len: 0,
+            bytes: [0; HEAD_CAPACITY],
+        };
         head.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
         head.len = bytes.len() as u8;
         Some(head)
@@ -136,7 +139,10 @@ pub struct Close {
 impl Close {
     /// A close with this code and reason.
     pub fn new(code: CloseCode, reason: impl Into<String>) -> Self {
-        Self { code, reason: reason.into() }
+        Self {
+            code,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -193,4 +199,3 @@ impl Link {
         }
     }
 }
-

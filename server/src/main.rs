@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use skirmish_server::{telemetry, Config};
+use skirmish_server::{Config, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -9,7 +9,9 @@ use proptest::prelude::*;
 use skirmish_server::link::{Close, CloseCode, Closer, ConnId, Inbound, Link, Outgoing};
 use skirmish_server::sim::components::{Player, Position};
 use skirmish_server::sim::{SimConfig, Simulation};
-use skirmish_shared::{Direction, EntityState, Event, Frame, Input, PlayerId, Replica, Rules, ServerMsg};
+use skirmish_shared::{
+    Direction, EntityState, Event, Frame, Input, PlayerId, Replica, Rules, ServerMsg,
+};
 use tokio::sync::{mpsc, watch};
 
 struct TestClient {
@@ -42,18 +44,30 @@ fn decode(msg: Outgoing) -> ServerMsg {
 impl Harness {
     fn new(config: SimConfig) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
-        Self { sim: Simulation::new(&config, rx), tx, clients: HashMap::new(), next_conn: 1, queue_capacity: 64 }
+        Self {
+            sim: Simulation::new(&config, rx),
+            tx,
+            clients: HashMap::new(),
+            next_conn: 1,
+            queue_capacity: 64,
+        }
     }
 
     fn rules() -> SimConfig {
-        SimConfig { seed: 7, ..SimConfig::default() }
+        SimConfig {
+            seed: 7,
+            ..SimConfig::default()
+        }
     }
 
     /// Joins a client and steps once so it is welcomed; returns its connection id.
     fn join(&mut self) -> ConnId {
         let conn = self.join_no_step();
         self.step();
-        assert!(self.clients[&conn].player != 0, "client {conn} was not welcomed");
+        assert!(
+            self.clients[&conn].player != 0,
+            "client {conn} was not welcomed"
+        );
         conn
     }
 
@@ -62,23 +76,46 @@ impl Harness {
         self.next_conn += 1;
         let (outbox, queue) = mpsc::channel(self.queue_capacity);
         let (closer, close) = Closer::new();
-        self.tx.send(Inbound::Join { conn, name: None, link: Link { outbox, closer } }).expect("sim inbox open");
-        self.clients.insert(conn, TestClient {
-            queue, close, player: 0, replica: Replica::default(), seq: 0, frames: Vec::new(), keyframes: 0,
-        });
+        self.tx
+            .send(Inbound::Join {
+                conn,
+                name: None,
+                link: Link { outbox, closer },
+            })
+            .expect("sim inbox open");
+        self.clients.insert(
+            conn,
+            TestClient {
+                queue,
+                close,
+                player: 0,
+                replica: Replica::default(),
+                seq: 0,
+                frames: Vec::new(),
+                keyframes: 0,
+            },
+        );
         conn
     }
 
     fn leave(&mut self, conn: ConnId) {
-        self.tx.send(Inbound::Leave { conn }).expect("sim inbox open");
+        self.tx
+            .send(Inbound::Leave { conn })
+            .expect("sim inbox open");
         self.clients.remove(&conn);
     }
 
     fn input(&mut self, conn: ConnId, x: f32, y: f32, attack: bool) -> u32 {
         let c = self.clients.get_mut(&conn).expect("known client");
         c.seq += 1;
-        let input = Input { seq: c.seq, dir: Direction::new(x, y).expect("valid direction"), attack };
-        self.tx.send(Inbound::Input { conn, input }).expect("sim inbox open");
+        let input = Input {
+            seq: c.seq,
+            dir: Direction::new(x, y).expect("valid direction"),
+            attack,
+        };
+        self.tx
+            .send(Inbound::Input { conn, input })
+            .expect("sim inbox open");
         c.seq
     }
 
@@ -120,7 +157,11 @@ impl Harness {
     }
 
     fn server_entity(&mut self, id: PlayerId) -> EntityState {
-        self.sim.entities().into_iter().find(|e| e.id == id).expect("player in the world")
+        self.sim
+            .entities()
+            .into_iter()
+            .find(|e| e.id == id)
+            .expect("player in the world")
     }
 
     /// Puts a player somewhere (subunits), as if it had walked there.
@@ -144,7 +185,12 @@ impl Harness {
         let truth = self.sim.entities();
         for (conn, c) in &self.clients {
             let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
-            assert_eq!(mine, truth, "client {conn}'s replica differs from the server at tick {}", self.sim.tick());
+            assert_eq!(
+                mine,
+                truth,
+                "client {conn}'s replica differs from the server at tick {}",
+                self.sim.tick()
+            );
         }
     }
 }
@@ -209,8 +255,19 @@ fn attack_hits_within_range_only_and_respects_cooldown() {
     h.events(b);
     h.input(a, 0.0, 0.0, true);
     h.step();
-    assert_eq!(h.events(b), vec![Event::Attacked { attacker: ia, target: ib, hp: 90 }]);
-    assert_eq!(h.server_entity(ia).hp, 100, "the attacker does not hit itself");
+    assert_eq!(
+        h.events(b),
+        vec![Event::Attacked {
+            attacker: ia,
+            target: ib,
+            hp: 90
+        }]
+    );
+    assert_eq!(
+        h.server_entity(ia).hp,
+        100,
+        "the attacker does not hit itself"
+    );
     assert_eq!(h.server_entity(ic).hp, 100, "out of range");
     // Cooldown: 500 ms at 30 Hz is 15 ticks; pressing every tick hits once per 15 ticks.
     h.events(c);
@@ -218,7 +275,11 @@ fn attack_hits_within_range_only_and_respects_cooldown() {
     for _ in 0..30 {
         h.input(a, 0.0, 0.0, true);
         h.step();
-        hits += h.events(c).iter().filter(|e| matches!(e, Event::Attacked { .. })).count();
+        hits += h
+            .events(c)
+            .iter()
+            .filter(|e| matches!(e, Event::Attacked { .. }))
+            .count();
     }
     assert_eq!(hits, 2);
     assert_eq!(h.server_entity(ib).hp, 70);
@@ -227,7 +288,13 @@ fn attack_hits_within_range_only_and_respects_cooldown() {
 
 #[test]
 fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
-    let config = SimConfig { rules: Rules { attack_cooldown_ms: 0, ..Rules::default() }, ..Harness::rules() };
+    let config = SimConfig {
+        rules: Rules {
+            attack_cooldown_ms: 0,
+            ..Rules::default()
+        },
+        ..Harness::rules()
+    };
     let mut h = Harness::new(config);
     let (a, b) = (h.join(), h.join());
     let (ia, ib) = (h.player(a), h.player(b));
@@ -239,7 +306,10 @@ fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
         h.input(a, 0.0, 0.0, true);
         h.step();
         let events = h.events(b);
-        if events.contains(&Event::Killed { victim: ib, killer: ia }) {
+        if events.contains(&Event::Killed {
+            victim: ib,
+            killer: ia,
+        }) {
             killed_at = Some((i, h.sim.tick()));
         }
         h.events(a);
@@ -256,7 +326,10 @@ fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
     assert!(h.events(a).is_empty(), "nothing happens to or by the dead");
     assert_eq!(h.server_entity(ib), before);
     assert_eq!(h.server_entity(ia).hp, 100);
-    assert_eq!(h.clients[&b].replica.ack, 1, "the dead player's input is still acknowledged");
+    assert_eq!(
+        h.clients[&b].replica.ack, 1,
+        "the dead player's input is still acknowledged"
+    );
 
     // Respawn: 3000 ms at 30 Hz = 90 ticks after death.
     while h.sim.tick() < tick + 90 {
@@ -283,7 +356,15 @@ fn deltas_hold_only_what_changed_and_idle_ticks_send_nothing() {
     assert_eq!(frames.len(), 1);
     let f = &frames[0];
     assert_eq!(f.changed.len(), 1, "only the mover: {f:?}");
-    assert_eq!((f.changed[0].id, f.changed[0].dx, f.changed[0].dy, f.changed[0].hp), (ia, Some(27), None, None));
+    assert_eq!(
+        (
+            f.changed[0].id,
+            f.changed[0].dx,
+            f.changed[0].dy,
+            f.changed[0].hp
+        ),
+        (ia, Some(27), None, None)
+    );
     assert!(f.spawned.is_empty() && f.removed.is_empty() && f.events.is_empty());
 
     // A's own frame carries its ack; then the world is idle and nothing is sent at all.
@@ -300,7 +381,10 @@ fn deltas_hold_only_what_changed_and_idle_ticks_send_nothing() {
 
 #[test]
 fn a_client_that_falls_behind_gets_a_keyframe_and_a_stalled_one_is_dropped() {
-    let mut h = Harness::new(SimConfig { stall_ticks: 20, ..Harness::rules() });
+    let mut h = Harness::new(SimConfig {
+        stall_ticks: 20,
+        ..Harness::rules()
+    });
     h.queue_capacity = 4;
     let (a, b) = (h.join(), h.join());
     // B stops reading while A moves every tick: B's queue fills.
@@ -312,7 +396,10 @@ fn a_client_that_falls_behind_gets_a_keyframe_and_a_stalled_one_is_dropped() {
     Harness::drain(h.clients.get_mut(&b).expect("b"));
     h.input(a, 0.0, 1.0, false);
     h.step();
-    assert_eq!(h.clients[&b].keyframes, 1, "B got a keyframe instead of the frames it missed");
+    assert_eq!(
+        h.clients[&b].keyframes, 1,
+        "B got a keyframe instead of the frames it missed"
+    );
     h.assert_replicas_match();
 
     // Now B stops reading for good: past the stall limit it is told to close.
@@ -321,14 +408,21 @@ fn a_client_that_falls_behind_gets_a_keyframe_and_a_stalled_one_is_dropped() {
         h.step_unread();
         Harness::drain(h.clients.get_mut(&a).expect("a"));
     }
-    let close = h.clients[&b].close.borrow().clone().expect("B was asked to close");
+    let close = h.clients[&b]
+        .close
+        .borrow()
+        .clone()
+        .expect("B was asked to close");
     assert_eq!(close.code, CloseCode::Policy);
     assert!(h.clients[&a].close.borrow().is_none(), "A is fine");
 }
 
 #[test]
 fn a_full_server_refuses_joins() {
-    let mut h = Harness::new(SimConfig { max_players: 2, ..Harness::rules() });
+    let mut h = Harness::new(SimConfig {
+        max_players: 2,
+        ..Harness::rules()
+    });
     h.join();
     h.join();
     let c = h.join_no_step();
@@ -346,7 +440,13 @@ fn leaving_is_seen_by_everyone() {
     h.events(a);
     h.leave(b);
     h.step();
-    let f = h.clients.get_mut(&a).expect("a").frames.pop().expect("a frame");
+    let f = h
+        .clients
+        .get_mut(&a)
+        .expect("a")
+        .frames
+        .pop()
+        .expect("a frame");
     assert_eq!(f.removed, vec![ib]);
     assert_eq!(f.events, vec![Event::Left { id: ib }]);
     h.assert_replicas_match();
@@ -356,7 +456,12 @@ fn leaving_is_seen_by_everyone() {
 enum Op {
     Join,
     Leave(usize),
-    Input { who: usize, x: f32, y: f32, attack: bool },
+    Input {
+        who: usize,
+        x: f32,
+        y: f32,
+        attack: bool,
+    },
     Step,
     Stall(usize),
 }

@@ -21,7 +21,7 @@ pub mod wire;
 pub use codec::{DecodeError, FrameBodyWriter};
 pub use protocol::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
-    PlayerId, ServerMsg, Welcome, PROTOCOL_VERSION,
+    PROTOCOL_VERSION, PlayerId, ServerMsg, Welcome,
 };
 pub use replica::{ApplyError, Replica};
-pub use rules::{Rules, RulesError, TickRules, SUBUNITS};
+pub use rules::{Rules, RulesError, SUBUNITS, TickRules};

@@ -56,7 +56,10 @@ impl Replica {
     /// Applies one frame. On error the replica is left unchanged.
     pub fn apply(&mut self, f: &Frame) -> Result<(), ApplyError> {
         if f.tick <= self.tick {
-            return Err(ApplyError::Stale { frame: f.tick, state: self.tick });
+            return Err(ApplyError::Stale {
+                frame: f.tick,
+                state: self.tick,
+            });
         }
         let mut next = self.entities.clone();
         for e in &f.spawned {
@@ -87,6 +90,10 @@ impl Replica {
 
     /// The entities sorted by id, as a keyframe lists them.
     pub fn to_keyframe(&self) -> Keyframe {
-        Keyframe { tick: self.tick, ack: self.ack, entities: self.entities.values().cloned().collect() }
+        Keyframe {
+            tick: self.tick,
+            ack: self.ack,
+            entities: self.entities.values().cloned().collect(),
+        }
     }
 }

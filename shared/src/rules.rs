@@ -83,15 +83,17 @@ impl Rules {
     /// Checks that the rules describe a playable game.
     pub fn validate(&self) -> Result<(), RulesError> {
         const MAX_SIDE: u32 = 1_000_000;
-        if !(1..=MAX_SIDE).contains(&self.map_width) || !(1..=MAX_SIDE).contains(&self.map_height)
-        {
+        if !(1..=MAX_SIDE).contains(&self.map_width) || !(1..=MAX_SIDE).contains(&self.map_height) {
             return Err(RulesError::MapSize(self.map_width, self.map_height));
         }
         if self.spawn_min > self.spawn_max
             || self.spawn_max > self.map_width
             || self.spawn_max > self.map_height
         {
-            return Err(RulesError::SpawnRange { min: self.spawn_min, max: self.spawn_max });
+            return Err(RulesError::SpawnRange {
+                min: self.spawn_min,
+                max: self.spawn_max,
+            });
         }
         for (name, v) in [("speed", self.speed), ("attack_range", self.attack_range)] {
             if !v.is_finite() || v < 0.0 {
@@ -169,14 +171,28 @@ mod tests {
         assert_eq!(t.cooldown_ticks, 15);
         assert_eq!(t.respawn_ticks, 90);
         assert!((t.step - 800.0 / 30.0).abs() < 1e-9);
-        assert_eq!(Rules { attack_cooldown_ms: 10, ..Rules::default() }.per_tick(30).cooldown_ticks, 1);
+        assert_eq!(
+            Rules {
+                attack_cooldown_ms: 10,
+                ..Rules::default()
+            }
+            .per_tick(30)
+            .cooldown_ticks,
+            1
+        );
     }
 
     #[test]
     fn invalid_rules_are_named() {
-        let bad = Rules { speed: f32::NAN, ..Rules::default() };
+        let bad = Rules {
+            speed: f32::NAN,
+            ..Rules::default()
+        };
         assert_eq!(bad.validate(), Err(RulesError::NotFinite("speed")));
-        let bad = Rules { spawn_max: 600, ..Rules::default() };
+        let bad = Rules {
+            spawn_max: 600,
+            ..Rules::default()
+        };
         assert!(matches!(bad.validate(), Err(RulesError::SpawnRange { .. })));
     }
 }

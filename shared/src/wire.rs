@@ -306,7 +306,11 @@ mod tests {
             &[0xdc, 0xff, 0xff],
         ] {
             let mut r = Reader::new(bytes);
-            let res = if bytes[0] == 0xdb { r.str().map(|_| 0) } else { r.array_len() };
+            let res = if bytes[0] == 0xdb {
+                r.str().map(|_| 0)
+            } else {
+                r.array_len()
+            };
             assert_eq!(res, Err(DecodeError::LengthTooLarge), "{bytes:02x?}");
         }
     }

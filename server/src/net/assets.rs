@@ -49,11 +49,21 @@ impl Assets {
                     warn!(path = %path.display(), "too many or too large web client files, rest not served");
                     return assets;
                 }
-                let Ok(body) = std::fs::read(&path) else { continue };
-                let Ok(rel) = path.strip_prefix(root) else { continue };
+                let Ok(body) = std::fs::read(&path) else {
+                    continue;
+                };
+                let Ok(rel) = path.strip_prefix(root) else {
+                    continue;
+                };
                 let url = format!("/{}", rel.to_string_lossy().replace('\\', "/"));
                 total += body.len() as u64;
-                assets.files.insert(url, Asset { content_type: content_type(&path), body: Bytes::from(body) });
+                assets.files.insert(
+                    url,
+                    Asset {
+                        content_type: content_type(&path),
+                        body: Bytes::from(body),
+                    },
+                );
             }
         }
         info!(root = %root.display(), files = assets.files.len(), "web client loaded");

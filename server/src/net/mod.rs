@@ -7,17 +7,17 @@ pub mod http;
 pub mod session;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
 use crate::link::Inbound;
@@ -46,8 +46,19 @@ pub struct NetContext {
 
 impl NetContext {
     /// A context for `max_connections` connections at once.
-    pub fn new(inbound: Sender<Inbound>, assets: Assets, max_connections: usize, shutdown: watch::Receiver<bool>) -> Self {
-        Self { inbound, assets, slots: Arc::new(Semaphore::new(max_connections)), shutdown, next_conn: AtomicU64::new(1) }
+    pub fn new(
+        inbound: Sender<Inbound>,
+        assets: Assets,
+        max_connections: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            inbound,
+            assets,
+            slots: Arc::new(Semaphore::new(max_connections)),
+            shutdown,
+            next_conn: AtomicU64::new(1),
+        }
     }
 }
 
@@ -64,7 +75,11 @@ pub fn websocket_config() -> WebSocketConfig {
 
 /// Accepts connections until `stop` resolves, then waits (up to [`SHUTDOWN_GRACE`]) for
 /// the open ones to close.
-pub async fn serve(listener: TcpListener, ctx: Arc<NetContext>, stop: impl std::future::Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<NetContext>,
+    stop: impl std::future::Future<Output = ()>,
+) {
     let mut tasks = JoinSet::new();
     tokio::pin!(stop);
     loop {
@@ -85,10 +100,19 @@ pub async fn serve(listener: TcpListener, ctx: Arc<NetContext>, stop: impl std::
         }
     }
     drop(listener);
-    info!(open = tasks.len(), "no longer accepting; closing connections");
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+    info!(
+        open = tasks.len(),
+        "no longer accepting; closing connections"
+    );
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
     if drained.is_err() {
-        warn!(left = tasks.len(), "connections still open after the grace period, dropping them");
+        warn!(
+            left = tasks.len(),
+            "connections still open after the grace period, dropping them"
+        );
         tasks.abort_all();
     }
 }
@@ -129,7 +153,15 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<NetContext>) {
     }
     match ctx.assets.get(&req.path) {
         Some(asset) => {
-            let _ = http::respond(&mut stream, 200, asset.content_type, "", &asset.body, head_only).await;
+            let _ = http::respond(
+                &mut stream,
+                200,
+                asset.content_type,
+                "",
+                &asset.body,
+                head_only,
+            )
+            .await;
         }
         None => {
             let _ = http::respond_text(&mut stream, 404, "not found").await;
@@ -137,12 +169,30 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<NetContext>) {
     }
 }
 
-async fn upgrade(mut stream: TcpStream, peer: SocketAddr, req: &http::Request, leftover: Vec<u8>, ctx: &NetContext) {
+async fn upgrade(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    req: &http::Request,
+    leftover: Vec<u8>,
+    ctx: &NetContext,
+) {
     let accept = match http::websocket_accept(req) {
         Ok(accept) => accept,
         Err((status, text)) => {
-            let extra = if status == 426 { "Sec-WebSocket-Version: 13\r\n" } else { "" };
-            let _ = http::respond(&mut stream, status, "text/plain", extra, text.as_bytes(), false).await;
+            let extra = if status == 426 {
+                "Sec-WebSocket-Version: 13\r\n"
+            } else {
+                ""
+            };
+            let _ = http::respond(
+                &mut stream,
+                status,
+                "text/plain",
+                extra,
+                text.as_bytes(),
+                false,
+            )
+            .await;
             return;
         }
     };
@@ -151,7 +201,13 @@ async fn upgrade(mut stream: TcpStream, peer: SocketAddr, req: &http::Request, l
     }
     let conn = ctx.next_conn.fetch_add(1, Ordering::Relaxed);
     debug!(conn, %peer, "websocket open");
-    let ws = WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(websocket_config())).await;
+    let ws = WebSocketStream::from_partially_read(
+        stream,
+        leftover,
+        Role::Server,
+        Some(websocket_config()),
+    )
+    .await;
     session::run(ws, conn, ctx.inbound.clone(), ctx.shutdown.clone()).await;
     debug!(conn, "websocket closed");
 }

@@ -12,13 +12,13 @@ use crossbeam_channel::Sender;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use skirmish_shared::protocol::MAX_NAME_CHARS;
-use skirmish_shared::{ClientMsg, DecodeError, ServerMsg, PROTOCOL_VERSION};
+use skirmish_shared::{ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info};
 
 use crate::link::{Close, CloseCode, Closer, ConnId, Inbound, Link, Outgoing};
@@ -33,12 +33,26 @@ pub const MAX_SEQ_JUMP: u32 = 10_000;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the connection to its end and tells the sim the player left.
-pub async fn run(ws: Ws, conn: ConnId, inbound: Sender<Inbound>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    ws: Ws,
+    conn: ConnId,
+    inbound: Sender<Inbound>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let (sink, stream) = ws.split();
     let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
     let (closer, close_rx) = Closer::new();
     let writer = tokio::spawn(write_loop(sink, queue, close_rx.clone()));
-    let mut reader = Reader { conn, inbound: &inbound, link: Link { outbox, closer: closer.clone() }, joined: false, last_seq: 0 };
+    let mut reader = Reader {
+        conn,
+        inbound: &inbound,
+        link: Link {
+            outbox,
+            closer: closer.clone(),
+        },
+        joined: false,
+        last_seq: 0,
+    };
     let mut asked = close_rx;
     tokio::select! {
         close = reader.read_loop(stream) => closer.close(close),
@@ -70,10 +84,14 @@ impl Reader<'_> {
         while let Some(msg) = stream.next().await {
             let outcome = match msg {
                 Ok(Message::Binary(bytes)) => self.on_binary(&bytes),
-                Ok(Message::Text(_)) => Err(Close::new(CloseCode::Unsupported, "binary frames only")),
+                Ok(Message::Text(_)) => {
+                    Err(Close::new(CloseCode::Unsupported, "binary frames only"))
+                }
                 Ok(Message::Close(_)) => return Close::new(CloseCode::Normal, "bye"),
                 Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => Ok(()),
-                Err(tungstenite::Error::Capacity(e)) => Err(Close::new(CloseCode::TooBig, e.to_string())),
+                Err(tungstenite::Error::Capacity(e)) => {
+                    Err(Close::new(CloseCode::TooBig, e.to_string()))
+                }
                 Err(e) => {
                     debug!(conn = self.conn, error = %e, "connection ended");
                     return Close::new(CloseCode::Normal, "");
@@ -95,32 +113,58 @@ impl Reader<'_> {
                 debug!(conn = self.conn, error = %e, "input dropped");
                 return Ok(());
             }
-            Err(e) => return Err(Close::new(CloseCode::InvalidPayload, format!("malformed message: {e}"))),
+            Err(e) => {
+                return Err(Close::new(
+                    CloseCode::InvalidPayload,
+                    format!("malformed message: {e}"),
+                ));
+            }
         };
         match msg {
-            ClientMsg::Join { .. } if self.joined => Err(Close::new(CloseCode::Policy, "already joined")),
-            ClientMsg::Join { protocol_version, .. } if protocol_version != PROTOCOL_VERSION => Err(Close::new(
+            ClientMsg::Join { .. } if self.joined => {
+                Err(Close::new(CloseCode::Policy, "already joined"))
+            }
+            ClientMsg::Join {
+                protocol_version, ..
+            } if protocol_version != PROTOCOL_VERSION => Err(Close::new(
                 CloseCode::VersionMismatch,
-                format!("protocol version {protocol_version} not supported; server speaks {PROTOCOL_VERSION}"),
+                format!(
+                    "protocol version {protocol_version} not supported; server speaks {PROTOCOL_VERSION}"
+                ),
             )),
             ClientMsg::Join { name, .. } => {
                 self.joined = true;
                 let name = name.as_deref().and_then(clean_name);
-                self.forward(Inbound::Join { conn: self.conn, name, link: self.link.clone() })
+                self.forward(Inbound::Join {
+                    conn: self.conn,
+                    name,
+                    link: self.link.clone(),
+                })
             }
             ClientMsg::Input(_) | ClientMsg::Ping { .. } if !self.joined => {
                 Err(Close::new(CloseCode::Policy, "join first"))
             }
             ClientMsg::Input(input) => {
                 if input.seq <= self.last_seq {
-                    debug!(conn = self.conn, seq = input.seq, last = self.last_seq, "stale input dropped");
+                    debug!(
+                        conn = self.conn,
+                        seq = input.seq,
+                        last = self.last_seq,
+                        "stale input dropped"
+                    );
                     return Ok(());
                 }
                 if input.seq - self.last_seq > MAX_SEQ_JUMP {
-                    return Err(Close::new(CloseCode::Policy, "input sequence number jumped"));
+                    return Err(Close::new(
+                        CloseCode::Policy,
+                        "input sequence number jumped",
+                    ));
                 }
                 self.last_seq = input.seq;
-                self.forward(Inbound::Input { conn: self.conn, input })
+                self.forward(Inbound::Input {
+                    conn: self.conn,
+                    input,
+                })
             }
             ClientMsg::Ping { client_time } => {
                 let pong = ServerMsg::Pong { client_time }.encode();
@@ -132,14 +176,20 @@ impl Reader<'_> {
     }
 
     fn forward(&self, msg: Inbound) -> Result<(), Close> {
-        self.inbound.send(msg).map_err(|_| Close::new(CloseCode::GoingAway, "server shutting down"))
+        self.inbound
+            .send(msg)
+            .map_err(|_| Close::new(CloseCode::GoingAway, "server shutting down"))
     }
 }
 
 /// A display name with control characters removed, trimmed, and cut to
 /// [`MAX_NAME_CHARS`]; `None` if nothing is left.
 pub fn clean_name(raw: &str) -> Option<String> {
-    let name: String = raw.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let name: String = raw
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NAME_CHARS)
+        .collect();
     let name = name.trim();
     (!name.is_empty()).then(|| name.to_owned())
 }
@@ -174,7 +224,10 @@ async fn write_loop(
     };
     let close = close.or_else(|| close_rx.borrow().clone());
     if let Some(close) = close {
-        let frame = CloseFrame { code: WsCloseCode::from(close.code.as_u16()), reason: truncate(&close.reason).into() };
+        let frame = CloseFrame {
+            code: WsCloseCode::from(close.code.as_u16()),
+            reason: truncate(&close.reason).into(),
+        };
         let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
     }
     let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
@@ -209,7 +262,10 @@ mod tests {
     fn names_are_cleaned() {
         assert_eq!(clean_name("  ann\u{7}  ").as_deref(), Some("ann"));
         assert_eq!(clean_name("\n\t"), None);
-        assert_eq!(clean_name(&"x".repeat(100)).map(|n| n.len()), Some(MAX_NAME_CHARS));
+        assert_eq!(
+            clean_name(&"x".repeat(100)).map(|n| n.len()),
+            Some(MAX_NAME_CHARS)
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ use skirmish_shared::{Event, SUBUNITS};
 use tracing::{debug, info};
 
 use super::components::{
-    AttackCooldown, Controls, Health, Player, Position, Replicated, INPUT_QUEUE_CAPACITY,
-    MAX_MOVES_PER_TICK,
+    AttackCooldown, Controls, Health, INPUT_QUEUE_CAPACITY, MAX_MOVES_PER_TICK, Player, Position,
+    Replicated,
 };
 use super::state::{Client, Clients, Inbox, PlayerIds, Removed, Settings, SpawnRng, TickEvents};
 use crate::link::{Close, CloseCode, ConnId, Inbound, Link};
@@ -17,11 +17,17 @@ pub fn receive(world: &mut World) {
     // Bounded per tick so a burst can't stall the tick indefinitely; the rest waits.
     const MAX_MESSAGES_PER_TICK: usize = 1 << 16;
     for _ in 0..MAX_MESSAGES_PER_TICK {
-        let Ok(msg) = world.resource::<Inbox>().0.try_recv() else { break };
+        let Ok(msg) = world.resource::<Inbox>().0.try_recv() else {
+            break;
+        };
         match msg {
             Inbound::Join { conn, name, link } => join(world, conn, name, link),
             Inbound::Input { conn, input } => {
-                let Some(entity) = world.resource::<Clients>().by_conn.get(&conn).map(|c| c.entity)
+                let Some(entity) = world
+                    .resource::<Clients>()
+                    .by_conn
+                    .get(&conn)
+                    .map(|c| c.entity)
                 else {
                     continue; // left already, or was refused
                 };
@@ -43,11 +49,13 @@ fn join(world: &mut World, conn: ConnId, name: Option<String>, link: Link) {
     let (rules, max_players) = (settings.rules.clone(), settings.max_players);
     let clients = world.resource::<Clients>();
     if clients.by_conn.contains_key(&conn) {
-        link.closer.close(Close::new(CloseCode::Policy, "already joined"));
+        link.closer
+            .close(Close::new(CloseCode::Policy, "already joined"));
         return;
     }
     if clients.by_conn.len() >= max_players {
-        link.closer.close(Close::new(CloseCode::TryAgainLater, "server full"));
+        link.closer
+            .close(Close::new(CloseCode::TryAgainLater, "server full"));
         return;
     }
     let id = world.resource_mut::<PlayerIds>().allocate();
@@ -58,13 +66,20 @@ fn join(world: &mut World, conn: ConnId, name: Option<String>, link: Link) {
         .spawn((
             Player { id, name },
             Position { x, y },
-            Health { hp: rules.max_hp.min(i32::MAX as u32) as i32, last_hit_by: 0, died_at: None },
+            Health {
+                hp: rules.max_hp.min(i32::MAX as u32) as i32,
+                last_hit_by: 0,
+                died_at: None,
+            },
             Controls::default(),
             AttackCooldown::default(),
             Replicated::default(),
         ))
         .id();
-    world.resource_mut::<TickEvents>().0.push(Event::Joined { id });
+    world
+        .resource_mut::<TickEvents>()
+        .0
+        .push(Event::Joined { id });
     world.resource_mut::<Clients>().by_conn.insert(
         conn,
         Client {
@@ -81,11 +96,18 @@ fn join(world: &mut World, conn: ConnId, name: Option<String>, link: Link) {
 
 /// Removes a connection's player from the world; also used when the sim drops a client.
 pub fn leave(world: &mut World, conn: ConnId) {
-    let Some(client) = world.resource_mut::<Clients>().by_conn.remove(&conn) else { return };
-    let sent = world.get::<Replicated>(client.entity).is_some_and(|r| r.sent);
+    let Some(client) = world.resource_mut::<Clients>().by_conn.remove(&conn) else {
+        return;
+    };
+    let sent = world
+        .get::<Replicated>(client.entity)
+        .is_some_and(|r| r.sent);
     world.despawn(client.entity);
     info!(conn, player = client.player, "player left");
-    world.resource_mut::<TickEvents>().0.push(Event::Left { id: client.player });
+    world
+        .resource_mut::<TickEvents>()
+        .0
+        .push(Event::Left { id: client.player });
     if sent {
         world.resource_mut::<Removed>().0.push(client.player);
     }
@@ -103,11 +125,17 @@ pub fn spawn_point(rng: &mut fastrand::Rng, rules: &skirmish_shared::Rules) -> (
 pub fn apply_inputs(mut players: Query<&mut Controls>) {
     for mut c in &mut players {
         let c = &mut *c;
-        let take = if c.pending.len() > MAX_MOVES_PER_TICK { MAX_MOVES_PER_TICK } else { c.pending.len().min(1) };
+        let take = if c.pending.len() > MAX_MOVES_PER_TICK {
+            MAX_MOVES_PER_TICK
+        } else {
+            c.pending.len().min(1)
+        };
         c.move_count = 0;
         c.attack = false;
         for _ in 0..take {
-            let Some(input) = c.pending.pop_front() else { break };
+            let Some(input) = c.pending.pop_front() else {
+                break;
+            };
             c.moves[usize::from(c.move_count)] = input.dir;
             c.move_count += 1;
             c.attack |= input.attack;

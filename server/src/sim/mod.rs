@@ -42,7 +42,13 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { rules: Rules::default(), tick_rate: 30, max_players: 1000, stall_ticks: 150, seed: 0 }
+        Self {
+            rules: Rules::default(),
+            tick_rate: 30,
+            max_players: 1000,
+            stall_ticks: 150,
+            seed: 0,
+        }
     }
 }
 
@@ -54,7 +60,9 @@ pub struct Simulation {
 
 impl std::fmt::Debug for Simulation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulation").field("tick", &self.tick()).finish_non_exhaustive()
+        f.debug_struct("Simulation")
+            .field("tick", &self.tick())
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,7 +123,13 @@ impl Simulation {
             .world
             .query::<(&Player, &Position, &Health)>()
             .iter(&self.world)
-            .map(|(p, pos, h)| EntityState { id: p.id, name: p.name.clone(), x: pos.x, y: pos.y, hp: h.hp })
+            .map(|(p, pos, h)| EntityState {
+                id: p.id,
+                name: p.name.clone(),
+                x: pos.x,
+                y: pos.y,
+                hp: h.hp,
+            })
             .collect();
         out.sort_unstable_by_key(|e| e.id);
         out

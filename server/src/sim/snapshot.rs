@@ -57,14 +57,24 @@ pub fn snapshot(
     controls: Query<&Controls>,
 ) {
     let tick = clock.tick;
-    let SnapshotScratch { body, changes, order, head } = &mut *scratch;
+    let SnapshotScratch {
+        body,
+        changes,
+        order,
+        head,
+    } = &mut *scratch;
     body.clear();
     changes.clear();
 
     for (_, player, pos, health, mut rep) in &mut players {
         if !rep.sent {
             body.spawn(player.id, &player.name, pos.x, pos.y, health.hp);
-            *rep = Replicated { sent: true, x: pos.x, y: pos.y, hp: health.hp };
+            *rep = Replicated {
+                sent: true,
+                x: pos.x,
+                y: pos.y,
+                hp: health.hp,
+            };
             continue;
         }
         let change = Change {
@@ -76,7 +86,12 @@ pub fn snapshot(
         if change.dx.is_some() || change.dy.is_some() || change.hp.is_some() {
             changes.push(change);
             // Written through `Mut` only on change, so untouched players stay untouched.
-            *rep = Replicated { sent: true, x: pos.x, y: pos.y, hp: health.hp };
+            *rep = Replicated {
+                sent: true,
+                x: pos.x,
+                y: pos.y,
+                hp: health.hp,
+            };
         }
     }
     // Entities iterate in spawn order, which is id order until a despawn swaps rows.
@@ -103,7 +118,10 @@ pub fn snapshot(
         Some(Bytes::from(bytes))
     };
 
-    let wants_keyframe = clients.by_conn.values().any(|c| !c.welcomed || c.needs_keyframe);
+    let wants_keyframe = clients
+        .by_conn
+        .values()
+        .any(|c| !c.welcomed || c.needs_keyframe);
     let keyframe_body = wants_keyframe.then(|| {
         order.clear();
         order.extend(players.iter().map(|(e, p, ..)| (p.id, e)));
@@ -129,7 +147,13 @@ pub fn snapshot(
         let msg = match (&keyframe_body, &frame_body) {
             (Some(kf), _) if !client.welcomed => {
                 let mut whole = Vec::with_capacity(kf.len() + 200);
-                write_welcome_header(&mut whole, client.player, settings.tick_rate, &settings.rules, tick);
+                write_welcome_header(
+                    &mut whole,
+                    client.player,
+                    settings.tick_rate,
+                    &settings.rules,
+                    tick,
+                );
                 whole.extend_from_slice(kf);
                 Outgoing::Whole(Bytes::from(whole))
             }
@@ -163,8 +187,16 @@ pub fn snapshot(
                 client.needs_keyframe = true;
                 client.stalled_ticks += 1;
                 if client.stalled_ticks > stall_limit {
-                    warn!(conn, player = client.player, ticks = client.stalled_ticks, "client stalled, disconnecting");
-                    client.link.closer.close(Close::new(CloseCode::Policy, "too slow: stopped reading"));
+                    warn!(
+                        conn,
+                        player = client.player,
+                        ticks = client.stalled_ticks,
+                        "client stalled, disconnecting"
+                    );
+                    client
+                        .link
+                        .closer
+                        .close(Close::new(CloseCode::Policy, "too slow: stopped reading"));
                 } else {
                     debug!(conn, player = client.player, "client behind, keyframe next");
                 }
@@ -186,5 +218,8 @@ const EMPTY_BODY: &[u8] = &[0x90, 0x90, 0x90, 0x90];
 fn shared(head: &[u8], body: &Bytes) -> Outgoing {
     // The header is at most 16 bytes by construction (fixarray, tag, u64, u32).
     let head = Head::new(head).unwrap_or_else(|| unreachable!("frame header over 16 bytes"));
-    Outgoing::Shared { head, body: body.clone() }
+    Outgoing::Shared {
+        head,
+        body: body.clone(),
+    }
 }

@@ -3,8 +3,8 @@
 //! the thread is more than [`MAX_CATCH_UP`] ticks behind it stops catching up, logs how many
 //! ticks it skipped, and restarts the schedule from now.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -36,7 +36,12 @@ pub fn due(t0: Instant, n: u64, tick_rate: u32) -> Instant {
 }
 
 /// Runs ticks at `tick_rate` until `stop` is set. Returns the simulation.
-pub fn run(mut sim: Simulation, tick_rate: u32, stop: Arc<AtomicBool>, stats: Arc<TickStats>) -> Simulation {
+pub fn run(
+    mut sim: Simulation,
+    tick_rate: u32,
+    stop: Arc<AtomicBool>,
+    stats: Arc<TickStats>,
+) -> Simulation {
     let interval = Duration::from_nanos(1_000_000_000 / u64::from(tick_rate.max(1)));
     let mut t0 = Instant::now();
     let mut n: u64 = 0;
@@ -52,7 +57,11 @@ pub fn run(mut sim: Simulation, tick_rate: u32, stop: Arc<AtomicBool>, stats: Ar
             stats.late.fetch_add(1, Ordering::Relaxed);
             let behind = ((now - due_at).as_nanos() / interval.as_nanos().max(1)) as u64;
             if behind > MAX_CATCH_UP {
-                warn!(behind, tick = sim.tick() + 1, "simulation overloaded, skipping ticks");
+                warn!(
+                    behind,
+                    tick = sim.tick() + 1,
+                    "simulation overloaded, skipping ticks"
+                );
                 stats.skipped.fetch_add(behind, Ordering::Relaxed);
                 t0 = now;
                 n = 0;
