@@ -1,1 +1,119 @@
-//! Benchmarks crate: the criterion targets live in `benches/`; the swarm load generator comes with its own issue.
+//! Fixtures for the criterion benchmarks in `benches/` (and the bot swarm): a real
+//! [`Simulation`] filled with joined players, each with the real per-connection queue the sim
+//! writes to, and a deterministic stream of inputs for them.
+//!
+//! The fixture does the untimed work (feeding inputs into the sim's channel, emptying the
+//! clients' queues) so a benchmark can time exactly one `step`.
+
+use crossbeam_channel::Sender;
+use skirmish_server::link::{Closer, ConnId, Inbound, Link, Outgoing};
+use skirmish_server::sim::{SimConfig, Simulation};
+use skirmish_shared::{Direction, Input, Rules};
+use tokio::sync::mpsc;
+
+/// Map side in units that keeps the tutorial's density of about one player per 100 square
+/// units for `players` players.
+pub fn side_for(players: usize) -> u32 {
+    ((players as f64 * 100.0).sqrt().ceil() as u32).max(10)
+}
+
+/// Rules for `players` players on a map of the tutorial's density, spawned all over it, with
+/// no attack cooldown so that exactly the chosen fraction attacks every tick.
+pub fn dense_rules(players: usize) -> Rules {
+    let side = side_for(players);
+    Rules {
+        map_width: side,
+        map_height: side,
+        spawn_min: 0,
+        spawn_max: side,
+        attack_cooldown_ms: 0,
+        ..Rules::default()
+    }
+}
+
+/// A simulation with players joined through the real inbound channel.
+pub struct Arena {
+    /// The simulation under test.
+    pub sim: Simulation,
+    inbox: Sender<Inbound>,
+    queues: Vec<mpsc::Receiver<Outgoing>>,
+    conns: Vec<ConnId>,
+    seq: u32,
+    rng: fastrand::Rng,
+    /// Bytes the clients received since the arena was made.
+    pub received_bytes: usize,
+}
+
+impl Arena {
+    /// Joins `players` players (all of them connected clients) and runs ticks until they
+    /// are all spawned and welcomed.
+    pub fn new(players: usize, rules: Rules) -> Self {
+        let (inbox, rx) = crossbeam_channel::unbounded();
+        let config = SimConfig {
+            rules,
+            max_players: players,
+            stall_ticks: u32::MAX,
+            seed: 42,
+            ..SimConfig::default()
+        };
+        let sim = Simulation::new(&config, rx);
+        let mut arena = Self {
+            sim,
+            inbox,
+            queues: Vec::with_capacity(players),
+            conns: Vec::with_capacity(players),
+            seq: 0,
+            rng: fastrand::Rng::with_seed(7),
+            received_bytes: 0,
+        };
+        for conn in 1..=players as ConnId {
+            let (outbox, queue) = mpsc::channel(8);
+            let (closer, _) = Closer::new();
+            arena
+                .inbox
+                .send(Inbound::Join { conn, name: None, link: Link { outbox, closer } })
+                .expect("sim inbox open");
+            arena.queues.push(queue);
+            arena.conns.push(conn);
+        }
+        while arena.sim.player_count() < players || !arena.inbox.is_empty() {
+            arena.sim.step();
+            arena.drain();
+        }
+        arena.sim.step();
+        arena.drain();
+        arena
+    }
+
+    /// Queues one input for every player: a random direction of full length, with attack
+    /// pressed by about `attack_fraction` of them.
+    pub fn feed_inputs(&mut self, attack_fraction: f32) {
+        self.feed_some(self.conns.len(), attack_fraction);
+    }
+
+    /// Like [`feed_inputs`](Self::feed_inputs) for the first `movers` players only; the rest
+    /// stand still.
+    pub fn feed_some(&mut self, movers: usize, attack_fraction: f32) {
+        self.seq += 1;
+        for &conn in self.conns.iter().take(movers) {
+            let angle = self.rng.f32() * std::f32::consts::TAU;
+            let dir = Direction::new(angle.cos(), angle.sin()).unwrap_or_default();
+            let attack = self.rng.f32() < attack_fraction;
+            let input = Input { seq: self.seq, dir, attack };
+            self.inbox.send(Inbound::Input { conn, input }).expect("sim inbox open");
+        }
+    }
+
+    /// Empties every client's queue, as the writer tasks would.
+    pub fn drain(&mut self) {
+        for q in &mut self.queues {
+            while let Ok(msg) = q.try_recv() {
+                self.received_bytes += match msg {
+                    Outgoing::Whole(b) => b.len(),
+                    Outgoing::Shared { head, body } => head.as_slice().len() + body.len(),
+                    Outgoing::Welcome { head, body } => head.len() + body.len(),
+                };
+            }
+        }
+    }
+}

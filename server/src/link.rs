@@ -82,7 +82,15 @@ pub enum Outgoing {
         /// The tick's encoded body, the same allocation for every client.
         body: Bytes,
     },
-    /// A complete message for this client alone (welcome, pong).
+    /// A welcome: this player's header (id, rules, tick) followed by the tick's keyframe
+    /// body, shared with every other client that joins or resyncs this tick.
+    Welcome {
+        /// The welcome header, up to and including the tick.
+        head: Bytes,
+        /// The keyframe's entity array.
+        body: Bytes,
+    },
+    /// A complete message for this client alone (pong).
     Whole(Bytes),
 }
 

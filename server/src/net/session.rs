@@ -242,6 +242,7 @@ fn to_message(msg: Outgoing) -> Message {
             buf.put_slice(&body);
             Message::Binary(buf.freeze())
         }
+        Outgoing::Welcome { head, body } => Message::Binary([head, body].concat().into()),
     }
 }
 

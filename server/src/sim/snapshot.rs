@@ -146,16 +146,19 @@ pub fn snapshot(
         let ack = controls.get(client.entity).map_or(0, |c| c.acked);
         let msg = match (&keyframe_body, &frame_body) {
             (Some(kf), _) if !client.welcomed => {
-                let mut whole = Vec::with_capacity(kf.len() + 200);
+                let mut welcome = Vec::with_capacity(256);
                 write_welcome_header(
-                    &mut whole,
+                    &mut welcome,
                     client.player,
                     settings.tick_rate,
                     &settings.rules,
                     tick,
                 );
-                whole.extend_from_slice(kf);
-                Outgoing::Whole(Bytes::from(whole))
+                // The keyframe body is shared; only the header is this player's.
+                Outgoing::Welcome {
+                    head: Bytes::from(welcome),
+                    body: kf.clone(),
+                }
             }
             (Some(kf), _) if client.needs_keyframe => {
                 head.clear();
