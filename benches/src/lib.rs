@@ -6,7 +6,10 @@
 //! clients' queues) so a benchmark can time exactly one `step`.
 
 use crossbeam_channel::Sender;
-use skirmish_server::link::{Closer, ConnId, Inbound, Link, Outgoing};
+use skirmish_server::link::{
+    Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, Link, Outgoing, TickOutput,
+};
+use skirmish_server::net::fanout::{Delivered, Fanout};
 use skirmish_server::sim::{SimConfig, Simulation};
 use skirmish_shared::{Direction, Input, Rules};
 use tokio::sync::mpsc;
@@ -35,9 +38,11 @@ pub fn dense_rules(players: usize) -> Rules {
 pub struct Arena {
     /// The simulation under test.
     pub sim: Simulation,
+    /// The fan-out that queues each tick to the clients.
+    pub fanout: Fanout,
     inbox: Sender<Inbound>,
+    inputs: Vec<Sender<Input>>,
     queues: Vec<mpsc::Receiver<Outgoing>>,
-    conns: Vec<ConnId>,
     seq: u32,
     rng: fastrand::Rng,
     /// Bytes the clients received since the arena was made.
@@ -49,19 +54,14 @@ impl Arena {
     /// are all spawned and welcomed.
     pub fn new(players: usize, rules: Rules) -> Self {
         let (inbox, rx) = crossbeam_channel::unbounded();
-        let config = SimConfig {
-            rules,
-            max_players: players,
-            stall_ticks: u32::MAX,
-            seed: 42,
-            ..SimConfig::default()
-        };
+        let config = SimConfig { rules, max_players: players, seed: 42, ..SimConfig::default() };
         let sim = Simulation::new(&config, rx);
         let mut arena = Self {
+            fanout: Fanout::new(sim.keyframe_request(), u32::MAX),
             sim,
             inbox,
+            inputs: Vec::with_capacity(players),
             queues: Vec::with_capacity(players),
-            conns: Vec::with_capacity(players),
             seq: 0,
             rng: fastrand::Rng::with_seed(7),
             received_bytes: 0,
@@ -69,38 +69,50 @@ impl Arena {
         for conn in 1..=players as ConnId {
             let (outbox, queue) = mpsc::channel(8);
             let (closer, _) = Closer::new();
+            let (tx, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
             arena
                 .inbox
-                .send(Inbound::Join { conn, name: None, link: Link { outbox, closer } })
+                .send(Inbound::Join { conn, name: None, link: Link { outbox, closer }, inputs: rx })
                 .expect("sim inbox open");
+            arena.inputs.push(tx);
             arena.queues.push(queue);
-            arena.conns.push(conn);
         }
         while arena.sim.player_count() < players || !arena.inbox.is_empty() {
-            arena.sim.step();
-            arena.drain();
+            arena.step_and_deliver();
         }
-        arena.sim.step();
-        arena.drain();
+        arena.step_and_deliver();
         arena
+    }
+
+    /// Runs one tick, queues its output to the clients and empties their queues.
+    pub fn step_and_deliver(&mut self) -> Delivered {
+        let out = self.sim.step();
+        let done = self.fanout.deliver(out);
+        self.drain();
+        done
+    }
+
+    /// Runs one tick (the sim thread's work only).
+    pub fn step(&mut self) -> TickOutput {
+        self.sim.step()
     }
 
     /// Queues one input for every player: a random direction of full length, with attack
     /// pressed by about `attack_fraction` of them.
     pub fn feed_inputs(&mut self, attack_fraction: f32) {
-        self.feed_some(self.conns.len(), attack_fraction);
+        self.feed_some(self.inputs.len(), attack_fraction);
     }
 
     /// Like [`feed_inputs`](Self::feed_inputs) for the first `movers` players only; the rest
     /// stand still.
     pub fn feed_some(&mut self, movers: usize, attack_fraction: f32) {
         self.seq += 1;
-        for &conn in self.conns.iter().take(movers) {
+        for tx in self.inputs.iter().take(movers) {
             let angle = self.rng.f32() * std::f32::consts::TAU;
             let dir = Direction::new(angle.cos(), angle.sin()).unwrap_or_default();
             let attack = self.rng.f32() < attack_fraction;
             let input = Input { seq: self.seq, dir, attack };
-            self.inbox.send(Inbound::Input { conn, input }).expect("sim inbox open");
+            let _ = tx.try_send(input);
         }
     }
 

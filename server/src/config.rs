@@ -16,11 +16,7 @@ pub const DEFAULT_WEB_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, Parser)]
-#[command(
-    name = "skirmish",
-    version,
-    about = "Authoritative fixed-tick multiplayer battle server"
-)]
+#[command(name = "skirmish", version, about = "Authoritative fixed-tick multiplayer battle server")]
 pub struct Config {
     /// Address to serve HTTP (the web client at /) and WebSocket (/ws) on.
     #[arg(long, env = "SKIRMISH_ADDR", default_value = "127.0.0.1:5000")]
@@ -126,16 +122,19 @@ impl Config {
 
     /// The simulation's part of the settings.
     pub fn sim(&self) -> SimConfig {
-        let tick = Duration::from_secs(1) / self.tick_rate.max(1);
         SimConfig {
             rules: self.rules(),
             tick_rate: self.tick_rate,
             max_players: self.max_players,
-            stall_ticks: (Duration::from_millis(self.stall_timeout_ms).as_nanos()
-                / tick.as_nanos().max(1))
-            .try_into()
-            .unwrap_or(u32::MAX),
             seed: self.seed.unwrap_or_else(|| fastrand::u64(..)),
         }
+    }
+
+    /// `--stall-timeout-ms` in ticks: how long a client's queue may stay full.
+    pub fn stall_ticks(&self) -> u32 {
+        let tick = Duration::from_secs(1) / self.tick_rate.max(1);
+        (Duration::from_millis(self.stall_timeout_ms).as_nanos() / tick.as_nanos().max(1))
+            .try_into()
+            .unwrap_or(u32::MAX)
     }
 }

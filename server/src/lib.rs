@@ -31,6 +31,7 @@ use tracing::info;
 pub use config::Config;
 use net::NetContext;
 use net::assets::Assets;
+use net::fanout::Fanout;
 use sim::Simulation;
 use sim::ticker::{self, TickStats};
 
@@ -60,22 +61,20 @@ pub async fn run(
     sim_config.rules.validate()?;
     let (inbound_tx, inbound_rx) = crossbeam_channel::unbounded();
     let sim = Simulation::new(&sim_config, inbound_rx);
+    let fanout = Fanout::new(sim.keyframe_request(), config.stall_ticks());
+    let (outputs_tx, outputs_rx) = tokio::sync::mpsc::unbounded_channel();
+    let fanout_task = tokio::spawn(net::fanout::run(fanout, outputs_rx));
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(TickStats::default());
     let sim_thread = {
         let (stop, stats) = (stop.clone(), stats.clone());
         std::thread::Builder::new()
             .name("sim".into())
-            .spawn(move || ticker::run(sim, sim_config.tick_rate, stop, stats))?
+            .spawn(move || ticker::run(sim, sim_config.tick_rate, stop, stats, outputs_tx))?
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let assets = Assets::load(&config.web_root);
-    let ctx = Arc::new(NetContext::new(
-        inbound_tx,
-        assets,
-        config.max_connections,
-        shutdown_rx,
-    ));
+    let ctx = Arc::new(NetContext::new(inbound_tx, assets, config.max_connections, shutdown_rx));
     info!(addr = %listener.local_addr()?, tick_rate = config.tick_rate, "serving");
     net::serve(listener, ctx, async {
         shutdown.await;
@@ -88,10 +87,7 @@ pub async fn run(
         .await
         .map_err(|e| ServerError::SimThread(e.to_string()))?
         .map_err(|_| ServerError::SimThread("panicked".into()))?;
-    info!(
-        ticks = sim.tick(),
-        late = stats.late.load(Ordering::Relaxed),
-        "stopped"
-    );
+    let _ = fanout_task.await;
+    info!(ticks = sim.tick(), late = stats.late.load(Ordering::Relaxed), "stopped");
     Ok(())
 }

@@ -2,14 +2,16 @@
 //! inputs, leaves), what flows out (frames and close requests), and the handle the sim keeps
 //! for each connection.
 //!
-//! Inbound goes through one crossbeam channel the sim drains with `try_recv`; outbound goes
-//! through a bounded per-connection queue the sim fills with `try_send`. Neither side ever
-//! waits for the other.
+//! Joins and leaves go through one crossbeam channel the sim drains with `try_recv`; each
+//! connection's inputs go through its own small bounded crossbeam channel, held by its player
+//! entity, so applying inputs needs no lookup. Outbound, the sim hands one [`TickOutput`]
+//! per tick to the fan-out stage (`net::fanout`), which owns every connection's bounded
+//! queue. Nobody ever waits for anybody.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use skirmish_shared::Input;
+use skirmish_shared::{Input, PlayerId};
 use tokio::sync::{mpsc, watch};
 
 /// Identifies one connection for the server's lifetime.
@@ -24,15 +26,10 @@ pub enum Inbound {
         conn: ConnId,
         /// The display name asked for, already cleaned.
         name: Option<String>,
-        /// Where the sim sends this connection's frames.
+        /// Where this connection's frames go (handed on to the fan-out).
         link: Link,
-    },
-    /// One validated input of a joined connection.
-    Input {
-        /// The connection.
-        conn: ConnId,
-        /// The input.
-        input: Input,
+        /// This connection's validated inputs, in sequence order.
+        inputs: crossbeam_channel::Receiver<Input>,
     },
     /// The connection is gone (closed, failed or kicked).
     Leave {
@@ -56,10 +53,7 @@ pub struct Head {
 impl Head {
     /// Copies `bytes` (at most [`HEAD_CAPACITY`]) into a head; `None` if too long.
     pub fn new(bytes: &[u8]) -> Option<Self> {
-        let mut head = Self {
-            len: 0,
-            bytes: [0; HEAD_CAPACITY],
-        };
+        let mut head = Self { len: 0, bytes: [0; HEAD_CAPACITY] };
         head.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
         head.len = bytes.len() as u8;
         Some(head)
@@ -147,10 +141,7 @@ pub struct Close {
 impl Close {
     /// A close with this code and reason.
     pub fn new(code: CloseCode, reason: impl Into<String>) -> Self {
-        Self {
-            code,
-            reason: reason.into(),
-        }
+        Self { code, reason: reason.into() }
     }
 }
 
@@ -206,4 +197,40 @@ impl Link {
             Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
         }
     }
+}
+
+/// Inputs a connection may have waiting for the sim at most; more are dropped by the reader.
+pub const INPUT_QUEUE_CAPACITY: usize = 8;
+
+/// Everything one tick produced for the clients: built by the sim thread, delivered by the
+/// fan-out. Encoded bytes are shared; nothing here is per client except the small lists of
+/// joins, leaves and acks.
+#[derive(Debug, Default)]
+pub struct TickOutput {
+    /// The tick.
+    pub tick: u64,
+    /// The encoded frame body (spawned, changed, removed, events), if anything happened.
+    pub body: Option<Bytes>,
+    /// The whole world's entity array, when someone joined or a keyframe was asked for.
+    pub keyframe: Option<Bytes>,
+    /// The welcome header of each player that joined this tick (up to and including the
+    /// tick), to be followed by `keyframe`.
+    pub joined: Vec<Joined>,
+    /// Connections whose player left this tick.
+    pub left: Vec<ConnId>,
+    /// Connections whose ack changed this tick, with the new ack.
+    pub acks: Vec<(ConnId, u32)>,
+}
+
+/// A player that joined this tick.
+#[derive(Debug)]
+pub struct Joined {
+    /// Its connection.
+    pub conn: ConnId,
+    /// Its player id.
+    pub player: PlayerId,
+    /// Where its frames go.
+    pub link: Link,
+    /// Its welcome header.
+    pub welcome_head: Bytes,
 }

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 
 use crossbeam_channel::Sender;
 use proptest::prelude::*;
-use skirmish_server::link::{Close, CloseCode, Closer, ConnId, Inbound, Link, Outgoing};
+use skirmish_server::link::{
+    Close, CloseCode, Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, Link, Outgoing,
+};
+use skirmish_server::net::fanout::{Delivered, Fanout};
 use skirmish_server::sim::components::{Player, Position};
 use skirmish_server::sim::{SimConfig, Simulation};
 use skirmish_shared::{
@@ -17,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 struct TestClient {
     queue: mpsc::Receiver<Outgoing>,
     close: watch::Receiver<Option<Close>>,
+    inputs: Sender<Input>,
     player: PlayerId,
     replica: Replica,
     seq: u32,
@@ -27,6 +31,7 @@ struct TestClient {
 
 struct Harness {
     sim: Simulation,
+    fanout: Fanout,
     tx: Sender<Inbound>,
     clients: HashMap<ConnId, TestClient>,
     next_conn: ConnId,
@@ -44,9 +49,15 @@ fn decode(msg: Outgoing) -> ServerMsg {
 
 impl Harness {
     fn new(config: SimConfig) -> Self {
+        Self::with_stall_limit(config, 150)
+    }
+
+    fn with_stall_limit(config: SimConfig, stall_ticks: u32) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let sim = Simulation::new(&config, rx);
         Self {
-            sim: Simulation::new(&config, rx),
+            fanout: Fanout::new(sim.keyframe_request(), stall_ticks),
+            sim,
             tx,
             clients: HashMap::new(),
             next_conn: 1,
@@ -55,20 +66,14 @@ impl Harness {
     }
 
     fn rules() -> SimConfig {
-        SimConfig {
-            seed: 7,
-            ..SimConfig::default()
-        }
+        SimConfig { seed: 7, ..SimConfig::default() }
     }
 
     /// Joins a client and steps once so it is welcomed; returns its connection id.
     fn join(&mut self) -> ConnId {
         let conn = self.join_no_step();
         self.step();
-        assert!(
-            self.clients[&conn].player != 0,
-            "client {conn} was not welcomed"
-        );
+        assert!(self.clients[&conn].player != 0, "client {conn} was not welcomed");
         conn
     }
 
@@ -77,18 +82,16 @@ impl Harness {
         self.next_conn += 1;
         let (outbox, queue) = mpsc::channel(self.queue_capacity);
         let (closer, close) = Closer::new();
+        let (inputs, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
         self.tx
-            .send(Inbound::Join {
-                conn,
-                name: None,
-                link: Link { outbox, closer },
-            })
+            .send(Inbound::Join { conn, name: None, link: Link { outbox, closer }, inputs: rx })
             .expect("sim inbox open");
         self.clients.insert(
             conn,
             TestClient {
                 queue,
                 close,
+                inputs,
                 player: 0,
                 replica: Replica::default(),
                 seq: 0,
@@ -100,37 +103,32 @@ impl Harness {
     }
 
     fn leave(&mut self, conn: ConnId) {
-        self.tx
-            .send(Inbound::Leave { conn })
-            .expect("sim inbox open");
+        self.tx.send(Inbound::Leave { conn }).expect("sim inbox open");
         self.clients.remove(&conn);
     }
 
     fn input(&mut self, conn: ConnId, x: f32, y: f32, attack: bool) -> u32 {
         let c = self.clients.get_mut(&conn).expect("known client");
         c.seq += 1;
-        let input = Input {
-            seq: c.seq,
-            dir: Direction::new(x, y).expect("valid direction"),
-            attack,
-        };
-        self.tx
-            .send(Inbound::Input { conn, input })
-            .expect("sim inbox open");
+        let input =
+            Input { seq: c.seq, dir: Direction::new(x, y).expect("valid direction"), attack };
+        // As the connection's reader does: a full queue drops the input.
+        let _ = c.inputs.try_send(input);
         c.seq
     }
 
     /// Runs one tick, then lets every client read and apply what it was sent.
     fn step(&mut self) {
-        self.sim.step();
+        self.step_unread();
         for c in self.clients.values_mut() {
             Self::drain(c);
         }
     }
 
     /// Runs one tick without letting clients read.
-    fn step_unread(&mut self) {
-        self.sim.step();
+    fn step_unread(&mut self) -> Delivered {
+        let out = self.sim.step();
+        self.fanout.deliver(out)
     }
 
     fn drain(c: &mut TestClient) {
@@ -158,11 +156,7 @@ impl Harness {
     }
 
     fn server_entity(&mut self, id: PlayerId) -> EntityState {
-        self.sim
-            .entities()
-            .into_iter()
-            .find(|e| e.id == id)
-            .expect("player in the world")
+        self.sim.entities().into_iter().find(|e| e.id == id).expect("player in the world")
     }
 
     /// Puts a player somewhere (subunits), as if it had walked there.
@@ -256,19 +250,8 @@ fn attack_hits_within_range_only_and_respects_cooldown() {
     h.events(b);
     h.input(a, 0.0, 0.0, true);
     h.step();
-    assert_eq!(
-        h.events(b),
-        vec![Event::Attacked {
-            attacker: ia,
-            target: ib,
-            hp: 90
-        }]
-    );
-    assert_eq!(
-        h.server_entity(ia).hp,
-        100,
-        "the attacker does not hit itself"
-    );
+    assert_eq!(h.events(b), vec![Event::Attacked { attacker: ia, target: ib, hp: 90 }]);
+    assert_eq!(h.server_entity(ia).hp, 100, "the attacker does not hit itself");
     assert_eq!(h.server_entity(ic).hp, 100, "out of range");
     // Cooldown: 500 ms at 30 Hz is 15 ticks; pressing every tick hits once per 15 ticks.
     h.events(c);
@@ -276,11 +259,7 @@ fn attack_hits_within_range_only_and_respects_cooldown() {
     for _ in 0..30 {
         h.input(a, 0.0, 0.0, true);
         h.step();
-        hits += h
-            .events(c)
-            .iter()
-            .filter(|e| matches!(e, Event::Attacked { .. }))
-            .count();
+        hits += h.events(c).iter().filter(|e| matches!(e, Event::Attacked { .. })).count();
     }
     assert_eq!(hits, 2);
     assert_eq!(h.server_entity(ib).hp, 70);
@@ -290,10 +269,7 @@ fn attack_hits_within_range_only_and_respects_cooldown() {
 #[test]
 fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
     let config = SimConfig {
-        rules: Rules {
-            attack_cooldown_ms: 0,
-            ..Rules::default()
-        },
+        rules: Rules { attack_cooldown_ms: 0, ..Rules::default() },
         ..Harness::rules()
     };
     let mut h = Harness::new(config);
@@ -307,10 +283,7 @@ fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
         h.input(a, 0.0, 0.0, true);
         h.step();
         let events = h.events(b);
-        if events.contains(&Event::Killed {
-            victim: ib,
-            killer: ia,
-        }) {
+        if events.contains(&Event::Killed { victim: ib, killer: ia }) {
             killed_at = Some((i, h.sim.tick()));
         }
         h.events(a);
@@ -327,10 +300,7 @@ fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
     assert!(h.events(a).is_empty(), "nothing happens to or by the dead");
     assert_eq!(h.server_entity(ib), before);
     assert_eq!(h.server_entity(ia).hp, 100);
-    assert_eq!(
-        h.clients[&b].replica.ack, 1,
-        "the dead player's input is still acknowledged"
-    );
+    assert_eq!(h.clients[&b].replica.ack, 1, "the dead player's input is still acknowledged");
 
     // Respawn: 3000 ms at 30 Hz = 90 ticks after death.
     while h.sim.tick() < tick + 90 {
@@ -358,19 +328,14 @@ fn deltas_hold_only_what_changed_and_idle_ticks_send_nothing() {
     let f = &frames[0];
     assert_eq!(f.changed.len(), 1, "only the mover: {f:?}");
     assert_eq!(
-        (
-            f.changed[0].id,
-            f.changed[0].dx,
-            f.changed[0].dy,
-            f.changed[0].hp
-        ),
+        (f.changed[0].id, f.changed[0].dx, f.changed[0].dy, f.changed[0].hp),
         (ia, Some(27), None, None)
     );
     assert!(f.spawned.is_empty() && f.removed.is_empty() && f.events.is_empty());
 
     // A's own frame carries its ack; then the world is idle and nothing is sent at all.
     for _ in 0..10 {
-        let stats = h.sim.step();
+        let stats = h.step_unread();
         assert_eq!(stats.body_bytes, 0);
         assert_eq!(stats.sent, 0, "idle ticks send nothing");
     }
@@ -382,10 +347,7 @@ fn deltas_hold_only_what_changed_and_idle_ticks_send_nothing() {
 
 #[test]
 fn a_client_that_falls_behind_gets_a_keyframe_and_a_stalled_one_is_dropped() {
-    let mut h = Harness::new(SimConfig {
-        stall_ticks: 20,
-        ..Harness::rules()
-    });
+    let mut h = Harness::with_stall_limit(Harness::rules(), 20);
     h.queue_capacity = 4;
     let (a, b) = (h.join(), h.join());
     // B stops reading while A moves every tick: B's queue fills.
@@ -397,10 +359,7 @@ fn a_client_that_falls_behind_gets_a_keyframe_and_a_stalled_one_is_dropped() {
     Harness::drain(h.clients.get_mut(&b).expect("b"));
     h.input(a, 0.0, 1.0, false);
     h.step();
-    assert_eq!(
-        h.clients[&b].keyframes, 1,
-        "B got a keyframe instead of the frames it missed"
-    );
+    assert_eq!(h.clients[&b].keyframes, 1, "B got a keyframe instead of the frames it missed");
     h.assert_replicas_match();
 
     // Now B stops reading for good: past the stall limit it is told to close.
@@ -409,21 +368,14 @@ fn a_client_that_falls_behind_gets_a_keyframe_and_a_stalled_one_is_dropped() {
         h.step_unread();
         Harness::drain(h.clients.get_mut(&a).expect("a"));
     }
-    let close = h.clients[&b]
-        .close
-        .borrow()
-        .clone()
-        .expect("B was asked to close");
+    let close = h.clients[&b].close.borrow().clone().expect("B was asked to close");
     assert_eq!(close.code, CloseCode::Policy);
     assert!(h.clients[&a].close.borrow().is_none(), "A is fine");
 }
 
 #[test]
 fn a_full_server_refuses_joins() {
-    let mut h = Harness::new(SimConfig {
-        max_players: 2,
-        ..Harness::rules()
-    });
+    let mut h = Harness::new(SimConfig { max_players: 2, ..Harness::rules() });
     h.join();
     h.join();
     let c = h.join_no_step();
@@ -441,13 +393,7 @@ fn leaving_is_seen_by_everyone() {
     h.events(a);
     h.leave(b);
     h.step();
-    let f = h
-        .clients
-        .get_mut(&a)
-        .expect("a")
-        .frames
-        .pop()
-        .expect("a frame");
+    let f = h.clients.get_mut(&a).expect("a").frames.pop().expect("a frame");
     assert_eq!(f.removed, vec![ib]);
     assert_eq!(f.events, vec![Event::Left { id: ib }]);
     h.assert_replicas_match();
@@ -457,12 +403,7 @@ fn leaving_is_seen_by_everyone() {
 enum Op {
     Join,
     Leave(usize),
-    Input {
-        who: usize,
-        x: f32,
-        y: f32,
-        attack: bool,
-    },
+    Input { who: usize, x: f32, y: f32, attack: bool },
     Step,
     Stall(usize),
 }
@@ -503,7 +444,7 @@ proptest! {
                 Op::Input { who, x, y, attack } if !conns.is_empty() => { h.input(conns[who % conns.len()], x, y, attack); }
                 Op::Stall(i) if !conns.is_empty() => stalled.push(conns[i % conns.len()]),
                 Op::Step => {
-                    h.sim.step();
+                    h.step_unread();
                     for (conn, c) in h.clients.iter_mut() {
                         if !stalled.contains(conn) {
                             Harness::drain(c);

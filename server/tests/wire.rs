@@ -33,11 +33,7 @@ impl TestApp {
         let server = tokio::spawn(run(config, listener, async {
             let _ = rx.await;
         }));
-        Self {
-            addr,
-            stop: Some(tx),
-            server,
-        }
+        Self { addr, stop: Some(tx), server }
     }
 
     /// Everyone spawns at (0, 0), attacks have no cooldown, the dead stay dead for the test.
@@ -54,11 +50,9 @@ impl TestApp {
 
     async fn shutdown(mut self) {
         let _ = self.stop.take().map(|s| s.send(()));
-        let res = tokio::time::timeout(WAIT, self.server)
-            .await
-            .expect("server stopped within 10 s");
-        res.expect("server task did not panic")
-            .expect("server returned Ok");
+        let res =
+            tokio::time::timeout(WAIT, self.server).await.expect("server stopped within 10 s");
+        res.expect("server task did not panic").expect("server returned Ok");
     }
 }
 
@@ -85,17 +79,10 @@ struct Player {
 impl Player {
     async fn join(addr: SocketAddr, name: &str) -> Self {
         let mut ws = connect(addr).await;
-        let join = ClientMsg::Join {
-            protocol_version: PROTOCOL_VERSION,
-            name: Some(name.into()),
-        };
-        ws.send(Message::Binary(join.encode().into()))
-            .await
-            .expect("send join");
+        let join = ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some(name.into()) };
+        ws.send(Message::Binary(join.encode().into())).await.expect("send join");
         let msg = next_msg(&mut ws, "welcome").await;
-        let ServerMsg::Welcome(welcome) = msg else {
-            panic!("expected welcome, got {msg:?}")
-        };
+        let ServerMsg::Welcome(welcome) = msg else { panic!("expected welcome, got {msg:?}") };
         Self {
             id: welcome.player_id,
             replica: Replica::from_keyframe(&welcome.keyframe),
@@ -108,11 +95,8 @@ impl Player {
 
     async fn input(&mut self, x: f32, y: f32, attack: bool) -> u32 {
         self.seq += 1;
-        let input = Input {
-            seq: self.seq,
-            dir: Direction::new(x, y).expect("valid direction"),
-            attack,
-        };
+        let input =
+            Input { seq: self.seq, dir: Direction::new(x, y).expect("valid direction"), attack };
         self.ws
             .send(Message::Binary(ClientMsg::Input(input).encode().into()))
             .await
@@ -125,14 +109,10 @@ impl Player {
         let deadline = tokio::time::Instant::now() + WAIT;
         while !done(self) {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let msg = tokio::time::timeout(left, next_msg(&mut self.ws, what))
-                .await
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "player {} timed out after {WAIT:?} waiting for {what}",
-                        self.id
-                    )
-                });
+            let msg =
+                tokio::time::timeout(left, next_msg(&mut self.ws, what)).await.unwrap_or_else(
+                    |_| panic!("player {} timed out after {WAIT:?} waiting for {what}", self.id),
+                );
             match msg {
                 ServerMsg::Frame(f) => {
                     self.replica.apply(&f).expect("frame applies");
@@ -146,8 +126,7 @@ impl Player {
 
     /// Waits until the server has applied this player's input `seq`; returns that tick.
     async fn acked(&mut self, seq: u32) -> u64 {
-        self.until(&format!("ack of input {seq}"), |p| p.replica.ack >= seq)
-            .await;
+        self.until(&format!("ack of input {seq}"), |p| p.replica.ack >= seq).await;
         self.replica.tick
     }
 
@@ -179,9 +158,7 @@ async fn next_msg(ws: &mut Ws, what: &str) -> ServerMsg {
 /// Reads until the server closes; returns the close code and reason.
 async fn close_code(ws: &mut Ws) -> (u16, String) {
     loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("server closes within 10 s");
+        let msg = tokio::time::timeout(WAIT, ws.next()).await.expect("server closes within 10 s");
         match msg {
             Some(Ok(Message::Close(Some(frame)))) => {
                 return (frame.code.into(), frame.reason.to_string());
@@ -208,19 +185,11 @@ async fn http_get(addr: SocketAddr, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_the_page_and_welcomes_a_join() {
-    let app = TestApp::spawn(Config {
-        seed: Some(1),
-        ..Config::default()
-    })
-    .await;
+    let app = TestApp::spawn(Config { seed: Some(1), ..Config::default() }).await;
     let page = http_get(app.addr, "/").await;
     assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
     assert!(page.contains("<html"), "{page}");
-    assert!(
-        http_get(app.addr, "/nope")
-            .await
-            .starts_with("HTTP/1.1 404")
-    );
+    assert!(http_get(app.addr, "/nope").await.starts_with("HTTP/1.1 404"));
     assert!(http_get(app.addr, "/healthz").await.ends_with("ok\n"));
 
     let p = Player::join(app.addr, "ann").await;
@@ -241,10 +210,7 @@ async fn players_see_joins_moves_attacks_kills_and_leaves() {
     let app = TestApp::spawn(TestApp::arena()).await;
     let mut a = Player::join(app.addr, "a").await;
     let mut b = Player::join(app.addr, "b").await;
-    assert!(
-        b.replica.entities.contains_key(&a.id),
-        "B's keyframe holds A"
-    );
+    assert!(b.replica.entities.contains_key(&a.id), "B's keyframe holds A");
     let ib = b.id;
     a.until("B's join", |p| {
         p.replica.entities.contains_key(&ib) && p.saw(Event::Joined { id: ib })
@@ -254,15 +220,10 @@ async fn players_see_joins_moves_attacks_kills_and_leaves() {
     // A move is seen by the other client, at the configured speed: 100 u/s at 30 Hz = 27 subunits.
     let ia = a.id;
     a.input(1.0, 0.0, false).await;
-    b.until("A's move", |p| p.replica.entities[&ia].x != 0)
-        .await;
-    assert_eq!(
-        (b.replica.entities[&ia].x, b.replica.entities[&ia].y),
-        (27, 0)
-    );
+    b.until("A's move", |p| p.replica.entities[&ia].x != 0).await;
+    assert_eq!((b.replica.entities[&ia].x, b.replica.entities[&ia].y), (27, 0));
     a.input(-1.0, 0.0, false).await;
-    b.until("A's move back", |p| p.replica.entities[&ia].x == 0)
-        .await;
+    b.until("A's move back", |p| p.replica.entities[&ia].x == 0).await;
 
     // C walks far away so it is out of every fight.
     let mut c = Player::join(app.addr, "c").await;
@@ -278,11 +239,7 @@ async fn players_see_joins_moves_attacks_kills_and_leaves() {
     // In range (distance 0): A's attack takes 10 hp, and both see it.
     let seq = a.input(0.0, 0.0, true).await;
     a.acked(seq).await;
-    let hit = Event::Attacked {
-        attacker: ia,
-        target: ib,
-        hp: 90,
-    };
+    let hit = Event::Attacked { attacker: ia, target: ib, hp: 90 };
     a.until("A's hit on B", |p| p.saw(hit)).await;
     b.until("A's hit on B", |p| p.saw(hit)).await;
     assert_eq!(a.hp_of(ib), 90);
@@ -295,15 +252,12 @@ async fn players_see_joins_moves_attacks_kills_and_leaves() {
     }
     let moved = b.seq;
     b.acked(moved).await;
-    a.until("B out of range", |p| p.replica.entities[&ib].x == 81)
-        .await;
+    a.until("B out of range", |p| p.replica.entities[&ib].x == 81).await;
     let before = a.events.len();
     let seq = a.input(0.0, 0.0, true).await;
     a.acked(seq).await;
     assert!(
-        !a.events[before..]
-            .iter()
-            .any(|(_, e)| matches!(e, Event::Attacked { .. })),
+        !a.events[before..].iter().any(|(_, e)| matches!(e, Event::Attacked { .. })),
         "an attack at 10.125 units hit: {:?}",
         &a.events[before..]
     );
@@ -315,17 +269,13 @@ async fn players_see_joins_moves_attacks_kills_and_leaves() {
     }
     let back = b.seq;
     b.acked(back).await;
-    a.until("B back in range", |p| p.replica.entities[&ib].x == 0)
-        .await;
+    a.until("B back in range", |p| p.replica.entities[&ib].x == 0).await;
     // One attack per tick at most: each waits for the previous one's ack.
     for _ in 0..9 {
         let seq = a.input(0.0, 0.0, true).await;
         a.acked(seq).await;
     }
-    let kill = Event::Killed {
-        victim: ib,
-        killer: ia,
-    };
+    let kill = Event::Killed { victim: ib, killer: ia };
     for p in [&mut a, &mut b, &mut c] {
         p.until("B's death", |p| p.saw(kill)).await;
         assert_eq!(p.hp_of(ib), 0);
@@ -379,27 +329,16 @@ async fn bad_input_never_hurts_the_server() {
     let app = TestApp::spawn(TestApp::arena()).await;
     let mut ok = Player::join(app.addr, "ok").await;
 
-    let (code, reason) = bad_input_closes(
-        &app,
-        &mut ok,
-        Message::Binary(vec![0xc1, 0xff, 0x00].into()),
-    )
-    .await;
+    let (code, reason) =
+        bad_input_closes(&app, &mut ok, Message::Binary(vec![0xc1, 0xff, 0x00].into())).await;
     assert_eq!(code, 1007, "malformed MessagePack: {reason}");
-    let (code, reason) = bad_input_closes(
-        &app,
-        &mut ok,
-        Message::Binary(vec![0x92, 0x09, 0x00].into()),
-    )
-    .await;
+    let (code, reason) =
+        bad_input_closes(&app, &mut ok, Message::Binary(vec![0x92, 0x09, 0x00].into())).await;
     assert_eq!(code, 1007, "unknown message: {reason}");
     assert!(reason.contains("unknown message tag 9"), "{reason}");
-    let (code, _) = bad_input_closes(
-        &app,
-        &mut ok,
-        Message::Binary(vec![0xdd, 0xff, 0xff, 0xff, 0xff].into()),
-    )
-    .await;
+    let (code, _) =
+        bad_input_closes(&app, &mut ok, Message::Binary(vec![0xdd, 0xff, 0xff, 0xff, 0xff].into()))
+            .await;
     assert_eq!(code, 1007, "huge array length prefix");
     let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(vec![0x91; 1000].into())).await;
     assert_eq!(code, 1007, "deep nesting");
@@ -407,39 +346,20 @@ async fn bad_input_never_hurts_the_server() {
     assert_eq!(code, 1003, "text frame");
     let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(vec![0; 4096].into())).await;
     assert_eq!(code, 1009, "oversized message");
-    let rejoin = ClientMsg::Join {
-        protocol_version: PROTOCOL_VERSION,
-        name: None,
-    }
-    .encode();
+    let rejoin = ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: None }.encode();
     let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(rejoin.into())).await;
     assert_eq!(code, 1008, "second join");
 
     // Before join, and with the wrong protocol version.
     let mut early = connect(app.addr).await;
-    let input = ClientMsg::Input(Input {
-        seq: 1,
-        dir: Direction::default(),
-        attack: false,
-    })
-    .encode();
-    early
-        .send(Message::Binary(input.into()))
-        .await
-        .expect("send");
+    let input =
+        ClientMsg::Input(Input { seq: 1, dir: Direction::default(), attack: false }).encode();
+    early.send(Message::Binary(input.into())).await.expect("send");
     assert_eq!(close_code(&mut early).await.0, 1008, "input before join");
     let mut old = connect(app.addr).await;
-    let join = ClientMsg::Join {
-        protocol_version: PROTOCOL_VERSION + 1,
-        name: None,
-    }
-    .encode();
+    let join = ClientMsg::Join { protocol_version: PROTOCOL_VERSION + 1, name: None }.encode();
     old.send(Message::Binary(join.into())).await.expect("send");
-    assert_eq!(
-        close_code(&mut old).await.0,
-        4001,
-        "protocol version mismatch"
-    );
+    assert_eq!(close_code(&mut old).await.0, 4001, "protocol version mismatch");
 
     // NaN, infinite or too long directions are dropped; the connection stays and plays on.
     let mut odd = Player::join(app.addr, "odd").await;
@@ -454,24 +374,15 @@ async fn bad_input_never_hurts_the_server() {
         raw.push(0xca);
         raw.extend_from_slice(&y.to_be_bytes());
         raw.push(0xc2);
-        odd.ws
-            .send(Message::Binary(raw.into()))
-            .await
-            .expect("send");
+        odd.ws.send(Message::Binary(raw.into())).await.expect("send");
     }
     odd.seq = 4;
     let seq = odd.input(0.0, 1.0, false).await;
     odd.acked(seq).await;
     let me = &odd.replica.entities[&odd.id];
-    assert_eq!(
-        (me.x, me.y),
-        (0, 27),
-        "only the valid input moved the player"
-    );
+    assert_eq!((me.x, me.y), (0, 27), "only the valid input moved the player");
     odd.ws
-        .send(Message::Binary(
-            ClientMsg::Ping { client_time: 42 }.encode().into(),
-        ))
+        .send(Message::Binary(ClientMsg::Ping { client_time: 42 }.encode().into()))
         .await
         .expect("send");
     loop {
@@ -487,16 +398,8 @@ async fn bad_input_never_hurts_the_server() {
 async fn shutdown_closes_every_client_with_going_away() {
     let app = TestApp::spawn(TestApp::arena()).await;
     let mut a = Player::join(app.addr, "a").await;
-    let TestApp {
-        addr: _,
-        mut stop,
-        server,
-    } = app;
+    let TestApp { addr: _, mut stop, server } = app;
     let _ = stop.take().map(|s| s.send(()));
     assert_eq!(close_code(&mut a.ws).await.0, 1001);
-    tokio::time::timeout(WAIT, server)
-        .await
-        .expect("stopped")
-        .expect("no panic")
-        .expect("Ok");
+    tokio::time::timeout(WAIT, server).await.expect("stopped").expect("no panic").expect("Ok");
 }

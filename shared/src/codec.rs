@@ -96,10 +96,7 @@ impl ClientMsg {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(24);
         match self {
-            ClientMsg::Join {
-                protocol_version,
-                name,
-            } => {
+            ClientMsg::Join { protocol_version, name } => {
                 write_array_len(&mut out, 3);
                 write_int(&mut out, client_tag::JOIN);
                 write_uint(&mut out, u64::from(*protocol_version));
@@ -135,25 +132,14 @@ impl ClientMsg {
         }
         let tag = r.int()?;
         let arity = |want: usize| {
-            if len == want {
-                Ok(())
-            } else {
-                Err(DecodeError::Arity { tag, len })
-            }
+            if len == want { Ok(()) } else { Err(DecodeError::Arity { tag, len }) }
         };
         let msg = match tag {
             client_tag::JOIN => {
                 arity(3)?;
                 let protocol_version = r.int_as()?;
-                let name = if r.nil()? {
-                    None
-                } else {
-                    Some(r.str()?.to_owned())
-                };
-                ClientMsg::Join {
-                    protocol_version,
-                    name,
-                }
+                let name = if r.nil()? { None } else { Some(r.str()?.to_owned()) };
+                ClientMsg::Join { protocol_version, name }
             }
             client_tag::INPUT => {
                 arity(5)?;
@@ -167,9 +153,7 @@ impl ClientMsg {
             }
             client_tag::PING => {
                 arity(2)?;
-                ClientMsg::Ping {
-                    client_time: r.int_as()?,
-                }
+                ClientMsg::Ping { client_time: r.int_as()? }
             }
             other => return Err(DecodeError::UnknownTag(other)),
         };
@@ -313,11 +297,7 @@ impl FrameBodyWriter {
                 put(event_kind::LEFT);
                 put(i64::from(id));
             }
-            Event::Attacked {
-                attacker,
-                target,
-                hp,
-            } => {
+            Event::Attacked { attacker, target, hp } => {
                 put(event_kind::ATTACKED);
                 put(i64::from(attacker));
                 put(i64::from(target));
@@ -388,13 +368,7 @@ impl ServerMsg {
         match self {
             ServerMsg::Welcome(w) => {
                 let mut out = Vec::new();
-                write_welcome_header(
-                    &mut out,
-                    w.player_id,
-                    w.tick_rate,
-                    &w.rules,
-                    w.keyframe.tick,
-                );
+                write_welcome_header(&mut out, w.player_id, w.tick_rate, &w.rules, w.keyframe.tick);
                 write_entities(&mut out, &w.keyframe.entities);
                 out
             }
@@ -424,11 +398,7 @@ impl ServerMsg {
         }
         let tag = r.int()?;
         let arity = |want: usize| {
-            if len == want {
-                Ok(())
-            } else {
-                Err(DecodeError::Arity { tag, len })
-            }
+            if len == want { Ok(()) } else { Err(DecodeError::Arity { tag, len }) }
         };
         let msg = match u64::try_from(tag).unwrap_or(u64::MAX) {
             server_tag::WELCOME => {
@@ -447,11 +417,7 @@ impl ServerMsg {
                     protocol_version,
                     tick_rate,
                     rules,
-                    keyframe: Keyframe {
-                        tick,
-                        ack: 0,
-                        entities,
-                    },
+                    keyframe: Keyframe { tick, ack: 0, entities },
                 })
             }
             server_tag::FRAME => {
@@ -463,31 +429,18 @@ impl ServerMsg {
                 let n = r.array_len()?;
                 let removed = (0..n).map(|_| r.int_as()).collect::<Result<_, _>>()?;
                 let events = read_events(&mut r)?;
-                ServerMsg::Frame(Frame {
-                    tick,
-                    ack,
-                    spawned,
-                    changed,
-                    removed,
-                    events,
-                })
+                ServerMsg::Frame(Frame { tick, ack, spawned, changed, removed, events })
             }
             server_tag::KEYFRAME => {
                 arity(4)?;
                 let tick = r.int_as()?;
                 let ack = r.int_as()?;
                 let entities = read_entities(&mut r)?;
-                ServerMsg::Keyframe(Keyframe {
-                    tick,
-                    ack,
-                    entities,
-                })
+                ServerMsg::Keyframe(Keyframe { tick, ack, entities })
             }
             server_tag::PONG => {
                 arity(2)?;
-                ServerMsg::Pong {
-                    client_time: r.int_as()?,
-                }
+                ServerMsg::Pong { client_time: r.int_as()? }
             }
             _ => return Err(DecodeError::UnknownTag(tag)),
         };
@@ -560,15 +513,10 @@ fn read_events(r: &mut Reader<'_>) -> Result<Vec<Event>, DecodeError> {
         out.push(match kind {
             event_kind::JOINED => Event::Joined { id: r.int_as()? },
             event_kind::LEFT => Event::Left { id: r.int_as()? },
-            event_kind::ATTACKED => Event::Attacked {
-                attacker: r.int_as()?,
-                target: r.int_as()?,
-                hp: r.int_as()?,
-            },
-            event_kind::KILLED => Event::Killed {
-                victim: r.int_as()?,
-                killer: r.int_as()?,
-            },
+            event_kind::ATTACKED => {
+                Event::Attacked { attacker: r.int_as()?, target: r.int_as()?, hp: r.int_as()? }
+            }
+            event_kind::KILLED => Event::Killed { victim: r.int_as()?, killer: r.int_as()? },
             _ => Event::Respawned { id: r.int_as()? },
         });
     }
@@ -586,22 +534,10 @@ mod tests {
     #[test]
     fn client_messages_round_trip() {
         for m in [
-            ClientMsg::Join {
-                protocol_version: PROTOCOL_VERSION,
-                name: Some("ann".into()),
-            },
-            ClientMsg::Join {
-                protocol_version: 7,
-                name: None,
-            },
-            ClientMsg::Input(Input {
-                seq: 70_000,
-                dir: dir(0.6, -0.8),
-                attack: true,
-            }),
-            ClientMsg::Ping {
-                client_time: 123_456,
-            },
+            ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some("ann".into()) },
+            ClientMsg::Join { protocol_version: 7, name: None },
+            ClientMsg::Input(Input { seq: 70_000, dir: dir(0.6, -0.8), attack: true }),
+            ClientMsg::Ping { client_time: 123_456 },
         ] {
             assert_eq!(ClientMsg::decode(&m.encode()), Ok(m));
         }
@@ -609,72 +545,34 @@ mod tests {
 
     #[test]
     fn server_messages_round_trip() {
-        let ent = |id, hp| EntityState {
-            id,
-            name: format!("p{id}"),
-            x: 10,
-            y: 800,
-            hp,
-        };
+        let ent = |id, hp| EntityState { id, name: format!("p{id}"), x: 10, y: 800, hp };
         let frame = Frame {
             tick: 99,
             ack: 4,
             spawned: vec![ent(9, 100)],
             changed: vec![
-                Change {
-                    id: 2,
-                    dx: Some(-27),
-                    dy: None,
-                    hp: None,
-                },
-                Change {
-                    id: 3,
-                    dx: Some(5),
-                    dy: Some(300),
-                    hp: Some(0),
-                },
-                Change {
-                    id: 400,
-                    dx: None,
-                    dy: None,
-                    hp: Some(90),
-                },
+                Change { id: 2, dx: Some(-27), dy: None, hp: None },
+                Change { id: 3, dx: Some(5), dy: Some(300), hp: Some(0) },
+                Change { id: 400, dx: None, dy: None, hp: Some(90) },
             ],
             removed: vec![5, 6],
             events: vec![
                 Event::Joined { id: 9 },
                 Event::Left { id: 5 },
-                Event::Attacked {
-                    attacker: 3,
-                    target: 400,
-                    hp: 90,
-                },
-                Event::Killed {
-                    victim: 3,
-                    killer: 400,
-                },
+                Event::Attacked { attacker: 3, target: 400, hp: 90 },
+                Event::Killed { victim: 3, killer: 400 },
                 Event::Respawned { id: 1 },
             ],
         };
-        let keyframe = Keyframe {
-            tick: 12,
-            ack: 0,
-            entities: vec![ent(1, 100), ent(2, 0)],
-        };
+        let keyframe = Keyframe { tick: 12, ack: 0, entities: vec![ent(1, 100), ent(2, 0)] };
         for m in [
             ServerMsg::Frame(frame),
-            ServerMsg::Keyframe(Keyframe {
-                ack: 3,
-                ..keyframe.clone()
-            }),
+            ServerMsg::Keyframe(Keyframe { ack: 3, ..keyframe.clone() }),
             ServerMsg::Welcome(Welcome {
                 player_id: 2,
                 protocol_version: PROTOCOL_VERSION,
                 tick_rate: 30,
-                rules: Rules {
-                    speed: 42.5,
-                    ..Rules::default()
-                },
+                rules: Rules { speed: 42.5, ..Rules::default() },
                 keyframe,
             }),
             ServerMsg::Pong { client_time: 77 },
@@ -686,18 +584,8 @@ mod tests {
     #[test]
     fn a_moving_entity_costs_three_bytes() {
         let mut body = FrameBodyWriter::default();
-        body.change(&Change {
-            id: 1,
-            dx: Some(27),
-            dy: Some(-20),
-            hp: None,
-        });
-        body.change(&Change {
-            id: 2,
-            dx: Some(-19),
-            dy: Some(19),
-            hp: None,
-        });
+        body.change(&Change { id: 1, dx: Some(27), dy: Some(-20), hp: None });
+        body.change(&Change { id: 2, dx: Some(-19), dy: Some(19), hp: None });
         let mut out = Vec::new();
         body.finish(&mut out);
         // 4 array headers (1 byte each) + 2 entities * 3 bytes.
@@ -709,39 +597,15 @@ mod tests {
         let frame = Frame {
             tick: 1_000_000,
             ack: 9,
-            changed: vec![Change {
-                id: 3,
-                dx: Some(-200),
-                dy: None,
-                hp: Some(100),
-            }],
-            events: vec![Event::Killed {
-                victim: 3,
-                killer: 1,
-            }],
+            changed: vec![Change { id: 3, dx: Some(-200), dy: None, hp: Some(100) }],
+            events: vec![Event::Killed { victim: 3, killer: 1 }],
             ..Frame::default()
         };
-        type Raw = (
-            u8,
-            u64,
-            u32,
-            Vec<(u32, String, i32, i32, i32)>,
-            Vec<i64>,
-            Vec<u32>,
-            Vec<i64>,
-        );
+        type Raw = (u8, u64, u32, Vec<(u32, String, i32, i32, i32)>, Vec<i64>, Vec<u32>, Vec<i64>);
         let raw: Raw = rmp_serde::from_slice(&frame.encode()).expect("rmp-serde reads it");
         assert_eq!(
             raw,
-            (
-                1,
-                1_000_000,
-                9,
-                vec![],
-                vec![(3 << 3) | 5, -200, 100],
-                vec![],
-                vec![3, 3, 1]
-            )
+            (1, 1_000_000, 9, vec![], vec![(3 << 3) | 5, -200, 100], vec![], vec![3, 3, 1])
         );
     }
 
@@ -756,27 +620,17 @@ mod tests {
             (&[0x91, 0x02], DecodeError::Arity { tag: 2, len: 1 }),
             (&[0x93, 0x00, 0x01, 0xa2, 0xc3, 0x28], DecodeError::Utf8),
             (&[0xdd, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
-            (
-                &[0x93, 0x00, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff],
-                DecodeError::LengthTooLarge,
-            ),
+            (&[0x93, 0x00, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
             (&[0x91, 0x91, 0x91, 0x91], DecodeError::Type("integer")),
         ];
         for (bytes, want) in cases {
             assert_eq!(ClientMsg::decode(bytes), Err(*want), "{bytes:02x?}");
         }
-        let mut nan = ClientMsg::Input(Input {
-            seq: 1,
-            dir: dir(0.0, 0.0),
-            attack: false,
-        })
-        .encode();
+        let mut nan =
+            ClientMsg::Input(Input { seq: 1, dir: dir(0.0, 0.0), attack: false }).encode();
         let at = nan.len() - 10; // first f32 payload
         nan[at..at + 4].copy_from_slice(&f32::NAN.to_be_bytes());
-        assert_eq!(
-            ClientMsg::decode(&nan),
-            Err(DecodeError::Input(InputError::NotFinite))
-        );
+        assert_eq!(ClientMsg::decode(&nan), Err(DecodeError::Input(InputError::NotFinite)));
     }
 
     #[test]

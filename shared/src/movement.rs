@@ -37,9 +37,6 @@ mod tests {
         let up_left = Direction::new(-0.6, -0.8).expect("valid");
         assert_eq!(step(3, 5, up_left, &t), (0, 0));
         let down_right = Direction::new(0.6, 0.8).expect("valid");
-        assert_eq!(
-            step(t.max_x - 1, t.max_y, down_right, &t),
-            (t.max_x, t.max_y)
-        );
+        assert_eq!(step(t.max_x - 1, t.max_y, down_right, &t), (t.max_x, t.max_y));
     }
 }

@@ -52,10 +52,7 @@ impl Direction {
         if len > 1.0 + Self::LENGTH_SLACK {
             return Err(InputError::TooLong);
         }
-        Ok(Self {
-            x: x / len,
-            y: y / len,
-        })
+        Ok(Self { x: x / len, y: y / len })
     }
 
     /// Horizontal component, `-1.0..=1.0`; positive is right.
@@ -235,10 +232,7 @@ mod tests {
     #[test]
     fn directions_are_checked() {
         assert_eq!(Direction::new(f32::NAN, 0.0), Err(InputError::NotFinite));
-        assert_eq!(
-            Direction::new(0.0, f32::INFINITY),
-            Err(InputError::NotFinite)
-        );
+        assert_eq!(Direction::new(0.0, f32::INFINITY), Err(InputError::NotFinite));
         assert_eq!(Direction::new(1.0, 1.0), Err(InputError::TooLong));
         let d = Direction::new(0.7072, 0.7072).expect("within slack");
         assert!(d.x() * d.x() + d.y() * d.y() <= 1.0 + 1e-6);

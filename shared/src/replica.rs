@@ -56,10 +56,7 @@ impl Replica {
     /// Applies one frame. On error the replica is left unchanged.
     pub fn apply(&mut self, f: &Frame) -> Result<(), ApplyError> {
         if f.tick <= self.tick {
-            return Err(ApplyError::Stale {
-                frame: f.tick,
-                state: self.tick,
-            });
+            return Err(ApplyError::Stale { frame: f.tick, state: self.tick });
         }
         let mut next = self.entities.clone();
         for e in &f.spawned {

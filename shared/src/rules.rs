@@ -90,10 +90,7 @@ impl Rules {
             || self.spawn_max > self.map_width
             || self.spawn_max > self.map_height
         {
-            return Err(RulesError::SpawnRange {
-                min: self.spawn_min,
-                max: self.spawn_max,
-            });
+            return Err(RulesError::SpawnRange { min: self.spawn_min, max: self.spawn_max });
         }
         for (name, v) in [("speed", self.speed), ("attack_range", self.attack_range)] {
             if !v.is_finite() || v < 0.0 {
@@ -172,27 +169,16 @@ mod tests {
         assert_eq!(t.respawn_ticks, 90);
         assert!((t.step - 800.0 / 30.0).abs() < 1e-9);
         assert_eq!(
-            Rules {
-                attack_cooldown_ms: 10,
-                ..Rules::default()
-            }
-            .per_tick(30)
-            .cooldown_ticks,
+            Rules { attack_cooldown_ms: 10, ..Rules::default() }.per_tick(30).cooldown_ticks,
             1
         );
     }
 
     #[test]
     fn invalid_rules_are_named() {
-        let bad = Rules {
-            speed: f32::NAN,
-            ..Rules::default()
-        };
+        let bad = Rules { speed: f32::NAN, ..Rules::default() };
         assert_eq!(bad.validate(), Err(RulesError::NotFinite("speed")));
-        let bad = Rules {
-            spawn_max: 600,
-            ..Rules::default()
-        };
+        let bad = Rules { spawn_max: 600, ..Rules::default() };
         assert!(matches!(bad.validate(), Err(RulesError::SpawnRange { .. })));
     }
 }

@@ -158,10 +158,7 @@ impl<'a> Reader<'a> {
 
     /// Looks at the next marker without consuming it.
     pub fn peek_marker(&self) -> Result<Marker, DecodeError> {
-        self.buf
-            .first()
-            .map(|&b| Marker::from_u8(b))
-            .ok_or(DecodeError::Truncated)
+        self.buf.first().map(|&b| Marker::from_u8(b)).ok_or(DecodeError::Truncated)
     }
 
     /// Reads an array header. The length is checked against the bytes left (each element
@@ -306,11 +303,7 @@ mod tests {
             &[0xdc, 0xff, 0xff],
         ] {
             let mut r = Reader::new(bytes);
-            let res = if bytes[0] == 0xdb {
-                r.str().map(|_| 0)
-            } else {
-                r.array_len()
-            };
+            let res = if bytes[0] == 0xdb { r.str().map(|_| 0) } else { r.array_len() };
             assert_eq!(res, Err(DecodeError::LengthTooLarge), "{bytes:02x?}");
         }
     }

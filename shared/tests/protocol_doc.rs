@@ -7,36 +7,17 @@ use skirmish_shared::{
 };
 
 fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 fn examples() -> Vec<(&'static str, Vec<u8>)> {
-    let ann = EntityState {
-        id: 1,
-        name: "ann".into(),
-        x: 400,
-        y: 160,
-        hp: 100,
-    };
-    let bob = EntityState {
-        id: 2,
-        name: "bob".into(),
-        x: 8,
-        y: 800,
-        hp: 90,
-    };
+    let ann = EntityState { id: 1, name: "ann".into(), x: 400, y: 160, hp: 100 };
+    let bob = EntityState { id: 2, name: "bob".into(), x: 8, y: 800, hp: 90 };
     vec![
         (
             "join",
-            ClientMsg::Join {
-                protocol_version: PROTOCOL_VERSION,
-                name: Some("ann".into()),
-            }
-            .encode(),
+            ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some("ann".into()) }
+                .encode(),
         ),
         (
             "input",
@@ -55,11 +36,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 protocol_version: PROTOCOL_VERSION,
                 tick_rate: 30,
                 rules: Rules::default(),
-                keyframe: Keyframe {
-                    tick: 42,
-                    ack: 0,
-                    entities: vec![ann.clone(), bob.clone()],
-                },
+                keyframe: Keyframe { tick: 42, ack: 0, entities: vec![ann.clone(), bob.clone()] },
             })
             .encode(),
         ),
@@ -70,25 +47,11 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 ack: 7,
                 spawned: vec![],
                 changed: vec![
-                    Change {
-                        id: 1,
-                        dx: Some(27),
-                        dy: None,
-                        hp: None,
-                    },
-                    Change {
-                        id: 2,
-                        dx: Some(-19),
-                        dy: Some(19),
-                        hp: Some(80),
-                    },
+                    Change { id: 1, dx: Some(27), dy: None, hp: None },
+                    Change { id: 2, dx: Some(-19), dy: Some(19), hp: Some(80) },
                 ],
                 removed: vec![],
-                events: vec![Event::Attacked {
-                    attacker: 1,
-                    target: 2,
-                    hp: 80,
-                }],
+                events: vec![Event::Attacked { attacker: 1, target: 2, hp: 80 }],
             }
             .encode(),
         ),
@@ -97,13 +60,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             Frame {
                 tick: 44,
                 ack: 7,
-                spawned: vec![EntityState {
-                    id: 3,
-                    name: "cy".into(),
-                    x: 0,
-                    y: 8,
-                    hp: 100,
-                }],
+                spawned: vec![EntityState { id: 3, name: "cy".into(), x: 0, y: 8, hp: 100 }],
                 changed: vec![],
                 removed: vec![1],
                 events: vec![Event::Joined { id: 3 }, Event::Left { id: 1 }],
@@ -115,22 +72,10 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             Frame {
                 tick: 300,
                 ack: 9,
-                changed: vec![Change {
-                    id: 2,
-                    dx: None,
-                    dy: None,
-                    hp: Some(0),
-                }],
+                changed: vec![Change { id: 2, dx: None, dy: None, hp: Some(0) }],
                 events: vec![
-                    Event::Attacked {
-                        attacker: 3,
-                        target: 2,
-                        hp: 0,
-                    },
-                    Event::Killed {
-                        victim: 2,
-                        killer: 3,
-                    },
+                    Event::Attacked { attacker: 3, target: 2, hp: 0 },
+                    Event::Killed { victim: 2, killer: 3 },
                     Event::Respawned { id: 5 },
                 ],
                 ..Frame::default()
@@ -139,12 +84,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
         ),
         (
             "keyframe",
-            ServerMsg::Keyframe(Keyframe {
-                tick: 50,
-                ack: 7,
-                entities: vec![bob],
-            })
-            .encode(),
+            ServerMsg::Keyframe(Keyframe { tick: 50, ack: 7, entities: vec![bob] }).encode(),
         ),
         ("pong", ServerMsg::Pong { client_time: 1000 }.encode()),
     ]
@@ -162,9 +102,5 @@ fn every_example_in_the_protocol_doc_is_what_the_code_encodes() {
             missing.push(format!("{name}: {want}"));
         }
     }
-    assert!(
-        missing.is_empty(),
-        "docs/protocol.md lacks these encodings:\n{}",
-        missing.join("\n")
-    );
+    assert!(missing.is_empty(), "docs/protocol.md lacks these encodings:\n{}", missing.join("\n"));
 }

@@ -59,10 +59,7 @@ impl Assets {
                 total += body.len() as u64;
                 assets.files.insert(
                     url,
-                    Asset {
-                        content_type: content_type(&path),
-                        body: Bytes::from(body),
-                    },
+                    Asset { content_type: content_type(&path), body: Bytes::from(body) },
                 );
             }
         }

@@ -89,22 +89,12 @@ async fn read_head_inner(stream: &mut TcpStream) -> Result<(Request, Vec<u8>), H
 fn to_request(req: &httparse::Request<'_, '_>) -> Request {
     let mut out = Request {
         method: req.method.unwrap_or_default().to_owned(),
-        path: req
-            .path
-            .unwrap_or("/")
-            .split(['?', '#'])
-            .next()
-            .unwrap_or("/")
-            .to_owned(),
+        path: req.path.unwrap_or("/").split(['?', '#']).next().unwrap_or("/").to_owned(),
         ..Request::default()
     };
     for h in req.headers.iter() {
         let value = String::from_utf8_lossy(h.value).trim().to_owned();
-        let has = |word: &str| {
-            value
-                .split(',')
-                .any(|v| v.trim().eq_ignore_ascii_case(word))
-        };
+        let has = |word: &str| value.split(',').any(|v| v.trim().eq_ignore_ascii_case(word));
         match h.name.to_ascii_lowercase().as_str() {
             "upgrade" => out.upgrade_websocket = has("websocket"),
             "connection" => out.connection_upgrade = has("upgrade"),
@@ -141,15 +131,7 @@ pub async fn respond(
 
 /// Writes a plain-text error response.
 pub async fn respond_text(stream: &mut TcpStream, status: u16, text: &str) -> std::io::Result<()> {
-    respond(
-        stream,
-        status,
-        "text/plain; charset=utf-8",
-        "",
-        text.as_bytes(),
-        false,
-    )
-    .await
+    respond(stream, status, "text/plain; charset=utf-8", "", text.as_bytes(), false).await
 }
 
 fn reason(status: u16) -> &'static str {
@@ -179,10 +161,7 @@ pub fn websocket_accept(req: &Request) -> Result<String, (u16, &'static str)> {
     if req.ws_version.as_deref() != Some("13") {
         return Err((426, "WebSocket version 13 required"));
     }
-    let key = req
-        .ws_key
-        .as_deref()
-        .ok_or((400, "missing Sec-WebSocket-Key"))?;
+    let key = req.ws_key.as_deref().ok_or((400, "missing Sec-WebSocket-Key"))?;
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     Ok(format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

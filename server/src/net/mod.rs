@@ -3,6 +3,7 @@
 //! touches the world: sessions only decode, validate and forward to the sim thread.
 
 pub mod assets;
+pub mod fanout;
 pub mod http;
 pub mod session;
 
@@ -100,19 +101,12 @@ pub async fn serve(
         }
     }
     drop(listener);
-    info!(
-        open = tasks.len(),
-        "no longer accepting; closing connections"
-    );
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
+    info!(open = tasks.len(), "no longer accepting; closing connections");
+    let drained =
+        tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} })
+            .await;
     if drained.is_err() {
-        warn!(
-            left = tasks.len(),
-            "connections still open after the grace period, dropping them"
-        );
+        warn!(left = tasks.len(), "connections still open after the grace period, dropping them");
         tasks.abort_all();
     }
 }
@@ -153,15 +147,8 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<NetContext>) {
     }
     match ctx.assets.get(&req.path) {
         Some(asset) => {
-            let _ = http::respond(
-                &mut stream,
-                200,
-                asset.content_type,
-                "",
-                &asset.body,
-                head_only,
-            )
-            .await;
+            let _ = http::respond(&mut stream, 200, asset.content_type, "", &asset.body, head_only)
+                .await;
         }
         None => {
             let _ = http::respond_text(&mut stream, 404, "not found").await;
@@ -179,20 +166,9 @@ async fn upgrade(
     let accept = match http::websocket_accept(req) {
         Ok(accept) => accept,
         Err((status, text)) => {
-            let extra = if status == 426 {
-                "Sec-WebSocket-Version: 13\r\n"
-            } else {
-                ""
-            };
-            let _ = http::respond(
-                &mut stream,
-                status,
-                "text/plain",
-                extra,
-                text.as_bytes(),
-                false,
-            )
-            .await;
+            let extra = if status == 426 { "Sec-WebSocket-Version: 13\r\n" } else { "" };
+            let _ = http::respond(&mut stream, status, "text/plain", extra, text.as_bytes(), false)
+                .await;
             return;
         }
     };

@@ -12,7 +12,7 @@ use crossbeam_channel::Sender;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use skirmish_shared::protocol::MAX_NAME_CHARS;
-use skirmish_shared::{ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
+use skirmish_shared::{ClientMsg, DecodeError, Input, PROTOCOL_VERSION, ServerMsg};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -21,7 +21,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsClos
 use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info};
 
-use crate::link::{Close, CloseCode, Closer, ConnId, Inbound, Link, Outgoing};
+use crate::link::{
+    Close, CloseCode, Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, Link, Outgoing,
+};
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -46,11 +48,8 @@ pub async fn run(
     let mut reader = Reader {
         conn,
         inbound: &inbound,
-        link: Link {
-            outbox,
-            closer: closer.clone(),
-        },
-        joined: false,
+        link: Link { outbox, closer: closer.clone() },
+        inputs: None,
         last_seq: 0,
     };
     let mut asked = close_rx;
@@ -59,7 +58,7 @@ pub async fn run(
         _ = asked.wait_for(Option::is_some) => {}
         _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
     }
-    let joined = reader.joined;
+    let joined = reader.inputs.is_some();
     // The reader's link holds a queue sender: drop it so the writer sees the end.
     drop(reader);
     if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
@@ -74,7 +73,8 @@ struct Reader<'a> {
     conn: ConnId,
     inbound: &'a Sender<Inbound>,
     link: Link,
-    joined: bool,
+    /// Where validated inputs go, once joined.
+    inputs: Option<crossbeam_channel::Sender<Input>>,
     last_seq: u32,
 }
 
@@ -121,27 +121,28 @@ impl Reader<'_> {
             }
         };
         match msg {
-            ClientMsg::Join { .. } if self.joined => {
+            ClientMsg::Join { .. } if self.inputs.is_some() => {
                 Err(Close::new(CloseCode::Policy, "already joined"))
             }
-            ClientMsg::Join {
-                protocol_version, ..
-            } if protocol_version != PROTOCOL_VERSION => Err(Close::new(
-                CloseCode::VersionMismatch,
-                format!(
-                    "protocol version {protocol_version} not supported; server speaks {PROTOCOL_VERSION}"
-                ),
-            )),
-            ClientMsg::Join { name, .. } => {
-                self.joined = true;
-                let name = name.as_deref().and_then(clean_name);
-                self.forward(Inbound::Join {
-                    conn: self.conn,
-                    name,
-                    link: self.link.clone(),
-                })
+            ClientMsg::Join { protocol_version, .. } if protocol_version != PROTOCOL_VERSION => {
+                Err(Close::new(
+                    CloseCode::VersionMismatch,
+                    format!(
+                        "protocol version {protocol_version} not supported; server speaks {PROTOCOL_VERSION}"
+                    ),
+                ))
             }
-            ClientMsg::Input(_) | ClientMsg::Ping { .. } if !self.joined => {
+            ClientMsg::Join { name, .. } => {
+                let (tx, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
+                self.inputs = Some(tx);
+                let name = name.as_deref().and_then(clean_name);
+                let join =
+                    Inbound::Join { conn: self.conn, name, link: self.link.clone(), inputs: rx };
+                self.inbound
+                    .send(join)
+                    .map_err(|_| Close::new(CloseCode::GoingAway, "server shutting down"))
+            }
+            ClientMsg::Input(_) | ClientMsg::Ping { .. } if self.inputs.is_none() => {
                 Err(Close::new(CloseCode::Policy, "join first"))
             }
             ClientMsg::Input(input) => {
@@ -155,16 +156,16 @@ impl Reader<'_> {
                     return Ok(());
                 }
                 if input.seq - self.last_seq > MAX_SEQ_JUMP {
-                    return Err(Close::new(
-                        CloseCode::Policy,
-                        "input sequence number jumped",
-                    ));
+                    return Err(Close::new(CloseCode::Policy, "input sequence number jumped"));
                 }
                 self.last_seq = input.seq;
-                self.forward(Inbound::Input {
-                    conn: self.conn,
-                    input,
-                })
+                if let Some(inputs) = &self.inputs
+                    && inputs.try_send(input).is_err()
+                {
+                    // Full: the client sends faster than the sim takes them (1-2 a tick).
+                    debug!(conn = self.conn, seq = input.seq, "input queue full, input dropped");
+                }
+                Ok(())
             }
             ClientMsg::Ping { client_time } => {
                 let pong = ServerMsg::Pong { client_time }.encode();
@@ -174,22 +175,12 @@ impl Reader<'_> {
             }
         }
     }
-
-    fn forward(&self, msg: Inbound) -> Result<(), Close> {
-        self.inbound
-            .send(msg)
-            .map_err(|_| Close::new(CloseCode::GoingAway, "server shutting down"))
-    }
 }
 
 /// A display name with control characters removed, trimmed, and cut to
 /// [`MAX_NAME_CHARS`]; `None` if nothing is left.
 pub fn clean_name(raw: &str) -> Option<String> {
-    let name: String = raw
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_NAME_CHARS)
-        .collect();
+    let name: String = raw.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
     let name = name.trim();
     (!name.is_empty()).then(|| name.to_owned())
 }
@@ -263,10 +254,7 @@ mod tests {
     fn names_are_cleaned() {
         assert_eq!(clean_name("  ann\u{7}  ").as_deref(), Some("ann"));
         assert_eq!(clean_name("\n\t"), None);
-        assert_eq!(
-            clean_name(&"x".repeat(100)).map(|n| n.len()),
-            Some(MAX_NAME_CHARS)
-        );
+        assert_eq!(clean_name(&"x".repeat(100)).map(|n| n.len()), Some(MAX_NAME_CHARS));
     }
 
     #[test]

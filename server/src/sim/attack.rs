@@ -65,8 +65,7 @@ impl AttackGrid {
             self.starts[i + 1] += self.starts[i];
         }
         self.sorted.clear();
-        self.sorted
-            .resize(self.unsorted.len(), Attacker { id: 0, x: 0, y: 0 });
+        self.sorted.resize(self.unsorted.len(), Attacker { id: 0, x: 0, y: 0 });
         // Fill each cell from its start; `starts[c]` walks forward and is restored below.
         for &(c, a) in &self.unsorted {
             let slot = &mut self.starts[c as usize];
@@ -98,24 +97,14 @@ pub fn attack(
     settings: Res<Settings>,
     mut events: ResMut<TickEvents>,
     mut grid: Local<AttackGrid>,
-    mut players: Query<(
-        &Player,
-        &Position,
-        &Controls,
-        &mut AttackCooldown,
-        &mut Health,
-    )>,
+    mut players: Query<(&Player, &Position, &Controls, &mut AttackCooldown, &mut Health)>,
 ) {
     let t = &settings.per_tick;
     grid.reset(t);
     for (player, pos, controls, mut cooldown, health) in &mut players {
         if controls.attack && health.alive() && clock.tick >= cooldown.ready_at {
             cooldown.ready_at = clock.tick + t.cooldown_ticks;
-            grid.push(Attacker {
-                id: player.id,
-                x: pos.x,
-                y: pos.y,
-            });
+            grid.push(Attacker { id: player.id, x: pos.x, y: pos.y });
         }
     }
     if grid.unsorted.is_empty() {
@@ -133,11 +122,7 @@ pub fn attack(
             }
             health.hp = (health.hp - t.damage).max(0);
             health.last_hit_by = a.id;
-            events.0.push(Event::Attacked {
-                attacker: a.id,
-                target: player.id,
-                hp: health.hp,
-            });
+            events.0.push(Event::Attacked { attacker: a.id, target: player.id, hp: health.hp });
             if !health.alive() {
                 break;
             }

@@ -1,16 +1,19 @@
 //! The components of a player entity. Per-tick state lives in fields (tick numbers, flags),
 //! never in components added or removed each tick: structural changes cost ~400 ns an entity.
 
-use std::collections::VecDeque;
-
 use bevy_ecs::prelude::Component;
+use crossbeam_channel::Receiver;
 use skirmish_shared::{Direction, Input, PlayerId};
+
+use crate::link::ConnId;
 
 /// Who the entity is. Set at spawn, never changed.
 #[derive(Component, Debug)]
 pub struct Player {
     /// The id clients know the player by.
     pub id: PlayerId,
+    /// The connection controlling it.
+    pub conn: ConnId,
     /// Display name.
     pub name: String,
 }
@@ -47,14 +50,12 @@ impl Health {
 /// bunched up in the network.
 pub const MAX_MOVES_PER_TICK: usize = 2;
 
-/// Inputs waiting to be applied. Bounded: a client can't make the server hold more.
-pub const INPUT_QUEUE_CAPACITY: usize = 8;
-
 /// The player's inputs: those waiting, and those applied this tick.
 #[derive(Component, Debug)]
 pub struct Controls {
-    /// Received, not yet applied, in sequence order.
-    pub pending: VecDeque<Input>,
+    /// Received and validated by the connection's reader, not yet applied, in sequence
+    /// order (bounded by [`crate::link::INPUT_QUEUE_CAPACITY`]).
+    pub pending: Receiver<Input>,
     /// Sequence number of the last input applied: the ack clients get.
     pub acked: u32,
     /// The directions applied this tick, one step each.
@@ -65,10 +66,11 @@ pub struct Controls {
     pub attack: bool,
 }
 
-impl Default for Controls {
-    fn default() -> Self {
+impl Controls {
+    /// Controls fed by `pending`.
+    pub fn new(pending: Receiver<Input>) -> Self {
         Self {
-            pending: VecDeque::with_capacity(INPUT_QUEUE_CAPACITY),
+            pending,
             acked: 0,
             moves: [Direction::default(); MAX_MOVES_PER_TICK],
             move_count: 0,

@@ -22,19 +22,12 @@ pub fn death_and_respawn(
         match health.died_at {
             None if !health.alive() => {
                 health.died_at = Some(clock.tick);
-                events.0.push(Event::Killed {
-                    victim: player.id,
-                    killer: health.last_hit_by,
-                });
+                events.0.push(Event::Killed { victim: player.id, killer: health.last_hit_by });
             }
             Some(died) if clock.tick >= died + t.respawn_ticks => {
                 let (x, y) = spawn_point(&mut rng.0, &settings.rules);
                 *pos = Position { x, y };
-                *health = Health {
-                    hp: t.max_hp,
-                    last_hit_by: 0,
-                    died_at: None,
-                };
+                *health = Health { hp: t.max_hp, last_hit_by: 0, died_at: None };
                 events.0.push(Event::Respawned { id: player.id });
             }
             _ => {}

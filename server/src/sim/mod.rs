@@ -3,8 +3,8 @@
 //! One tick runs, in order: [`inputs::receive`] (drain the network's channel) →
 //! [`inputs::apply_inputs`] → [`movement::movement`] → [`attack::attack`] →
 //! [`life::death_and_respawn`] → [`snapshot::snapshot`]. [`Simulation::step`] runs exactly
-//! one tick, so tests drive the game tick by tick in memory; [`ticker`] runs it on a fixed
-//! clock in production.
+//! one tick and returns its [`TickOutput`], so tests drive the game tick by tick in memory;
+//! [`ticker`] runs it on a fixed clock in production and hands each output to the fan-out.
 
 pub mod attack;
 pub mod components;
@@ -21,9 +21,14 @@ use skirmish_shared::{EntityState, Rules};
 
 use components::{Health, Player, Position};
 
-use crate::link::Inbound;
-use snapshot::SnapshotStats;
-use state::{Clients, Clock, Inbox, PlayerIds, Removed, Settings, SpawnRng, TickEvents};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::link::{Inbound, TickOutput};
+use state::{
+    Clients, Clock, Inbox, KeyframeRequest, Output, PendingJoins, PlayerIds, Removed, Settings,
+    SpawnRng, TickEvents,
+};
 
 /// What the simulation needs to start.
 #[derive(Debug, Clone)]
@@ -34,21 +39,13 @@ pub struct SimConfig {
     pub tick_rate: u32,
     /// Players admitted at most.
     pub max_players: usize,
-    /// Ticks a client's queue may stay full before it is disconnected.
-    pub stall_ticks: u32,
     /// Seed of the spawn-point generator (fixed in tests for repeatable games).
     pub seed: u64,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self {
-            rules: Rules::default(),
-            tick_rate: 30,
-            max_players: 1000,
-            stall_ticks: 150,
-            seed: 0,
-        }
+        Self { rules: Rules::default(), tick_rate: 30, max_players: 1000, seed: 0 }
     }
 }
 
@@ -60,9 +57,7 @@ pub struct Simulation {
 
 impl std::fmt::Debug for Simulation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulation")
-            .field("tick", &self.tick())
-            .finish_non_exhaustive()
+        f.debug_struct("Simulation").field("tick", &self.tick()).finish_non_exhaustive()
     }
 }
 
@@ -75,7 +70,6 @@ impl Simulation {
             rules: config.rules.clone(),
             tick_rate: config.tick_rate,
             max_players: config.max_players,
-            stall_ticks: config.stall_ticks,
         });
         world.insert_resource(Inbox(inbox));
         world.insert_resource(Clock::default());
@@ -84,7 +78,9 @@ impl Simulation {
         world.insert_resource(SpawnRng(fastrand::Rng::with_seed(config.seed)));
         world.insert_resource(TickEvents::default());
         world.insert_resource(Removed::default());
-        world.insert_resource(SnapshotStats::default());
+        world.insert_resource(PendingJoins::default());
+        world.insert_resource(KeyframeRequest::default());
+        world.insert_resource(Output::default());
         let mut schedule = Schedule::default();
         schedule.add_systems(
             (
@@ -100,11 +96,16 @@ impl Simulation {
         Self { world, schedule }
     }
 
-    /// Runs one tick.
-    pub fn step(&mut self) -> SnapshotStats {
+    /// Runs one tick and returns what it produced for the clients.
+    pub fn step(&mut self) -> TickOutput {
         self.world.resource_mut::<Clock>().tick += 1;
         self.schedule.run(&mut self.world);
-        *self.world.resource::<SnapshotStats>()
+        std::mem::take(&mut self.world.resource_mut::<Output>().0)
+    }
+
+    /// The flag the fan-out sets to get a keyframe in the next tick's output.
+    pub fn keyframe_request(&self) -> Arc<AtomicBool> {
+        self.world.resource::<KeyframeRequest>().0.clone()
     }
 
     /// The last tick run (0 before the first).

@@ -1,13 +1,16 @@
-//! The simulation's resources: the clock, the rules, the connected clients, and the tick's
-//! outputs (events, removals) that the snapshot system turns into bytes.
+//! The simulation's resources: the clock, the rules, who is connected, and the tick's
+//! outputs (events, removals, the [`TickOutput`] under construction) that the snapshot system
+//! finishes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use bevy_ecs::prelude::{Entity, Resource};
 use crossbeam_channel::Receiver;
 use skirmish_shared::{Event, PlayerId, Rules, TickRules};
 
-use crate::link::{ConnId, Inbound, Link};
+use crate::link::{ConnId, Inbound, Link, TickOutput};
 
 /// The number of the tick being simulated; the first tick is 1.
 #[derive(Resource, Debug, Default, Clone, Copy)]
@@ -27,38 +30,17 @@ pub struct Settings {
     pub per_tick: TickRules,
     /// Players admitted at most; later joins are refused with close 1013.
     pub max_players: usize,
-    /// Ticks a client's queue may stay full before it is disconnected.
-    pub stall_ticks: u32,
 }
 
-/// The inbound channel from the network.
+/// The channel of joins and leaves from the network.
 #[derive(Resource, Debug)]
 pub struct Inbox(pub Receiver<Inbound>);
 
-/// One connected, joined client.
-#[derive(Debug)]
-pub struct Client {
-    /// The player entity it controls.
-    pub entity: Entity,
-    /// That player's id.
-    pub player: PlayerId,
-    /// Where its frames go.
-    pub link: Link,
-    /// Whether its welcome went out.
-    pub welcomed: bool,
-    /// Whether it missed a frame and must get a keyframe next.
-    pub needs_keyframe: bool,
-    /// The ack in the last frame it was sent.
-    pub last_ack_sent: u32,
-    /// Consecutive ticks its queue was full.
-    pub stalled_ticks: u32,
-}
-
-/// Every joined client, by connection. The only owner of the links.
+/// The player entity of every joined connection. Owned here; links live in the fan-out.
 #[derive(Resource, Debug, Default)]
 pub struct Clients {
-    /// Clients by connection.
-    pub by_conn: HashMap<ConnId, Client>,
+    /// Player entity and id by connection.
+    pub by_conn: HashMap<ConnId, (Entity, PlayerId)>,
 }
 
 /// Player ids, handed out increasing from 1 and never reused.
@@ -93,3 +75,15 @@ pub struct TickEvents(pub Vec<Event>);
 /// Players despawned this tick that clients knew of; emptied by the snapshot system.
 #[derive(Resource, Debug, Default)]
 pub struct Removed(pub Vec<PlayerId>);
+
+/// Joins of this tick waiting for their welcome (the snapshot system writes it).
+#[derive(Resource, Debug, Default)]
+pub struct PendingJoins(pub Vec<(ConnId, PlayerId, Link)>);
+
+/// Set by the fan-out when a client fell behind: the next tick carries a keyframe.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct KeyframeRequest(pub Arc<AtomicBool>);
+
+/// The output of the tick being run, filled by the systems and taken by `Simulation::step`.
+#[derive(Resource, Debug, Default)]
+pub struct Output(pub TickOutput);

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::Simulation;
+use crate::link::TickOutput;
 
 /// Ticks the loop runs back to back to catch up before it gives up on them.
 pub const MAX_CATCH_UP: u64 = 5;
@@ -35,12 +37,14 @@ pub fn due(t0: Instant, n: u64, tick_rate: u32) -> Instant {
     t0 + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
-/// Runs ticks at `tick_rate` until `stop` is set. Returns the simulation.
+/// Runs ticks at `tick_rate` until `stop` is set, handing each tick's output to the fan-out.
+/// Returns the simulation.
 pub fn run(
     mut sim: Simulation,
     tick_rate: u32,
     stop: Arc<AtomicBool>,
     stats: Arc<TickStats>,
+    outputs: mpsc::UnboundedSender<TickOutput>,
 ) -> Simulation {
     let interval = Duration::from_nanos(1_000_000_000 / u64::from(tick_rate.max(1)));
     let mut t0 = Instant::now();
@@ -57,22 +61,21 @@ pub fn run(
             stats.late.fetch_add(1, Ordering::Relaxed);
             let behind = ((now - due_at).as_nanos() / interval.as_nanos().max(1)) as u64;
             if behind > MAX_CATCH_UP {
-                warn!(
-                    behind,
-                    tick = sim.tick() + 1,
-                    "simulation overloaded, skipping ticks"
-                );
+                warn!(behind, tick = sim.tick() + 1, "simulation overloaded, skipping ticks");
                 stats.skipped.fetch_add(behind, Ordering::Relaxed);
                 t0 = now;
                 n = 0;
             }
         }
         let started = Instant::now();
-        sim.step();
+        let output = sim.step();
         let took = started.elapsed().as_nanos() as u64;
         stats.ticks.fetch_add(1, Ordering::Relaxed);
         stats.last_tick_nanos.store(took, Ordering::Relaxed);
         stats.max_tick_nanos.fetch_max(took, Ordering::Relaxed);
+        if outputs.send(output).is_err() {
+            break; // the fan-out is gone: the server is stopping
+        }
     }
     info!(ticks = sim.tick(), "simulation stopped");
     sim
