@@ -122,7 +122,7 @@ impl Arena {
             while let Ok(msg) = q.try_recv() {
                 self.received_bytes += match msg {
                     Outgoing::Whole(b) => b.len(),
-                    Outgoing::Shared { head, body } => head.as_slice().len() + body.len(),
+                    Outgoing::Shared { head, body, .. } => head.as_slice().len() + body.len(),
                     Outgoing::Welcome { head, body } => head.len() + body.len(),
                 };
             }

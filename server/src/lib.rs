@@ -8,6 +8,7 @@
 //! - [`telemetry`]: logging set-up.
 //! - [`net`]: TCP accept, HTTP (web client, health check), WebSocket sessions.
 //! - [`link`]: the channel types between the network tasks and the sim thread.
+//! - [`metrics`]: counters served at `/metrics`.
 //! - [`sim`]: the world, the tick's systems, and the fixed-rate ticker.
 //!
 //! Data flows one way each direction:
@@ -16,6 +17,7 @@
 
 pub mod config;
 pub mod link;
+pub mod metrics;
 pub mod net;
 pub mod sim;
 pub mod telemetry;
@@ -29,11 +31,12 @@ use tokio::sync::watch;
 use tracing::info;
 
 pub use config::Config;
+use metrics::Metrics;
 use net::NetContext;
 use net::assets::Assets;
 use net::fanout::Fanout;
 use sim::Simulation;
-use sim::ticker::{self, TickStats};
+use sim::ticker;
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -65,16 +68,22 @@ pub async fn run(
     let (outputs_tx, outputs_rx) = tokio::sync::mpsc::unbounded_channel();
     let fanout_task = tokio::spawn(net::fanout::run(fanout, outputs_rx));
     let stop = Arc::new(AtomicBool::new(false));
-    let stats = Arc::new(TickStats::default());
+    let metrics = Arc::new(Metrics::default());
     let sim_thread = {
-        let (stop, stats) = (stop.clone(), stats.clone());
+        let (stop, metrics) = (stop.clone(), metrics.clone());
         std::thread::Builder::new()
             .name("sim".into())
-            .spawn(move || ticker::run(sim, sim_config.tick_rate, stop, stats, outputs_tx))?
+            .spawn(move || ticker::run(sim, sim_config.tick_rate, stop, metrics, outputs_tx))?
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let assets = Assets::load(&config.web_root);
-    let ctx = Arc::new(NetContext::new(inbound_tx, assets, config.max_connections, shutdown_rx));
+    let ctx = Arc::new(NetContext::new(
+        inbound_tx,
+        assets,
+        config.max_connections,
+        shutdown_rx,
+        metrics.clone(),
+    ));
     info!(addr = %listener.local_addr()?, tick_rate = config.tick_rate, "serving");
     net::serve(listener, ctx, async {
         shutdown.await;
@@ -88,6 +97,6 @@ pub async fn run(
         .map_err(|e| ServerError::SimThread(e.to_string()))?
         .map_err(|_| ServerError::SimThread("panicked".into()))?;
     let _ = fanout_task.await;
-    info!(ticks = sim.tick(), late = stats.late.load(Ordering::Relaxed), "stopped");
+    info!(ticks = sim.tick(), late = metrics.late_ticks.load(Ordering::Relaxed), "stopped");
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! queue. Nobody ever waits for anybody.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use skirmish_shared::{Input, PlayerId};
@@ -75,6 +76,8 @@ pub enum Outgoing {
         head: Head,
         /// The tick's encoded body, the same allocation for every client.
         body: Bytes,
+        /// When the tick started, to measure delivery time.
+        started: Option<Instant>,
     },
     /// A welcome: this player's header (id, rules, tick) followed by the tick's keyframe
     /// body, shared with every other client that joins or resyncs this tick.
@@ -209,6 +212,8 @@ pub const INPUT_QUEUE_CAPACITY: usize = 8;
 pub struct TickOutput {
     /// The tick.
     pub tick: u64,
+    /// When the tick started (set by the ticker).
+    pub started: Option<Instant>,
     /// The encoded frame body (spawned, changed, removed, events), if anything happened.
     pub body: Option<Bytes>,
     /// The whole world's entity array, when someone joined or a keyframe was asked for.

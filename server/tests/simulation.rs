@@ -41,7 +41,7 @@ struct Harness {
 fn decode(msg: Outgoing) -> ServerMsg {
     let bytes = match msg {
         Outgoing::Whole(b) => b.to_vec(),
-        Outgoing::Shared { head, body } => [head.as_slice(), &body].concat(),
+        Outgoing::Shared { head, body, .. } => [head.as_slice(), &body].concat(),
         Outgoing::Welcome { head, body } => [head, body].concat(),
     };
     ServerMsg::decode(&bytes).expect("server frames decode")

@@ -134,7 +134,8 @@ impl Fanout {
             };
             // A frame header is at most 16 bytes (fixarray, tag, u64, u32).
             let Some(head) = Head::new(&self.head) else { continue };
-            match s.link.offer(Outgoing::Shared { head, body: body.clone() }) {
+            match s.link.offer(Outgoing::Shared { head, body: body.clone(), started: out.started })
+            {
                 Delivery::Queued => {
                     done.sent += 1;
                     s.needs_keyframe = false;

@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
 use crate::link::Inbound;
+use crate::metrics::Metrics;
 use assets::Assets;
 use http::HeadError;
 
@@ -42,6 +43,8 @@ pub struct NetContext {
     pub slots: Arc<Semaphore>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// The server's counters.
+    pub metrics: Arc<Metrics>,
     next_conn: AtomicU64,
 }
 
@@ -52,12 +55,14 @@ impl NetContext {
         assets: Assets,
         max_connections: usize,
         shutdown: watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             inbound,
             assets,
             slots: Arc::new(Semaphore::new(max_connections)),
             shutdown,
+            metrics,
             next_conn: AtomicU64::new(1),
         }
     }
@@ -141,6 +146,19 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<NetContext>) {
         let _ = http::respond_text(&mut stream, 405, "only GET").await;
         return;
     }
+    if req.path == "/metrics" {
+        let body = ctx.metrics.render();
+        let _ = http::respond(
+            &mut stream,
+            200,
+            "text/plain; version=0.0.4",
+            "",
+            body.as_bytes(),
+            head_only,
+        )
+        .await;
+        return;
+    }
     if req.path == "/healthz" {
         let _ = http::respond(&mut stream, 200, "text/plain", "", b"ok\n", head_only).await;
         return;
@@ -184,6 +202,8 @@ async fn upgrade(
         Some(websocket_config()),
     )
     .await;
-    session::run(ws, conn, ctx.inbound.clone(), ctx.shutdown.clone()).await;
+    ctx.metrics.connections.fetch_add(1, Ordering::Relaxed);
+    session::run(ws, conn, ctx.inbound.clone(), ctx.shutdown.clone(), ctx.metrics.clone()).await;
+    ctx.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     debug!(conn, "websocket closed");
 }

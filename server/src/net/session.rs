@@ -5,6 +5,8 @@
 //! (the reader on bad input, the sim on a full server or a stalled client, the server on
 //! shutdown) asks through the connection's [`Closer`]; the writer then sends the close frame.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
@@ -24,6 +26,7 @@ use tracing::{debug, info};
 use crate::link::{
     Close, CloseCode, Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, Link, Outgoing,
 };
+use crate::metrics::Metrics;
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -40,11 +43,12 @@ pub async fn run(
     conn: ConnId,
     inbound: Sender<Inbound>,
     mut shutdown: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
 ) {
     let (sink, stream) = ws.split();
     let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
     let (closer, close_rx) = Closer::new();
-    let writer = tokio::spawn(write_loop(sink, queue, close_rx.clone()));
+    let writer = tokio::spawn(write_loop(sink, queue, close_rx.clone(), metrics));
     let mut reader = Reader {
         conn,
         inbound: &inbound,
@@ -190,6 +194,7 @@ async fn write_loop(
     mut sink: SplitSink<Ws, Message>,
     mut queue: mpsc::Receiver<Outgoing>,
     mut close_rx: watch::Receiver<Option<Close>>,
+    metrics: Arc<Metrics>,
 ) {
     let close = loop {
         let first = tokio::select! {
@@ -200,15 +205,36 @@ async fn write_loop(
                 None => break None,
             },
         };
+        let mut started = None;
+        let mut count = 0u64;
+        let mut bytes = 0usize;
+        let mut message = |msg: Outgoing| {
+            if let Outgoing::Shared { started: Some(s), .. } = &msg {
+                started = Some(*s);
+            }
+            let msg = to_message(msg);
+            count += 1;
+            bytes += msg.len();
+            msg
+        };
         let write = async {
-            sink.feed(to_message(first)).await?;
+            sink.feed(message(first)).await?;
             while let Ok(more) = queue.try_recv() {
-                sink.feed(to_message(more)).await?;
+                sink.feed(message(more)).await?;
             }
             sink.flush().await
         };
         tokio::select! {
-            res = write => if res.is_err() { return },
+            res = write => {
+                if res.is_err() {
+                    return;
+                }
+                metrics.frames_sent.fetch_add(count, Ordering::Relaxed);
+                metrics.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+                if let Some(started) = started {
+                    metrics.frame_delivery.record(started.elapsed());
+                }
+            }
             // A peer that stopped reading must not keep us from closing.
             asked = close_rx.wait_for(Option::is_some) => break asked.ok().and_then(|c| c.clone()),
         }
@@ -227,7 +253,7 @@ async fn write_loop(
 fn to_message(msg: Outgoing) -> Message {
     match msg {
         Outgoing::Whole(bytes) => Message::Binary(bytes),
-        Outgoing::Shared { head, body } => {
+        Outgoing::Shared { head, body, .. } => {
             let mut buf = BytesMut::with_capacity(head.as_slice().len() + body.len());
             buf.put_slice(head.as_slice());
             buf.put_slice(&body);

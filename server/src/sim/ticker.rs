@@ -4,7 +4,7 @@
 //! ticks it skipped, and restarts the schedule from now.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -12,24 +12,10 @@ use tracing::{info, warn};
 
 use super::Simulation;
 use crate::link::TickOutput;
+use crate::metrics::Metrics;
 
 /// Ticks the loop runs back to back to catch up before it gives up on them.
 pub const MAX_CATCH_UP: u64 = 5;
-
-/// Counters the sim thread publishes (read by anyone, written only by it).
-#[derive(Debug, Default)]
-pub struct TickStats {
-    /// Ticks run.
-    pub ticks: AtomicU64,
-    /// Ticks that started more than one tick interval after they were due.
-    pub late: AtomicU64,
-    /// Ticks skipped after falling too far behind.
-    pub skipped: AtomicU64,
-    /// Nanoseconds spent in the last tick.
-    pub last_tick_nanos: AtomicU64,
-    /// Most nanoseconds any tick took.
-    pub max_tick_nanos: AtomicU64,
-}
 
 /// When tick `n` (counted from the schedule's start) is due.
 pub fn due(t0: Instant, n: u64, tick_rate: u32) -> Instant {
@@ -43,7 +29,7 @@ pub fn run(
     mut sim: Simulation,
     tick_rate: u32,
     stop: Arc<AtomicBool>,
-    stats: Arc<TickStats>,
+    metrics: Arc<Metrics>,
     outputs: mpsc::UnboundedSender<TickOutput>,
 ) -> Simulation {
     let interval = Duration::from_nanos(1_000_000_000 / u64::from(tick_rate.max(1)));
@@ -58,21 +44,20 @@ pub fn run(
             // Sleeps at most one interval, so `stop` is seen within a tick.
             std::thread::sleep(due_at - now);
         } else if now - due_at > interval {
-            stats.late.fetch_add(1, Ordering::Relaxed);
+            metrics.late_ticks.fetch_add(1, Ordering::Relaxed);
             let behind = ((now - due_at).as_nanos() / interval.as_nanos().max(1)) as u64;
             if behind > MAX_CATCH_UP {
                 warn!(behind, tick = sim.tick() + 1, "simulation overloaded, skipping ticks");
-                stats.skipped.fetch_add(behind, Ordering::Relaxed);
+                metrics.skipped_ticks.fetch_add(behind, Ordering::Relaxed);
                 t0 = now;
                 n = 0;
             }
         }
         let started = Instant::now();
-        let output = sim.step();
-        let took = started.elapsed().as_nanos() as u64;
-        stats.ticks.fetch_add(1, Ordering::Relaxed);
-        stats.last_tick_nanos.store(took, Ordering::Relaxed);
-        stats.max_tick_nanos.fetch_max(took, Ordering::Relaxed);
+        let mut output = sim.step();
+        output.started = Some(started);
+        metrics.tick_time.record(started.elapsed());
+        metrics.ticks.fetch_add(1, Ordering::Relaxed);
         if outputs.send(output).is_err() {
             break; // the fan-out is gone: the server is stopping
         }
