@@ -232,10 +232,12 @@ fn bunched_inputs_catch_up_two_per_tick() {
     h.step(); // 4 waiting: two applied
     assert_eq!(h.server_entity(id).x, 800 + 2 * 27);
     assert_eq!(h.clients[&a].replica.ack, 2);
-    h.step(); // 2 waiting: one applied
-    h.step();
-    assert_eq!(h.server_entity(id).x, 800 + 4 * 27);
+    h.step(); // 2 waiting: both applied
     assert_eq!(h.clients[&a].replica.ack, 4);
+    h.input(a, 1.0, 0.0, false);
+    h.step(); // 1 waiting: one applied
+    assert_eq!(h.server_entity(id).x, 800 + 5 * 27);
+    assert_eq!(h.clients[&a].replica.ack, 5);
 }
 
 #[test]
@@ -474,4 +476,30 @@ proptest! {
             }
         }
     }
+}
+
+/// With 100 players all moving (random directions), a frame costs at most 4 bytes per moving
+/// player on the wire, everything included (frame header, array headers).
+#[test]
+fn a_moving_player_costs_at_most_four_bytes() {
+    let mut h = Harness::new(Harness::rules());
+    let conns: Vec<ConnId> = (0..100).map(|_| h.join_no_step()).collect();
+    h.step();
+    let observer = conns[0];
+    h.clients.get_mut(&observer).expect("observer").frames.clear();
+    let mut rng = fastrand::Rng::with_seed(3);
+    for _ in 0..60 {
+        for &c in &conns {
+            let a = rng.f32() * std::f32::consts::TAU;
+            h.input(c, a.cos(), a.sin(), false);
+        }
+        h.step();
+    }
+    let frames = std::mem::take(&mut h.clients.get_mut(&observer).expect("observer").frames);
+    let bytes: usize = frames.iter().map(|f| f.encode().len()).sum();
+    let moved: usize = frames.iter().map(|f| f.changed.len()).sum();
+    let per = bytes as f64 / moved as f64;
+    assert!(moved > 60 * 90, "most players moved every tick: {moved}");
+    assert!(per <= 4.0, "{per:.2} bytes per moving player");
+    eprintln!("{per:.2} bytes per moving-player update over {} frames", frames.len());
 }

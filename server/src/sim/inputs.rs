@@ -88,8 +88,9 @@ pub fn spawn_point(rng: &mut fastrand::Rng, rules: &Rules) -> (i32, i32) {
     (axis(), axis())
 }
 
-/// Takes this tick's inputs from each player's channel: one, or two when at least three are
-/// waiting (inputs that bunched up in the network catch up without growing the delay).
+/// Takes this tick's inputs from each player's channel: one, or two when two are waiting, so
+/// inputs that bunched up in the network catch up at once instead of becoming a standing
+/// delay of a tick.
 /// Every player whose ack moved is listed in the tick's output.
 pub fn apply_inputs(mut output: ResMut<Output>, mut players: Query<(&Player, &mut Controls)>) {
     for (player, mut c) in &mut players {
@@ -98,7 +99,7 @@ pub fn apply_inputs(mut output: ResMut<Output>, mut players: Query<(&Player, &mu
             continue; // idle: don't even mark the component changed
         }
         let c = &mut *c;
-        let take = if waiting > MAX_MOVES_PER_TICK { MAX_MOVES_PER_TICK } else { waiting.min(1) };
+        let take = waiting.min(MAX_MOVES_PER_TICK);
         c.move_count = 0;
         c.attack = false;
         for _ in 0..take {
