@@ -11,8 +11,9 @@ use skirmish_shared::Rules;
 use crate::sim::SimConfig;
 
 /// Where the web client is served from unless `--web-root` says otherwise: the repository's
-/// `web-client/public`, found from where this crate was built.
-pub const DEFAULT_WEB_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client/public");
+/// built client, `web-client/dist` (`scripts/build-web.sh`), found from where this crate was
+/// built.
+pub const DEFAULT_WEB_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client/dist");
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, Parser)]

@@ -185,12 +185,21 @@ async fn http_get(addr: SocketAddr, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_the_page_and_welcomes_a_join() {
-    let app = TestApp::spawn(Config { seed: Some(1), ..Config::default() }).await;
+    // Its own web root, so this test needs no npm build.
+    let web_root = std::env::temp_dir().join(format!("skirmish-web-{}", std::process::id()));
+    std::fs::create_dir_all(&web_root).expect("temp dir");
+    std::fs::write(web_root.join("index.html"), "<!doctype html><html><body>hi</body></html>")
+        .expect("write page");
+    let app =
+        TestApp::spawn(Config { seed: Some(1), web_root: web_root.clone(), ..Config::default() })
+            .await;
     let page = http_get(app.addr, "/").await;
     assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
     assert!(page.contains("<html"), "{page}");
     assert!(http_get(app.addr, "/nope").await.starts_with("HTTP/1.1 404"));
     assert!(http_get(app.addr, "/healthz").await.ends_with("ok\n"));
+    assert!(http_get(app.addr, "/metrics").await.contains("skirmish_ticks_total"));
+    let _ = std::fs::remove_dir_all(&web_root);
 
     let p = Player::join(app.addr, "ann").await;
     assert_eq!(p.welcome.protocol_version, PROTOCOL_VERSION);

@@ -1,0 +1,173 @@
+//! Shared test vectors for the browser client: example server messages as bytes, each with
+//! what it decodes to and the client state after applying it. Written to
+//! `web-client/test/vectors.json` (committed); the client's tests decode the same bytes and
+//! must reach the same state, so a protocol change that forgets one side fails a test.
+//!
+//! The file must match what this code produces: after a deliberate protocol change, run
+//! `UPDATE_VECTORS=1 cargo test -p skirmish-shared --test vectors` and commit the result.
+
+use serde_json::{Value, json};
+use skirmish_shared::{
+    Change, EntityState, Event, Frame, Keyframe, PROTOCOL_VERSION, Replica, Rules, ServerMsg,
+    Welcome,
+};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn entity(e: &EntityState) -> Value {
+    json!({ "id": e.id, "name": e.name, "x": e.x, "y": e.y, "hp": e.hp })
+}
+
+fn event(e: &Event) -> Value {
+    match *e {
+        Event::Joined { id } => json!({ "kind": "joined", "id": id }),
+        Event::Left { id } => json!({ "kind": "left", "id": id }),
+        Event::Attacked { attacker, target, hp } => {
+            json!({ "kind": "attacked", "attacker": attacker, "target": target, "hp": hp })
+        }
+        Event::Killed { victim, killer } => {
+            json!({ "kind": "killed", "victim": victim, "killer": killer })
+        }
+        Event::Respawned { id } => json!({ "kind": "respawned", "id": id }),
+    }
+}
+
+fn message(m: &ServerMsg) -> Value {
+    match m {
+        ServerMsg::Welcome(w) => json!({
+            "type": "welcome",
+            "playerId": w.player_id,
+            "protocolVersion": w.protocol_version,
+            "tickRate": w.tick_rate,
+            "rules": serde_json::to_value(&w.rules).expect("rules serialise"),
+            "keyframe": { "tick": w.keyframe.tick, "ack": w.keyframe.ack,
+                          "entities": w.keyframe.entities.iter().map(entity).collect::<Vec<_>>() },
+        }),
+        ServerMsg::Frame(f) => json!({
+            "type": "frame",
+            "tick": f.tick,
+            "ack": f.ack,
+            "spawned": f.spawned.iter().map(entity).collect::<Vec<_>>(),
+            "changed": f.changed.iter().map(|c: &Change| json!({ "id": c.id, "dx": c.dx, "dy": c.dy, "hp": c.hp })).collect::<Vec<_>>(),
+            "removed": f.removed,
+            "events": f.events.iter().map(event).collect::<Vec<_>>(),
+        }),
+        ServerMsg::Keyframe(k) => json!({
+            "type": "keyframe", "tick": k.tick, "ack": k.ack,
+            "entities": k.entities.iter().map(entity).collect::<Vec<_>>(),
+        }),
+        ServerMsg::Pong { client_time } => json!({ "type": "pong", "clientTime": client_time }),
+    }
+}
+
+fn state(r: &Replica) -> Value {
+    json!({ "tick": r.tick, "ack": r.ack, "entities": r.entities.values().map(entity).collect::<Vec<_>>() })
+}
+
+fn ent(id: u32, name: &str, x: i32, y: i32, hp: i32) -> EntityState {
+    EntityState { id, name: name.into(), x, y, hp }
+}
+
+/// A short game: a welcome, deltas with every kind of change and event, a resync keyframe,
+/// and a pong.
+fn game() -> Vec<ServerMsg> {
+    let rules = Rules { speed: 123.5, ..Rules::default() };
+    vec![
+        ServerMsg::Welcome(Welcome {
+            player_id: 2,
+            protocol_version: PROTOCOL_VERSION,
+            tick_rate: 30,
+            rules,
+            keyframe: Keyframe {
+                tick: 100,
+                ack: 0,
+                entities: vec![ent(1, "ann", 400, 160, 100), ent(2, "bob", 8, 800, 100)],
+            },
+        }),
+        ServerMsg::Frame(Frame {
+            tick: 101,
+            ack: 1,
+            spawned: vec![ent(7, "cy", 0, 800, 100)],
+            changed: vec![
+                Change { id: 1, dx: Some(27), dy: None, hp: None },
+                Change { id: 2, dx: Some(-19), dy: Some(19), hp: None },
+            ],
+            removed: vec![],
+            events: vec![Event::Joined { id: 7 }],
+        }),
+        ServerMsg::Frame(Frame {
+            tick: 103,
+            ack: 3,
+            changed: vec![
+                Change { id: 2, dx: None, dy: None, hp: Some(90) },
+                Change { id: 7, dx: Some(-300), dy: Some(4000), hp: Some(0) },
+            ],
+            events: vec![
+                Event::Attacked { attacker: 1, target: 2, hp: 90 },
+                Event::Attacked { attacker: 1, target: 7, hp: 0 },
+                Event::Killed { victim: 7, killer: 1 },
+            ],
+            ..Frame::default()
+        }),
+        ServerMsg::Frame(Frame {
+            tick: 104,
+            ack: 3,
+            removed: vec![1],
+            events: vec![Event::Left { id: 1 }, Event::Respawned { id: 7 }],
+            changed: vec![Change { id: 7, dx: Some(40), dy: Some(-3000), hp: Some(100) }],
+            ..Frame::default()
+        }),
+        ServerMsg::Keyframe(Keyframe {
+            tick: 200,
+            ack: 9,
+            entities: vec![ent(2, "bob", 1, 2, 50), ent(9, "dee", 3999, 3999, 100)],
+        }),
+        ServerMsg::Frame(Frame {
+            tick: 70_000,
+            ack: 70_000,
+            changed: vec![Change { id: 9, dx: Some(-1), dy: Some(-1), hp: None }],
+            ..Frame::default()
+        }),
+        ServerMsg::Pong { client_time: 4_000_000_000 },
+    ]
+}
+
+fn vectors() -> Value {
+    let mut replica = Replica::default();
+    let steps: Vec<Value> = game()
+        .iter()
+        .map(|m| {
+            let bytes = m.encode();
+            assert_eq!(ServerMsg::decode(&bytes).as_ref(), Ok(m), "round trip");
+            match m {
+                ServerMsg::Welcome(w) => replica = Replica::from_keyframe(&w.keyframe),
+                ServerMsg::Keyframe(k) => replica = Replica::from_keyframe(k),
+                ServerMsg::Frame(f) => replica.apply(f).expect("frame applies"),
+                ServerMsg::Pong { .. } => {}
+            }
+            json!({ "bytes": hex(&bytes), "message": message(m), "state": state(&replica) })
+        })
+        .collect();
+    json!({
+        "about": "Generated by shared/tests/vectors.rs; do not edit. Each step: server message bytes (hex), what they decode to, and the client state after applying them in order.",
+        "protocolVersion": PROTOCOL_VERSION,
+        "steps": steps,
+    })
+}
+
+#[test]
+fn client_vectors_are_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client/test/vectors.json");
+    let want = serde_json::to_string_pretty(&vectors()).expect("json") + "\n";
+    if std::env::var_os("UPDATE_VECTORS").is_some() {
+        std::fs::write(path, &want).expect("write vectors");
+        return;
+    }
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        have == want,
+        "web-client/test/vectors.json is stale: run `UPDATE_VECTORS=1 cargo test -p skirmish-shared --test vectors` and commit it"
+    );
+}

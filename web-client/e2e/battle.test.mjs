@@ -1,0 +1,110 @@
+// End to end in real headless Chromium (Debian's, at /usr/bin/chromium, installed by
+// scripts/install-chromium.sh): the real server on 127.0.0.1:0 serving the built client,
+// two players in two pages. Page 1 holds an arrow key and page 2 sees it move; back in range,
+// page 2 presses space and both pages show page 1's player at 90 hp. Screenshots go to
+// artifacts/. Every wait is bounded and says what it waited for.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+
+const root = new URL("../../", import.meta.url).pathname;
+const bin = process.env.SKIRMISH_BIN ?? `${root}target/debug/skirmish`;
+const artifacts = process.env.ARTIFACTS_DIR ?? `${root}artifacts`;
+const WAIT_MS = 15_000;
+
+let server;
+let browser;
+let base;
+
+function startServer() {
+  const proc = spawn(
+    bin,
+    ["--addr", "127.0.0.1:0", "--web-root", `${root}web-client/dist`, "--spawn-min", "0", "--spawn-max", "0",
+     "--respawn-delay-ms", "600000", "--log", "info"],
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
+  );
+  return new Promise((resolve, reject) => {
+    let log = "";
+    const timer = setTimeout(() => reject(new Error(`server did not report its address within 20 s:\n${log}`)), 20_000);
+    proc.stderr.on("data", (chunk) => {
+      log += chunk;
+      const m = log.replace(/\x1b\[[0-9;]*m/g, "").match(/serving addr=(127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, base: `http://${m[1]}/` });
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`server exited (${code}) before serving:\n${log}`)));
+  });
+}
+
+async function waitFor(page, what, fn, arg) {
+  try {
+    return await page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 });
+  } catch (e) {
+    const state = await page.evaluate(() => ({ me: window.skirmish?.playerId, state: window.skirmish?.state, entities: window.skirmish?.entities() }));
+    throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}; page state: ${JSON.stringify(state)}`, { cause: e });
+  }
+}
+
+const entity = (id) => window.skirmish.entities().find((e) => e.id === id);
+
+before(async () => {
+  ({ proc: server, base } = await startServer());
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--disable-background-timer-throttling",
+      "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+});
+
+test("two players in two browsers: move, attack, see it in both", async () => {
+  const one = await (await browser.newContext()).newPage();
+  const two = await (await browser.newContext()).newPage();
+  await one.goto(`${base}?name=one`);
+  await two.goto(`${base}?name=two`);
+  await waitFor(one, "page 1's welcome", () => window.skirmish.playerId > 0);
+  await waitFor(two, "page 2's welcome", () => window.skirmish.playerId > 0);
+  const id1 = await one.evaluate(() => window.skirmish.playerId);
+  const id2 = await two.evaluate(() => window.skirmish.playerId);
+  assert.notEqual(id1, id2);
+  await waitFor(one, "page 1 to see both players", () => window.skirmish.entities().length === 2);
+
+  // Hold the down arrow in page 1: page 2 sees page 1's player move.
+  await one.bringToFront();
+  await one.keyboard.down("ArrowDown");
+  await waitFor(two, "page 2 to see player 1 move down", (id) => (window.skirmish.entities().find((e) => e.id === id)?.y ?? 0) >= 80, id1);
+  await one.keyboard.up("ArrowDown");
+
+  // Hold the up arrow until clamped at the top: both players at (0, 0) again, in range.
+  await one.keyboard.down("ArrowUp");
+  await waitFor(two, "page 2 to see player 1 back at the top", (id) => window.skirmish.entities().find((e) => e.id === id)?.y === 0, id1);
+  await one.keyboard.up("ArrowUp");
+  await waitFor(one, "page 1 to agree it is at the top", (id) => window.skirmish.entities().find((e) => e.id === id)?.y === 0, id1);
+
+  // Space in page 2: player 1 is hit, and both pages show 90 hp.
+  await two.bringToFront();
+  await two.keyboard.press("Space");
+  await waitFor(one, "page 1 to show its player at 90 hp", (id) => window.skirmish.entities().find((e) => e.id === id)?.hp === 90, id1);
+  await waitFor(two, "page 2 to show player 1 at 90 hp", (id) => window.skirmish.entities().find((e) => e.id === id)?.hp === 90, id1);
+  assert.equal(await two.evaluate(entity, id2).then((e) => e.hp), 100, "the attacker is not hit");
+
+  mkdirSync(artifacts, { recursive: true });
+  await one.screenshot({ path: `${artifacts}/e2e-page1.png` });
+  await two.screenshot({ path: `${artifacts}/e2e-page2.png` });
+});

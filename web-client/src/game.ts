@@ -1,0 +1,178 @@
+// The client's game state: applies server messages, predicts the player's own square,
+// interpolates everyone else, and keeps what the screen shows (effects, kill feed, stats).
+// No DOM here, so tests can drive it directly.
+
+import { Interpolator } from "./interpolation";
+import { perTick, type TickRules } from "./movement";
+import { Predictor } from "./prediction";
+import { decodeServer, encodeInput, type GameEvent, type Rules } from "./protocol";
+import { Replica } from "./replica";
+
+export interface Drawable {
+  id: number;
+  name: string;
+  x: number; // subunits
+  y: number;
+  hp: number;
+  me: boolean;
+}
+
+export interface Effect {
+  kind: "attack" | "death" | "respawn";
+  id: number;
+  x: number;
+  y: number;
+  at: number; // local seconds
+}
+
+export class Game {
+  playerId = 0;
+  rules: Rules | null = null;
+  tickRate = 30;
+  replica = new Replica();
+  predictor: Predictor | null = null;
+  interp = new Interpolator(1 / 30);
+  tickRules: TickRules | null = null;
+  effects: Effect[] = [];
+  killFeed: { text: string; at: number }[] = [];
+  private seq = 0;
+  private bytesWindow: { at: number; n: number }[] = [];
+  rttMs: number | null = null;
+
+  get welcomed(): boolean {
+    return this.rules !== null;
+  }
+
+  private me() {
+    return this.replica.entities.get(this.playerId);
+  }
+
+  /** Handles one binary message received at local time `now` (seconds). */
+  receive(bytes: Uint8Array, now: number): void {
+    this.bytesWindow.push({ at: now, n: bytes.length });
+    const msg = decodeServer(bytes);
+    switch (msg.type) {
+      case "welcome": {
+        this.playerId = msg.playerId;
+        this.rules = msg.rules;
+        this.tickRate = msg.tickRate;
+        this.tickRules = perTick(msg.rules, msg.tickRate);
+        this.interp = new Interpolator(1 / msg.tickRate);
+        this.predictor = new Predictor(this.tickRules);
+        this.seq = 0;
+        this.resync(Replica.fromKeyframe(msg.keyframe), now);
+        break;
+      }
+      case "keyframe":
+        this.resync(Replica.fromKeyframe(msg), now);
+        break;
+      case "frame": {
+        const before = new Map(this.replica.entities);
+        this.replica.apply(msg);
+        const t = msg.tick / this.tickRate;
+        this.interp.observe(t, now);
+        for (const e of msg.spawned) this.interp.reset(e.id, t, e.x, e.y);
+        for (const c of msg.changed) {
+          const e = this.replica.entities.get(c.id);
+          if (!e) continue;
+          const wasDead = (before.get(c.id)?.hp ?? 1) <= 0;
+          if (wasDead && e.hp > 0) this.interp.reset(e.id, t, e.x, e.y); // respawn: no slide
+          else if (c.dx !== null || c.dy !== null) this.interp.push(e.id, t, e.x, e.y);
+        }
+        for (const id of msg.removed) this.interp.remove(id);
+        for (const ev of msg.events) this.onEvent(ev, before, now);
+        this.reconcile();
+        break;
+      }
+      case "pong":
+        this.rttMs = Math.max(0, (performanceNowMs() >>> 0) - msg.clientTime);
+        break;
+    }
+  }
+
+  private resync(replica: Replica, now: number): void {
+    this.replica = replica;
+    const t = replica.tick / this.tickRate;
+    this.interp.observe(t, now);
+    for (const e of replica.entities.values()) this.interp.reset(e.id, t, e.x, e.y);
+    this.reconcile();
+  }
+
+  private reconcile(): void {
+    const me = this.me();
+    if (me && this.predictor) this.predictor.reconcile(me.x, me.y, this.replica.ack, me.hp > 0);
+  }
+
+  private onEvent(ev: GameEvent, before: Map<number, { name: string; x: number; y: number }>, now: number): void {
+    const name = (id: number) => this.replica.entities.get(id)?.name ?? before.get(id)?.name ?? `#${id}`;
+    const at = (id: number) => this.replica.entities.get(id) ?? before.get(id);
+    switch (ev.kind) {
+      case "attacked": {
+        const a = at(ev.attacker);
+        if (a && !this.effects.some((e) => e.kind === "attack" && e.id === ev.attacker && now - e.at < 0.05)) {
+          this.effects.push({ kind: "attack", id: ev.attacker, x: a.x, y: a.y, at: now });
+        }
+        break;
+      }
+      case "killed": {
+        const v = at(ev.victim);
+        if (v) this.effects.push({ kind: "death", id: ev.victim, x: v.x, y: v.y, at: now });
+        this.killFeed.push({ text: `${name(ev.killer)} killed ${name(ev.victim)}`, at: now });
+        break;
+      }
+      case "respawned": {
+        const r = at(ev.id);
+        if (r) this.effects.push({ kind: "respawn", id: ev.id, x: r.x, y: r.y, at: now });
+        break;
+      }
+      case "joined":
+        this.killFeed.push({ text: `${name(ev.id)} joined`, at: now });
+        break;
+      case "left":
+        this.killFeed.push({ text: `${name(ev.id)} left`, at: now });
+        break;
+    }
+    this.killFeed = this.killFeed.slice(-6);
+    this.effects = this.effects.filter((e) => now - e.at < 1);
+  }
+
+  /** Builds the next input (and predicts it); returns its bytes. */
+  input(dx: number, dy: number, attack: boolean): Uint8Array {
+    this.seq += 1;
+    const me = this.me();
+    this.predictor?.sent({ seq: this.seq, dx, dy }, (me?.hp ?? 0) > 0);
+    if (attack && me && me.hp > 0) {
+      // Shown at once; the server decides whom it hits.
+      this.effects.push({ kind: "attack", id: this.playerId, x: this.predictor?.x ?? me.x, y: this.predictor?.y ?? me.y, at: nowSeconds() });
+    }
+    return encodeInput(this.seq, dx, dy, attack);
+  }
+
+  /** Bytes received per second over the last two seconds. */
+  bytesPerSecond(now: number): number {
+    this.bytesWindow = this.bytesWindow.filter((b) => now - b.at <= 2);
+    return this.bytesWindow.reduce((s, b) => s + b.n, 0) / 2;
+  }
+
+  /** What to draw at local time `now` (seconds). */
+  view(now: number): Drawable[] {
+    const t = this.interp.renderTime(now);
+    const out: Drawable[] = [];
+    for (const e of this.replica.entities.values()) {
+      const me = e.id === this.playerId;
+      let { x, y } = e;
+      if (me && this.predictor) ({ x, y } = this.predictor);
+      else if (e.hp > 0) ({ x, y } = this.interp.sample(e.id, t) ?? e);
+      out.push({ id: e.id, name: e.name, x, y, hp: e.hp, me });
+    }
+    return out;
+  }
+}
+
+export function nowSeconds(): number {
+  return performanceNowMs() / 1000;
+}
+
+export function performanceNowMs(): number {
+  return typeof performance !== "undefined" ? performance.now() : Date.now();
+}

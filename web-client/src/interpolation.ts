@@ -1,0 +1,75 @@
+// Remote players are drawn in the past: at render time = newest server time minus about two
+// snapshot intervals, between the two snapshots around it, so normal jitter (or a late frame)
+// never makes them jump. Server time comes from tick numbers (tick / tickRate), the arrival
+// clock only sets the offset; ticks where nothing changed are not sent, so a player's last
+// known position holds until the tick before its next change.
+
+export interface Sample {
+  t: number; // server time, seconds
+  x: number;
+  y: number;
+}
+
+export class Interpolator {
+  private tracks = new Map<number, Sample[]>();
+  /** Smallest (arrival - server time) seen lately: the least-delayed frame's offset. */
+  private offset: number | null = null;
+
+  constructor(private dt: number, private delayTicks = 2) {}
+
+  /** Records a frame's server time against the local clock (seconds) it arrived at. */
+  observe(serverTime: number, arrival: number): void {
+    const o = arrival - serverTime;
+    // Follow improvements at once, drift slowly upwards (so one late frame doesn't matter).
+    this.offset = this.offset === null || o < this.offset ? o : this.offset + (o - this.offset) * 0.02;
+  }
+
+  /** Records a player's position at server time `t`. */
+  push(id: number, t: number, x: number, y: number): void {
+    let track = this.tracks.get(id);
+    if (!track) {
+      track = [];
+      this.tracks.set(id, track);
+    }
+    const last = track[track.length - 1];
+    if (last && t <= last.t) return;
+    if (last && t - last.t > this.dt * 1.5) {
+      // Unchanged ticks were skipped: it stood at its last position until the tick before.
+      track.push({ t: t - this.dt, x: last.x, y: last.y });
+    }
+    track.push({ t, x, y });
+    while (track.length > 64) track.shift();
+  }
+
+  /** Forgets a player that left. */
+  remove(id: number): void {
+    this.tracks.delete(id);
+  }
+
+  /** Places a player without interpolating (spawn, respawn, keyframe). */
+  reset(id: number, t: number, x: number, y: number): void {
+    this.tracks.set(id, [{ t, x, y }]);
+  }
+
+  /** The server time to draw at, for local clock `now` (seconds). */
+  renderTime(now: number): number {
+    return now - (this.offset ?? 0) - this.delayTicks * this.dt;
+  }
+
+  /** A player's position at server time `t`: between the samples around it, or the nearest. */
+  sample(id: number, t: number): { x: number; y: number } | null {
+    const track = this.tracks.get(id);
+    if (!track || track.length === 0) return null;
+    if (t <= track[0].t) return { x: track[0].x, y: track[0].y };
+    for (let i = track.length - 1; i > 0; i--) {
+      const a = track[i - 1];
+      const b = track[i];
+      if (t >= a.t) {
+        if (t >= b.t) return { x: b.x, y: b.y };
+        const k = (t - a.t) / (b.t - a.t);
+        return { x: a.x + (b.x - a.x) * k, y: a.y + (b.y - a.y) * k };
+      }
+    }
+    return { x: track[0].x, y: track[0].y };
+  }
+}

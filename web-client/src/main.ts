@@ -1,0 +1,108 @@
+// Entry point: wires the canvas, keyboard, connection and game together. Arrow keys (or
+// WASD) move, space attacks; while a key is held an input goes out every tick.
+
+import { Connection, type ConnState } from "./connection";
+import { Game, nowSeconds, performanceNowMs } from "./game";
+import { direction } from "./movement";
+import { encodeJoin, encodePing } from "./protocol";
+import { draw } from "./render";
+
+const canvas = document.getElementById("map") as HTMLCanvasElement;
+const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
+const hud = document.getElementById("hud") as HTMLElement;
+const feed = document.getElementById("feed") as HTMLElement;
+
+const params = new URLSearchParams(location.search);
+const name = params.get("name") ?? `guest${Math.floor(Math.random() * 1000)}`;
+const game = new Game();
+let state: ConnState = "connecting";
+let stateDetail = "";
+const held = new Set<string>();
+let attackQueued = false;
+
+const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+const conn = new Connection(url, {
+  onOpen(send) {
+    send(encodeJoin(name));
+  },
+  onMessage(bytes) {
+    try {
+      game.receive(bytes, nowSeconds());
+    } catch (e) {
+      // Out of step with the server (or a bug): start over with a fresh welcome.
+      console.error("frame rejected, reconnecting", e);
+      conn.drop();
+    }
+  },
+  onState(s, detail) {
+    state = s;
+    stateDetail = detail;
+  },
+});
+conn.start();
+
+const KEYS: Record<string, string> = {
+  ArrowLeft: "left", ArrowRight: "right", ArrowUp: "up", ArrowDown: "down",
+  a: "left", d: "right", w: "up", s: "down",
+};
+addEventListener("keydown", (e) => {
+  if (e.key === " ") {
+    attackQueued = true;
+    e.preventDefault();
+  } else if (KEYS[e.key]) {
+    held.add(KEYS[e.key]);
+    e.preventDefault();
+  }
+});
+addEventListener("keyup", (e) => {
+  if (KEYS[e.key]) held.delete(KEYS[e.key]);
+});
+addEventListener("blur", () => held.clear());
+
+// Inputs at the tick rate, while something is held (or an attack is queued).
+let inputTimer: ReturnType<typeof setInterval> | null = null;
+function startInputs(rate: number) {
+  if (inputTimer) clearInterval(inputTimer);
+  inputTimer = setInterval(() => {
+    if (!game.welcomed || state !== "open") return;
+    const [dx, dy] = direction(held.has("left"), held.has("right"), held.has("up"), held.has("down"));
+    if (dx === 0 && dy === 0 && !attackQueued) return;
+    conn.send(game.input(dx, dy, attackQueued));
+    attackQueued = false;
+  }, 1000 / rate);
+}
+let lastRate = 0;
+setInterval(() => conn.send(encodePing(performanceNowMs() >>> 0)), 2000);
+
+function frame() {
+  if (game.tickRate !== lastRate) {
+    lastRate = game.tickRate;
+    startInputs(lastRate);
+  }
+  const now = nowSeconds();
+  const side = Math.min(innerWidth - 24, innerHeight - 90);
+  if (canvas.width !== side) canvas.width = canvas.height = Math.max(200, side);
+  draw(ctx, game, now);
+  const me = game.replica.entities.get(game.playerId);
+  hud.textContent = [
+    `${state}${stateDetail ? ` (${stateDetail})` : ""}`,
+    `RTT ${game.rttMs === null ? "–" : `${game.rttMs.toFixed(0)} ms`}`,
+    `${game.tickRate} Hz`,
+    `${(game.bytesPerSecond(now) / 1024).toFixed(1)} KiB/s`,
+    `${game.replica.entities.size} players`,
+    me ? `you: ${me.name} (#${me.id}) ${Math.max(0, me.hp)} hp` : "",
+  ].filter(Boolean).join(" · ");
+  feed.replaceChildren(...game.killFeed.map((k) => Object.assign(document.createElement("li"), { textContent: k.text })));
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+
+// For tests and the curious: the game's state, read-only.
+Object.assign(window, {
+  skirmish: {
+    get playerId() { return game.playerId; },
+    get state() { return state; },
+    entities: () => game.replica.sorted(),
+    drop: () => conn.drop(),
+  },
+});

@@ -1,0 +1,208 @@
+// The wire protocol (docs/protocol.md), decoded and encoded with @msgpack/msgpack.
+// Mirrors shared/src/codec.rs; web-client/test/vectors.json (written by the Rust side)
+// keeps the two in step.
+
+import { decode, encode } from "@msgpack/msgpack";
+
+export const PROTOCOL_VERSION = 1;
+/** Subunits per map unit: positions are integers of 1/8 unit. */
+export const SUBUNITS = 8;
+
+export interface Rules {
+  map_width: number;
+  map_height: number;
+  spawn_min: number;
+  spawn_max: number;
+  speed: number;
+  attack_range: number;
+  attack_damage: number;
+  max_hp: number;
+  attack_cooldown_ms: number;
+  respawn_delay_ms: number;
+  player_size: number;
+}
+
+export interface EntityState {
+  id: number;
+  name: string;
+  x: number;
+  y: number;
+  hp: number;
+}
+
+export interface Change {
+  id: number;
+  dx: number | null;
+  dy: number | null;
+  hp: number | null;
+}
+
+export type GameEvent =
+  | { kind: "joined"; id: number }
+  | { kind: "left"; id: number }
+  | { kind: "attacked"; attacker: number; target: number; hp: number }
+  | { kind: "killed"; victim: number; killer: number }
+  | { kind: "respawned"; id: number };
+
+export interface Frame {
+  type: "frame";
+  tick: number;
+  ack: number;
+  spawned: EntityState[];
+  changed: Change[];
+  removed: number[];
+  events: GameEvent[];
+}
+
+export interface Keyframe {
+  tick: number;
+  ack: number;
+  entities: EntityState[];
+}
+
+export interface Welcome {
+  type: "welcome";
+  playerId: number;
+  protocolVersion: number;
+  tickRate: number;
+  rules: Rules;
+  keyframe: Keyframe;
+}
+
+export type ServerMsg =
+  | Welcome
+  | Frame
+  | ({ type: "keyframe" } & Keyframe)
+  | { type: "pong"; clientTime: number };
+
+/** Bytes that are not a valid server message. */
+export class ProtocolError extends Error {}
+
+function fail(what: string): never {
+  throw new ProtocolError(what);
+}
+
+function int(v: unknown, what: string): number {
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  if (typeof v === "bigint") return Number(v);
+  return fail(`${what}: expected an integer`);
+}
+
+function arr(v: unknown, what: string): unknown[] {
+  return Array.isArray(v) ? v : fail(`${what}: expected an array`);
+}
+
+function entityOf(v: unknown): EntityState {
+  const a = arr(v, "entity");
+  if (a.length !== 5) fail(`entity has ${a.length} fields`);
+  if (typeof a[1] !== "string") fail("entity name: expected a string");
+  return { id: int(a[0], "id"), name: a[1], x: int(a[2], "x"), y: int(a[3], "y"), hp: int(a[4], "hp") };
+}
+
+const CHANGED_X = 1;
+const CHANGED_Y = 2;
+const CHANGED_HP = 4;
+
+function changesOf(v: unknown): Change[] {
+  const ints = arr(v, "changed").map((x) => int(x, "changed"));
+  const out: Change[] = [];
+  let id = 0;
+  let i = 0;
+  const next = () => (i < ints.length ? ints[i++] : fail("changed: truncated"));
+  while (i < ints.length) {
+    const head = next();
+    id += Math.floor(head / 8);
+    const mask = head % 8;
+    const dx = mask & CHANGED_X ? next() : null;
+    const dy = mask & CHANGED_Y ? next() : null;
+    const hp = mask & CHANGED_HP ? next() : null;
+    out.push({ id, dx, dy, hp });
+  }
+  return out;
+}
+
+function eventsOf(v: unknown): GameEvent[] {
+  const ints = arr(v, "events").map((x) => int(x, "event"));
+  const out: GameEvent[] = [];
+  let i = 0;
+  const next = () => (i < ints.length ? ints[i++] : fail("events: truncated"));
+  while (i < ints.length) {
+    const kind = next();
+    switch (kind) {
+      case 0: out.push({ kind: "joined", id: next() }); break;
+      case 1: out.push({ kind: "left", id: next() }); break;
+      case 2: out.push({ kind: "attacked", attacker: next(), target: next(), hp: next() }); break;
+      case 3: out.push({ kind: "killed", victim: next(), killer: next() }); break;
+      case 4: out.push({ kind: "respawned", id: next() }); break;
+      default: fail(`unknown event kind ${kind}`);
+    }
+  }
+  return out;
+}
+
+function rulesOf(v: unknown): Rules {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail("rules: expected a map");
+  return v as Rules;
+}
+
+/** Decodes one server message; throws ProtocolError on anything malformed. */
+export function decodeServer(bytes: Uint8Array): ServerMsg {
+  let v: unknown;
+  try {
+    v = decode(bytes);
+  } catch (e) {
+    throw new ProtocolError(`not MessagePack: ${String(e)}`);
+  }
+  const a = arr(v, "message");
+  const tag = int(a[0], "tag");
+  const arity = (n: number) => a.length === n || fail(`message ${tag} has ${a.length} fields`);
+  switch (tag) {
+    case 0:
+      arity(7);
+      return {
+        type: "welcome",
+        playerId: int(a[1], "player id"),
+        protocolVersion: int(a[2], "protocol version"),
+        tickRate: int(a[3], "tick rate"),
+        rules: rulesOf(a[4]),
+        keyframe: { tick: int(a[5], "tick"), ack: 0, entities: arr(a[6], "entities").map(entityOf) },
+      };
+    case 1:
+      arity(7);
+      return {
+        type: "frame",
+        tick: int(a[1], "tick"),
+        ack: int(a[2], "ack"),
+        spawned: arr(a[3], "spawned").map(entityOf),
+        changed: changesOf(a[4]),
+        removed: arr(a[5], "removed").map((x) => int(x, "removed")),
+        events: eventsOf(a[6]),
+      };
+    case 2:
+      arity(4);
+      return {
+        type: "keyframe",
+        tick: int(a[1], "tick"),
+        ack: int(a[2], "ack"),
+        entities: arr(a[3], "entities").map(entityOf),
+      };
+    case 3:
+      arity(2);
+      return { type: "pong", clientTime: int(a[1], "client time") };
+    default:
+      return fail(`unknown message tag ${tag}`);
+  }
+}
+
+export function encodeJoin(name: string | null): Uint8Array {
+  return encode([0, PROTOCOL_VERSION, name]);
+}
+
+/** `dx`, `dy` must already be single-precision values of length <= 1 (see movement.ts). */
+export function encodeInput(seq: number, dx: number, dy: number, attack: boolean): Uint8Array {
+  return encode([1, seq, dx, dy, attack], { forceFloat32: true });
+}
+
+export function encodePing(clientTime: number): Uint8Array {
+  return encode([2, clientTime >>> 0]);
+}

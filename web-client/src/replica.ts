@@ -1,0 +1,50 @@
+// The client's copy of the world and the delta apply, with the same rules as
+// shared/src/replica.rs: spawned, then changed, then removed; any mismatch is an error
+// (the client then needs a keyframe).
+
+import type { EntityState, Frame, Keyframe } from "./protocol";
+
+export class ApplyError extends Error {}
+
+export class Replica {
+  tick = 0;
+  ack = 0;
+  entities = new Map<number, EntityState>();
+
+  static fromKeyframe(k: Keyframe): Replica {
+    const r = new Replica();
+    r.tick = k.tick;
+    r.ack = k.ack;
+    for (const e of k.entities) r.entities.set(e.id, { ...e });
+    return r;
+  }
+
+  /** Applies one frame; on error the replica is unchanged. */
+  apply(f: Frame): void {
+    if (f.tick <= this.tick) throw new ApplyError(`frame for tick ${f.tick} does not follow tick ${this.tick}`);
+    const next = new Map<number, EntityState>();
+    for (const [id, e] of this.entities) next.set(id, { ...e });
+    for (const e of f.spawned) {
+      if (next.has(e.id)) throw new ApplyError(`player ${e.id} spawned twice`);
+      next.set(e.id, { ...e });
+    }
+    for (const c of f.changed) {
+      const e = next.get(c.id);
+      if (!e) throw new ApplyError(`player ${c.id} is unknown`);
+      if (c.dx !== null) e.x += c.dx;
+      if (c.dy !== null) e.y += c.dy;
+      if (c.hp !== null) e.hp = c.hp;
+    }
+    for (const id of f.removed) {
+      if (!next.delete(id)) throw new ApplyError(`player ${id} is unknown`);
+    }
+    this.entities = next;
+    this.tick = f.tick;
+    this.ack = f.ack;
+  }
+
+  /** Entities sorted by id, as a keyframe lists them. */
+  sorted(): EntityState[] {
+    return [...this.entities.values()].sort((a, b) => a.id - b.id);
+  }
+}

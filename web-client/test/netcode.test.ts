@@ -1,0 +1,109 @@
+// Interpolation, prediction with reconciliation, and reconnect backoff.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { reconnectDelay } from "../src/backoff";
+import { Interpolator } from "../src/interpolation";
+import { direction, perTick, step } from "../src/movement";
+import { Predictor } from "../src/prediction";
+import type { Rules } from "../src/protocol";
+
+const rules: Rules = {
+  map_width: 500, map_height: 500, spawn_min: 0, spawn_max: 100, speed: 100, attack_range: 10,
+  attack_damage: 10, max_hp: 100, attack_cooldown_ms: 500, respawn_delay_ms: 3000, player_size: 10,
+};
+const dt = 1 / 30;
+
+test("interpolates between the two snapshots around render time", () => {
+  const ip = new Interpolator(dt);
+  ip.push(1, 10 * dt, 0, 0);
+  ip.push(1, 11 * dt, 30, -60);
+  const mid = ip.sample(1, 10.5 * dt);
+  assert.ok(mid);
+  assert.ok(Math.abs(mid.x - 15) < 1e-9 && Math.abs(mid.y + 30) < 1e-9, JSON.stringify(mid));
+  const quarter = ip.sample(1, 10.25 * dt)!;
+  assert.ok(Math.abs(quarter.x - 7.5) < 1e-9 && Math.abs(quarter.y + 15) < 1e-9);
+});
+
+test("renders two ticks behind the newest server time, so a late frame does not snap", () => {
+  const ip = new Interpolator(dt);
+  // Frames for ticks 1..10 arrive on time (tick t at local time t*dt + 0.1 s).
+  for (let t = 1; t <= 10; t++) {
+    ip.observe(t * dt, t * dt + 0.1);
+    ip.push(1, t * dt, t * 27, 0);
+  }
+  const now = 10 * dt + 0.1;
+  assert.ok(Math.abs(ip.renderTime(now) - 8 * dt) < 1e-9);
+  // Tick 11 (due at now + dt) arrives 0.6 ticks late, tick 12 on time. Drawn two ticks
+  // behind, the position keeps moving smoothly throughout: no jump, no freeze.
+  const positions: number[] = [];
+  for (let k = 0; k <= 20; k++) {
+    const at = now + (k * dt) / 10;
+    if (k === 16) {
+      ip.observe(11 * dt, at);
+      ip.push(1, 11 * dt, 11 * 27, 0);
+    }
+    if (k === 20) {
+      ip.observe(12 * dt, at);
+      ip.push(1, 12 * dt, 12 * 27, 0);
+    }
+    positions.push(ip.sample(1, ip.renderTime(at))!.x);
+  }
+  for (let i = 1; i < positions.length; i++) {
+    const moved = positions[i] - positions[i - 1];
+    assert.ok(moved > 2.0 && moved < 3.4, `step ${i}: moved ${moved} (${positions.join(", ")})`);
+  }
+  // One late frame barely moves the render clock.
+  assert.ok(Math.abs(ip.renderTime(now + 2 * dt) - 10 * dt) < 0.05 * dt);
+});
+
+test("a player idle for a while starts moving from where it stood, not sliding from long ago", () => {
+  const ip = new Interpolator(dt);
+  ip.push(1, 1 * dt, 100, 100);
+  ip.push(1, 50 * dt, 127, 100); // unchanged ticks 2..49 were not sent
+  assert.deepEqual(ip.sample(1, 30 * dt), { x: 100, y: 100 });
+  assert.deepEqual(ip.sample(1, 49 * dt), { x: 100, y: 100 });
+  const half = ip.sample(1, 49.5 * dt)!;
+  assert.ok(Math.abs(half.x - 113.5) < 1e-9 && half.y === 100, JSON.stringify(half));
+});
+
+test("prediction moves at once and reconciliation replays unacknowledged inputs", () => {
+  const t = perTick(rules, 30);
+  const p = new Predictor(t);
+  p.reconcile(800, 800, 0, true);
+  const [rx, ry] = direction(false, true, false, false);
+  const [dx, dy] = direction(false, true, false, true);
+  p.sent({ seq: 1, dx: rx, dy: ry }, true);
+  p.sent({ seq: 2, dx, dy }, true);
+  p.sent({ seq: 3, dx, dy }, true);
+  assert.deepEqual([p.x, p.y], [800 + 27 + 19 + 19, 800 + 19 + 19]);
+  // The server applied input 1 but from a different position (a correction): the prediction
+  // becomes the server's position plus inputs 2 and 3.
+  p.reconcile(900, 700, 1, true);
+  assert.deepEqual([p.x, p.y], [900 + 19 + 19, 700 + 19 + 19]);
+  assert.equal(p.unacked, 2);
+  // Everything acknowledged: the prediction is the server's position.
+  p.reconcile(940, 740, 3, true);
+  assert.deepEqual([p.x, p.y], [940, 740]);
+  assert.equal(p.unacked, 0);
+});
+
+test("movement matches the server's rule: rounding and clamping", () => {
+  const t = perTick(rules, 30);
+  assert.deepEqual(step(800, 800, 1, 0, t), [827, 800]);
+  const [dx, dy] = direction(true, false, true, false);
+  assert.deepEqual(step(3, 5, dx, dy, t), [0, 0]);
+  assert.deepEqual(step(3995, 4000, 1, 0, t), [4000, 4000]);
+  assert.ok(dx * dx + dy * dy <= 1, "diagonal is not longer than 1");
+});
+
+test("reconnect delays back off from 1 s to 5 s with jitter", () => {
+  assert.equal(reconnectDelay(0, 0.5), 1000);
+  assert.equal(reconnectDelay(1, 0.5), 2000);
+  assert.equal(reconnectDelay(2, 0.5), 4000);
+  assert.equal(reconnectDelay(3, 0.5), 5000);
+  assert.equal(reconnectDelay(30, 0.5), 5000);
+  assert.equal(reconnectDelay(0, 0), 500);
+  assert.ok(reconnectDelay(0, 0.999) < 1500);
+  for (let a = 0; a < 10; a++) assert.ok(reconnectDelay(a, 0.9999) <= 5000);
+});
