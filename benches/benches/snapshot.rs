@@ -1,14 +1,20 @@
 //! Snapshot cost and size: encoding a tick's changes (delta) against the whole world
-//! (keyframe); and one tick of a world where 100 players move, for 1, 100 and 1,000 connected
-//! clients receiving the same view: the sim thread's tick (encoded once, so almost flat in
-//! clients) and the fan-out's delivery (a queue push per client, on another thread).
+//! (keyframe); queueing one encoded tick to 1, 100 and 1,000 clients receiving the same view
+//! (the fan-out, off the sim thread); and the sim thread's tick as connected players grow.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use skirmish_benches::{Arena, dense_rules};
+use skirmish_server::link::{Closer, Joined, Link, TickOutput};
+use skirmish_server::net::fanout::Fanout;
 use skirmish_shared::codec::write_entity;
 use skirmish_shared::{Change, FrameBodyWriter};
+use tokio::sync::mpsc;
 
 fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot/encode");
@@ -57,14 +63,71 @@ fn encode(c: &mut Criterion) {
     group.finish();
 }
 
-/// 100 players move; 1, 100 or 1,000 clients are connected (the extra ones stand still).
+/// One tick's body with 100 moving players, queued to 1, 100 and 1,000 clients receiving the
+/// same view: encoded once, so each client costs only a queue push and a 6-byte header.
 fn fanout(c: &mut Criterion) {
-    let mut group = c.benchmark_group("snapshot");
-    group.sample_size(20).measurement_time(Duration::from_secs(5));
+    let mut group = c.benchmark_group("snapshot/fanout");
+    let mut writer = FrameBodyWriter::default();
+    let mut rng = fastrand::Rng::with_seed(2);
+    for id in 1..=100u32 {
+        writer.change(&Change {
+            id,
+            dx: Some(rng.i32(-27..=27)),
+            dy: Some(rng.i32(-27..=27)),
+            hp: None,
+        });
+    }
+    let mut bytes = Vec::new();
+    writer.finish(&mut bytes);
+    let body = Bytes::from(bytes);
     for clients in [1usize, 100, 1_000] {
-        let players = clients.max(100);
+        let mut fanout = Fanout::new(Arc::new(AtomicBool::new(false)), u32::MAX);
+        let mut queues = Vec::with_capacity(clients);
+        let joined = (1..=clients as u64)
+            .map(|conn| {
+                let (outbox, queue) = mpsc::channel(8);
+                queues.push(queue);
+                let link = Link { outbox, closer: Closer::new().0 };
+                Joined {
+                    conn,
+                    player: conn as u32,
+                    link,
+                    welcome_head: Bytes::from_static(&[0x90]),
+                }
+            })
+            .collect();
+        fanout.deliver(TickOutput { tick: 1, joined, ..TickOutput::default() });
+        let mut tick = 1;
+        group.throughput(Throughput::Elements(clients as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(clients), &clients, |b, _| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    for q in &mut queues {
+                        while q.try_recv().is_ok() {}
+                    }
+                    tick += 1;
+                    let out =
+                        TickOutput { tick, body: Some(body.clone()), ..TickOutput::default() };
+                    let start = Instant::now();
+                    std::hint::black_box(fanout.deliver(out));
+                    timed += start.elapsed();
+                }
+                timed
+            });
+        });
+    }
+    group.finish();
+}
+
+/// The sim thread's tick when 100 players move among 100 or 1,000 connected players: it
+/// grows with the world's entities, not with the clients (no per-client work on this thread).
+fn tick_with_clients(c: &mut Criterion) {
+    let mut group = c.benchmark_group("snapshot/tick_100_moving");
+    group.sample_size(20).measurement_time(Duration::from_secs(5));
+    for players in [100usize, 1_000] {
         let mut arena = Arena::new(players, dense_rules(players));
-        group.bench_with_input(BenchmarkId::new("tick_100_moving", clients), &clients, |b, _| {
+        group.bench_with_input(BenchmarkId::from_parameter(players), &players, |b, _| {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
@@ -78,23 +141,9 @@ fn fanout(c: &mut Criterion) {
                 timed
             });
         });
-        group.bench_with_input(BenchmarkId::new("fanout", clients), &clients, |b, _| {
-            b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                for _ in 0..iters {
-                    arena.feed_some(100, 0.0);
-                    let out = arena.step();
-                    let start = Instant::now();
-                    std::hint::black_box(arena.fanout.deliver(out));
-                    timed += start.elapsed();
-                    arena.drain();
-                }
-                timed
-            });
-        });
     }
     group.finish();
 }
 
-criterion_group!(benches, encode, fanout);
+criterion_group!(benches, encode, fanout, tick_with_clients);
 criterion_main!(benches);

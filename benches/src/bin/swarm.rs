@@ -43,6 +43,9 @@ struct Args {
     /// Chance that an input presses attack.
     #[arg(long, env = "SWARM_ATTACK", default_value_t = 0.05)]
     attack: f32,
+    /// Bots join and then send nothing: measures what an idle world costs each client.
+    #[arg(long, env = "SWARM_IDLE")]
+    idle: bool,
     /// Print the summary as one JSON object instead of a table.
     #[arg(long, env = "SWARM_JSON")]
     json: bool,
@@ -100,7 +103,9 @@ fn find_server_pid() -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid: u32 = e.file_name().to_str()?.parse().ok()?;
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        (comm.trim() == "skirmish").then_some(pid)
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
+        (comm.trim() == "skirmish" && state != "Z").then_some(pid)
     })
 }
 
@@ -172,7 +177,7 @@ async fn bot(id: usize, args: Rc<Args>, stats: Shared, start_at: Instant, end_at
     loop {
         tokio::select! {
             _ = &mut end => break,
-            _ = interval.tick() => {
+            _ = interval.tick(), if !args.idle => {
                 if rng.f32() < 0.1 {
                     heading = rng.f32() * std::f32::consts::TAU;
                 }
