@@ -22,5 +22,7 @@ echo "== web client: install, build, lint, unit tests"
 
 echo "== browser end-to-end (headless Chromium)"
 ./scripts/install-chromium.sh
-cargo build --locked --bin skirmish
+# `cargo test` above built target/debug/skirmish for the integration tests; a plain
+# `cargo build` would rebuild dependencies with a different feature set.
+[ -x target/debug/skirmish ] || cargo build --locked --bin skirmish
 (cd web-client && SKIRMISH_BIN="$PWD/../target/debug/skirmish" npm run e2e)

@@ -13,9 +13,12 @@ fn codec(c: &mut Criterion) {
         attack: true,
     })
     .encode();
-    let join =
-        ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some("a player name".into()) }
-            .encode();
+    let join = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: Some("a player name".into()),
+        resume: Some([7; 16]),
+    }
+    .encode();
     let mut nan = input.clone();
     let at = nan.len() - 10;
     nan[at..at + 4].copy_from_slice(&f32::NAN.to_be_bytes());

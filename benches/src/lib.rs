@@ -72,7 +72,14 @@ impl Arena {
             let (tx, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
             arena
                 .inbox
-                .send(Inbound::Join { conn, name: None, link: Link { outbox, closer }, inputs: rx })
+                .send(Inbound::Join {
+                    conn,
+                    name: None,
+                    link: Link { outbox, closer },
+                    inputs: rx,
+                    resume: None,
+                    new_token: u128::from(conn).to_le_bytes(),
+                })
                 .expect("sim inbox open");
             arena.inputs.push(tx);
             arena.queues.push(queue);

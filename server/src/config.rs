@@ -62,6 +62,10 @@ pub struct Config {
     /// Open connections at most (HTTP and WebSocket); more are refused with HTTP 503.
     #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
+    /// Milliseconds a disconnected player stays in the world for its client to resume it
+    /// with its token (0: it leaves at once).
+    #[arg(long, env = "SKIRMISH_RESUME_GRACE_MS", default_value_t = 30_000)]
+    pub resume_grace_ms: u64,
     /// Milliseconds a client may leave its frame queue full before it is disconnected.
     #[arg(long, env = "SKIRMISH_STALL_TIMEOUT_MS", default_value_t = 5000)]
     pub stall_timeout_ms: u64,
@@ -96,6 +100,7 @@ impl Default for Config {
             max_players: 1000,
             max_connections: 4096,
             stall_timeout_ms: 5000,
+            resume_grace_ms: 30_000,
             web_root: PathBuf::from(DEFAULT_WEB_ROOT),
             seed: None,
             log: "info".into(),
@@ -127,6 +132,10 @@ impl Config {
             rules: self.rules(),
             tick_rate: self.tick_rate,
             max_players: self.max_players,
+            resume_grace_ticks: (u128::from(self.resume_grace_ms) * u128::from(self.tick_rate))
+                .div_ceil(1000)
+                .try_into()
+                .unwrap_or(u64::MAX),
             seed: self.seed.unwrap_or_else(|| fastrand::u64(..)),
         }
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use skirmish_shared::{Input, PlayerId};
+use skirmish_shared::{Input, PlayerId, ResumeToken};
 use tokio::sync::{mpsc, watch};
 
 /// Identifies one connection for the server's lifetime.
@@ -31,6 +31,10 @@ pub enum Inbound {
         link: Link,
         /// This connection's validated inputs, in sequence order.
         inputs: crossbeam_channel::Receiver<Input>,
+        /// The token the client presented to get its player back, if any.
+        resume: Option<ResumeToken>,
+        /// A fresh random token, for the case that this is a new player.
+        new_token: ResumeToken,
     },
     /// The connection is gone (closed, failed or kicked).
     Leave {
@@ -113,6 +117,8 @@ pub enum CloseCode {
     TryAgainLater,
     /// 4001: the client speaks another protocol version.
     VersionMismatch,
+    /// 4002: the same resume token joined on a newer connection.
+    SessionTakenOver,
 }
 
 impl CloseCode {
@@ -128,6 +134,7 @@ impl CloseCode {
             CloseCode::Internal => 1011,
             CloseCode::TryAgainLater => 1013,
             CloseCode::VersionMismatch => 4001,
+            CloseCode::SessionTakenOver => 4002,
         }
     }
 }
@@ -225,6 +232,8 @@ pub struct TickOutput {
     pub left: Vec<ConnId>,
     /// Connections whose ack changed this tick, with the new ack.
     pub acks: Vec<(ConnId, u32)>,
+    /// Connections to close (their player was taken over by a newer connection).
+    pub kicked: Vec<(ConnId, Close)>,
 }
 
 /// A player that joined this tick.

@@ -66,7 +66,7 @@ impl Harness {
     }
 
     fn rules() -> SimConfig {
-        SimConfig { seed: 7, ..SimConfig::default() }
+        SimConfig { seed: 7, resume_grace_ticks: 0, ..SimConfig::default() }
     }
 
     /// Joins a client and steps once so it is welcomed; returns its connection id.
@@ -84,7 +84,14 @@ impl Harness {
         let (closer, close) = Closer::new();
         let (inputs, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
         self.tx
-            .send(Inbound::Join { conn, name: None, link: Link { outbox, closer }, inputs: rx })
+            .send(Inbound::Join {
+                conn,
+                name: None,
+                link: Link { outbox, closer },
+                inputs: rx,
+                resume: None,
+                new_token: [conn as u8; 16],
+            })
             .expect("sim inbox open");
         self.clients.insert(
             conn,

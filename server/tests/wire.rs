@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use skirmish_server::{Config, run};
 use skirmish_shared::{
-    ClientMsg, Direction, Event, Input, PROTOCOL_VERSION, PlayerId, Replica, ServerMsg, Welcome,
+    ClientMsg, Direction, Event, Input, PROTOCOL_VERSION, PlayerId, Replica, ResumeToken,
+    ServerMsg, Welcome,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -43,6 +44,7 @@ impl TestApp {
             spawn_max: 0,
             attack_cooldown_ms: 0,
             respawn_delay_ms: 600_000,
+            resume_grace_ms: 0,
             seed: Some(1),
             ..Config::default()
         }
@@ -78,8 +80,13 @@ struct Player {
 
 impl Player {
     async fn join(addr: SocketAddr, name: &str) -> Self {
+        Self::join_with(addr, name, None).await
+    }
+
+    async fn join_with(addr: SocketAddr, name: &str, resume: Option<ResumeToken>) -> Self {
         let mut ws = connect(addr).await;
-        let join = ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some(name.into()) };
+        let join =
+            ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some(name.into()), resume };
         ws.send(Message::Binary(join.encode().into())).await.expect("send join");
         let msg = next_msg(&mut ws, "welcome").await;
         let ServerMsg::Welcome(welcome) = msg else { panic!("expected welcome, got {msg:?}") };
@@ -355,7 +362,8 @@ async fn bad_input_never_hurts_the_server() {
     assert_eq!(code, 1003, "text frame");
     let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(vec![0; 4096].into())).await;
     assert_eq!(code, 1009, "oversized message");
-    let rejoin = ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: None }.encode();
+    let rejoin =
+        ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: None, resume: None }.encode();
     let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(rejoin.into())).await;
     assert_eq!(code, 1008, "second join");
 
@@ -366,7 +374,8 @@ async fn bad_input_never_hurts_the_server() {
     early.send(Message::Binary(input.into())).await.expect("send");
     assert_eq!(close_code(&mut early).await.0, 1008, "input before join");
     let mut old = connect(app.addr).await;
-    let join = ClientMsg::Join { protocol_version: PROTOCOL_VERSION + 1, name: None }.encode();
+    let join = ClientMsg::Join { protocol_version: PROTOCOL_VERSION + 1, name: None, resume: None }
+        .encode();
     old.send(Message::Binary(join.into())).await.expect("send");
     assert_eq!(close_code(&mut old).await.0, 4001, "protocol version mismatch");
 
@@ -411,4 +420,89 @@ async fn shutdown_closes_every_client_with_going_away() {
     let _ = stop.take().map(|s| s.send(()));
     assert_eq!(close_code(&mut a.ws).await.0, 1001);
     tokio::time::timeout(WAIT, server).await.expect("stopped").expect("no panic").expect("Ok");
+}
+
+fn with_grace(ms: u64) -> Config {
+    Config { resume_grace_ms: ms, ..TestApp::arena() }
+}
+
+/// Waits until the server has run a tick after everything `p` sent so far.
+async fn sync(p: &mut Player) {
+    let seq = p.input(0.0, 0.0, false).await;
+    p.acked(seq).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_within_the_window_keeps_the_player_and_nobody_sees_a_leave() {
+    let app = TestApp::spawn(with_grace(30_000)).await;
+    let mut a = Player::join(app.addr, "a").await;
+    let mut b = Player::join(app.addr, "b").await;
+    let (ia, ib, token) = (a.id, b.id, b.welcome.token);
+    assert!(!b.welcome.resumed);
+    // B takes a hit and moves, so there is state to keep.
+    let seq = a.input(0.0, 0.0, true).await;
+    a.acked(seq).await;
+    let seq = b.input(0.0, 1.0, false).await;
+    b.acked(seq).await;
+    b.until("B's hit", |p| p.replica.entities[&ib].hp == 90).await;
+    let before = b.replica.entities[&ib].clone();
+
+    b.ws.close(None).await.expect("close");
+    drop(b);
+    sync(&mut a).await;
+    let mut b2 = Player::join_with(app.addr, "b", Some(token)).await;
+    assert!(b2.welcome.resumed, "the token got the player back");
+    assert_eq!(b2.id, ib);
+    assert_eq!(b2.welcome.token, token);
+    assert_eq!(b2.replica.entities[&ib], before, "same id, position, hp and name");
+    // It plays on: its new connection's inputs are applied and acknowledged from 1.
+    let seq = b2.input(0.0, 1.0, false).await;
+    assert_eq!(seq, 1);
+    b2.acked(seq).await;
+    assert_eq!(b2.replica.entities[&ib].y, before.y + 27);
+    sync(&mut a).await;
+    assert!(!a.saw(Event::Left { id: ib }), "nobody saw B leave");
+    assert!(
+        a.events
+            .iter()
+            .all(|(_, e)| *e != Event::Joined { id: ib } || a.replica.entities.contains_key(&ib))
+    );
+    assert_eq!(a.replica.entities[&ib].y, before.y + 27, "A sees the resumed player move");
+    assert!(a.replica.entities.contains_key(&ia));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_window_or_with_a_wrong_token_it_is_a_new_player() {
+    let app = TestApp::spawn(with_grace(100)).await;
+    let mut a = Player::join(app.addr, "a").await;
+    let b = Player::join(app.addr, "b").await;
+    let (ib, token) = (b.id, b.welcome.token);
+    drop(b);
+    // The grace window (100 ms = 3 ticks) ends: everyone sees B leave.
+    a.until("B's leave after the window", |p| p.saw(Event::Left { id: ib })).await;
+    let late = Player::join_with(app.addr, "b", Some(token)).await;
+    assert!(!late.welcome.resumed, "too late: a new player");
+    assert_ne!(late.id, ib);
+    assert_ne!(late.welcome.token, token);
+
+    let wrong = Player::join_with(app.addr, "c", Some([0x5a; 16])).await;
+    assert!(!wrong.welcome.resumed, "a wrong token is a new join");
+    assert_ne!(wrong.id, late.id);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_used_twice_closes_the_older_connection() {
+    let app = TestApp::spawn(with_grace(30_000)).await;
+    let mut a = Player::join(app.addr, "a").await;
+    let mut first = Player::join(app.addr, "b").await;
+    let second = Player::join_with(app.addr, "b", Some(first.welcome.token)).await;
+    assert!(second.welcome.resumed);
+    assert_eq!(second.id, first.id);
+    let (code, reason) = close_code(&mut first.ws).await;
+    assert_eq!(code, 4002, "{reason}");
+    sync(&mut a).await;
+    assert!(!a.saw(Event::Left { id: first.id }));
+    app.shutdown().await;
 }

@@ -9,11 +9,12 @@
 
 use crate::protocol::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
-    PROTOCOL_VERSION, PlayerId, ServerMsg, Welcome,
+    PROTOCOL_VERSION, PlayerId, ResumeToken, ServerMsg, Welcome,
 };
 use crate::rules::Rules;
 use crate::wire::{
-    Reader, write_array_len, write_bool, write_f32, write_int, write_nil, write_str, write_uint,
+    Reader, write_array_len, write_bin, write_bool, write_f32, write_int, write_nil, write_str,
+    write_uint,
 };
 
 /// Client → server tags.
@@ -96,12 +97,16 @@ impl ClientMsg {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(24);
         match self {
-            ClientMsg::Join { protocol_version, name } => {
-                write_array_len(&mut out, 3);
+            ClientMsg::Join { protocol_version, name, resume } => {
+                write_array_len(&mut out, 4);
                 write_int(&mut out, client_tag::JOIN);
                 write_uint(&mut out, u64::from(*protocol_version));
                 match name {
                     Some(n) => write_str(&mut out, n),
+                    None => write_nil(&mut out),
+                }
+                match resume {
+                    Some(t) => write_bin(&mut out, t),
                     None => write_nil(&mut out),
                 }
             }
@@ -136,10 +141,15 @@ impl ClientMsg {
         };
         let msg = match tag {
             client_tag::JOIN => {
-                arity(3)?;
+                // The version comes first so that an old client hears "wrong version".
                 let protocol_version = r.int_as()?;
+                if protocol_version != PROTOCOL_VERSION {
+                    return Ok(ClientMsg::Join { protocol_version, name: None, resume: None });
+                }
+                arity(4)?;
                 let name = if r.nil()? { None } else { Some(r.str()?.to_owned()) };
-                ClientMsg::Join { protocol_version, name }
+                let resume = if r.nil()? { None } else { Some(r.bin16()?) };
+                ClientMsg::Join { protocol_version, name, resume }
             }
             client_tag::INPUT => {
                 arity(5)?;
@@ -189,16 +199,28 @@ pub fn write_keyframe_header(out: &mut Vec<u8>, tick: u64, ack: u32) {
     write_uint(out, u64::from(ack));
 }
 
-/// Appends a welcome's header: array of 7, tag, player id, protocol version, tick rate,
-/// rules, tick. One entity array must follow (the keyframe's).
-pub fn write_welcome_header(
-    out: &mut Vec<u8>,
-    player_id: PlayerId,
-    tick_rate: u32,
-    rules: &Rules,
-    tick: u64,
-) {
-    write_array_len(out, 7);
+/// What a welcome says besides the keyframe.
+#[derive(Debug, Clone, Copy)]
+pub struct WelcomeHead<'a> {
+    /// The player's id.
+    pub player_id: PlayerId,
+    /// Ticks per second.
+    pub tick_rate: u32,
+    /// The rules in force.
+    pub rules: &'a Rules,
+    /// The player's resume token.
+    pub token: &'a ResumeToken,
+    /// Whether the token presented got this player back.
+    pub resumed: bool,
+    /// The keyframe's tick.
+    pub tick: u64,
+}
+
+/// Appends a welcome's header: array of 9, tag, player id, protocol version, tick rate,
+/// rules, token, resumed, tick. One entity array must follow (the keyframe's).
+pub fn write_welcome_header(out: &mut Vec<u8>, w: &WelcomeHead<'_>) {
+    let WelcomeHead { player_id, tick_rate, rules, token, resumed, tick } = *w;
+    write_array_len(out, 9);
     write_uint(out, server_tag::WELCOME);
     write_uint(out, u64::from(player_id));
     write_uint(out, u64::from(PROTOCOL_VERSION));
@@ -208,6 +230,8 @@ pub fn write_welcome_header(
         // Writing plain fields into a Vec can't fail; keep the message well-formed anyway.
         write_nil(out);
     }
+    write_bin(out, token);
+    write_bool(out, resumed);
     write_uint(out, tick);
 }
 
@@ -368,7 +392,15 @@ impl ServerMsg {
         match self {
             ServerMsg::Welcome(w) => {
                 let mut out = Vec::new();
-                write_welcome_header(&mut out, w.player_id, w.tick_rate, &w.rules, w.keyframe.tick);
+                let head = WelcomeHead {
+                    player_id: w.player_id,
+                    tick_rate: w.tick_rate,
+                    rules: &w.rules,
+                    token: &w.token,
+                    resumed: w.resumed,
+                    tick: w.keyframe.tick,
+                };
+                write_welcome_header(&mut out, &head);
                 write_entities(&mut out, &w.keyframe.entities);
                 out
             }
@@ -402,7 +434,7 @@ impl ServerMsg {
         };
         let msg = match u64::try_from(tag).unwrap_or(u64::MAX) {
             server_tag::WELCOME => {
-                arity(7)?;
+                arity(9)?;
                 let player_id = r.int_as()?;
                 let protocol_version = r.int_as()?;
                 let tick_rate = r.int_as()?;
@@ -410,6 +442,8 @@ impl ServerMsg {
                 let rules: Rules =
                     rmp_serde::decode::from_read(&mut rest).map_err(|_| DecodeError::Rules)?;
                 r.set_rest(rest);
+                let token = r.bin16()?;
+                let resumed = r.bool()?;
                 let tick = r.int_as()?;
                 let entities = read_entities(&mut r)?;
                 ServerMsg::Welcome(Welcome {
@@ -417,6 +451,8 @@ impl ServerMsg {
                     protocol_version,
                     tick_rate,
                     rules,
+                    token,
+                    resumed,
                     keyframe: Keyframe { tick, ack: 0, entities },
                 })
             }
@@ -534,8 +570,17 @@ mod tests {
     #[test]
     fn client_messages_round_trip() {
         for m in [
-            ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some("ann".into()) },
-            ClientMsg::Join { protocol_version: 7, name: None },
+            ClientMsg::Join {
+                protocol_version: PROTOCOL_VERSION,
+                name: Some("ann".into()),
+                resume: None,
+            },
+            ClientMsg::Join {
+                protocol_version: PROTOCOL_VERSION,
+                name: None,
+                resume: Some([7; 16]),
+            },
+            ClientMsg::Join { protocol_version: 7, name: None, resume: None },
             ClientMsg::Input(Input { seq: 70_000, dir: dir(0.6, -0.8), attack: true }),
             ClientMsg::Ping { client_time: 123_456 },
         ] {
@@ -573,6 +618,8 @@ mod tests {
                 protocol_version: PROTOCOL_VERSION,
                 tick_rate: 30,
                 rules: Rules { speed: 42.5, ..Rules::default() },
+                token: [0xab; 16],
+                resumed: true,
                 keyframe,
             }),
             ServerMsg::Pong { client_time: 77 },
@@ -618,9 +665,9 @@ mod tests {
             (&[0x92, 0x09, 0x00], DecodeError::UnknownTag(9)),
             (&[0x92, 0x02, 0x01, 0x00], DecodeError::TrailingBytes(1)),
             (&[0x91, 0x02], DecodeError::Arity { tag: 2, len: 1 }),
-            (&[0x93, 0x00, 0x01, 0xa2, 0xc3, 0x28], DecodeError::Utf8),
+            (&[0x94, 0x00, 0x02, 0xa2, 0xc3, 0x28, 0xc0], DecodeError::Utf8),
             (&[0xdd, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
-            (&[0x93, 0x00, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
+            (&[0x94, 0x00, 0x02, 0xdb, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
             (&[0x91, 0x91, 0x91, 0x91], DecodeError::Type("integer")),
         ];
         for (bytes, want) in cases {

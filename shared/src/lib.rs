@@ -18,10 +18,10 @@ pub mod replica;
 pub mod rules;
 pub mod wire;
 
-pub use codec::{DecodeError, FrameBodyWriter};
+pub use codec::{DecodeError, FrameBodyWriter, WelcomeHead};
 pub use protocol::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
-    PROTOCOL_VERSION, PlayerId, ServerMsg, Welcome,
+    PROTOCOL_VERSION, PlayerId, ResumeToken, ServerMsg, Welcome,
 };
 pub use replica::{ApplyError, Replica};
 pub use rules::{Rules, RulesError, SUBUNITS, TickRules};

@@ -7,7 +7,10 @@
 use crate::rules::Rules;
 
 /// Bumped on every incompatible change of the wire format; checked at join.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
+
+/// A resume token: 128 random bits handed out in the welcome.
+pub type ResumeToken = [u8; 16];
 
 /// Longest display name kept, in characters; longer names are cut.
 pub const MAX_NAME_CHARS: usize = 16;
@@ -91,6 +94,8 @@ pub enum ClientMsg {
         protocol_version: u16,
         /// Shown above the player; the server trims it and picks one if absent.
         name: Option<String>,
+        /// The token of an earlier welcome, to get that player back.
+        resume: Option<ResumeToken>,
     },
     /// One tick of intent.
     Input(Input),
@@ -205,6 +210,10 @@ pub struct Welcome {
     pub tick_rate: u32,
     /// The rules in force.
     pub rules: Rules,
+    /// Presented in a later join, within the grace window, gets this player back.
+    pub token: ResumeToken,
+    /// Whether this is the player a presented token asked for (`false`: a new player).
+    pub resumed: bool,
     /// The world as of the tick the player joined.
     pub keyframe: Keyframe,
 }

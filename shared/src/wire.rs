@@ -102,6 +102,21 @@ pub fn write_f32(out: &mut Vec<u8>, v: f32) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
+/// Appends a byte string (MessagePack `bin`).
+pub fn write_bin(out: &mut Vec<u8>, b: &[u8]) {
+    let len = b.len();
+    if len <= usize::from(u8::MAX) {
+        out.extend_from_slice(&[0xc4, len as u8]);
+    } else if len <= usize::from(u16::MAX) {
+        out.push(0xc5);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(0xc6);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+    out.extend_from_slice(b);
+}
+
 /// A cursor over one MessagePack message. Every read checks the remaining length first.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
@@ -234,6 +249,25 @@ impl<'a> Reader<'a> {
         } else {
             Ok(false)
         }
+    }
+
+    /// Reads a byte string (MessagePack `bin`), borrowed from the message.
+    pub fn bin(&mut self) -> Result<&'a [u8], DecodeError> {
+        let len = match Marker::from_u8(self.byte()?) {
+            Marker::Bin8 => usize::from(self.byte()?),
+            Marker::Bin16 => usize::from(u16::from_be_bytes(self.be()?)),
+            Marker::Bin32 => u32::from_be_bytes(self.be()?) as usize,
+            _ => return Err(DecodeError::Type("bin")),
+        };
+        if len > self.buf.len() {
+            return Err(DecodeError::LengthTooLarge);
+        }
+        self.take(len)
+    }
+
+    /// Reads a 16-byte `bin`.
+    pub fn bin16(&mut self) -> Result<[u8; 16], DecodeError> {
+        self.bin()?.try_into().map_err(|_| DecodeError::Range)
     }
 
     /// Reads a UTF-8 string, borrowed from the message.

@@ -16,8 +16,12 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         (
             "join",
-            ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some("ann".into()) }
-                .encode(),
+            ClientMsg::Join {
+                protocol_version: PROTOCOL_VERSION,
+                name: Some("ann".into()),
+                resume: None,
+            }
+            .encode(),
         ),
         (
             "input",
@@ -28,6 +32,15 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             })
             .encode(),
         ),
+        (
+            "resume",
+            ClientMsg::Join {
+                protocol_version: PROTOCOL_VERSION,
+                name: Some("ann".into()),
+                resume: Some(*b"0123456789abcdef"),
+            }
+            .encode(),
+        ),
         ("ping", ClientMsg::Ping { client_time: 1000 }.encode()),
         (
             "welcome",
@@ -36,6 +49,8 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 protocol_version: PROTOCOL_VERSION,
                 tick_rate: 30,
                 rules: Rules::default(),
+                token: *b"0123456789abcdef",
+                resumed: false,
                 keyframe: Keyframe { tick: 42, ack: 0, entities: vec![ann.clone(), bob.clone()] },
             })
             .encode(),

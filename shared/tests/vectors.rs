@@ -42,6 +42,8 @@ fn message(m: &ServerMsg) -> Value {
             "protocolVersion": w.protocol_version,
             "tickRate": w.tick_rate,
             "rules": serde_json::to_value(&w.rules).expect("rules serialise"),
+            "token": hex(&w.token),
+            "resumed": w.resumed,
             "keyframe": { "tick": w.keyframe.tick, "ack": w.keyframe.ack,
                           "entities": w.keyframe.entities.iter().map(entity).collect::<Vec<_>>() },
         }),
@@ -80,6 +82,8 @@ fn game() -> Vec<ServerMsg> {
             protocol_version: PROTOCOL_VERSION,
             tick_rate: 30,
             rules,
+            token: *b"resume-token-16b",
+            resumed: true,
             keyframe: Keyframe {
                 tick: 100,
                 ack: 0,

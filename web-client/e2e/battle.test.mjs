@@ -1,8 +1,8 @@
 // End to end in real headless Chromium (Debian's, at /usr/bin/chromium, installed by
 // scripts/install-chromium.sh): the real server on 127.0.0.1:0 serving the built client,
 // two players in two pages. Page 1 holds an arrow key and page 2 sees it move; back in range,
-// page 2 presses space and both pages show page 1's player at 90 hp. Screenshots go to
-// artifacts/. Every wait is bounded and says what it waited for.
+// page 2 presses space and both pages show page 1's player at 90 hp; page 1's connection is
+// cut and it comes back as the same player with the same hp. Screenshots go to artifacts/. Every wait is bounded and says what it waited for.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -73,7 +73,7 @@ after(async () => {
   }
 });
 
-test("two players in two browsers: move, attack, see it in both", async () => {
+test("two players in two browsers: move, attack, see it in both, reconnect as the same player", async () => {
   const one = await (await browser.newContext()).newPage();
   const two = await (await browser.newContext()).newPage();
   await one.goto(`${base}?name=one`);
@@ -103,6 +103,18 @@ test("two players in two browsers: move, attack, see it in both", async () => {
   await waitFor(one, "page 1 to show its player at 90 hp", (id) => window.skirmish.entities().find((e) => e.id === id)?.hp === 90, id1);
   await waitFor(two, "page 2 to show player 1 at 90 hp", (id) => window.skirmish.entities().find((e) => e.id === id)?.hp === 90, id1);
   assert.equal(await two.evaluate(entity, id2).then((e) => e.hp), 100, "the attacker is not hit");
+
+  // Cut page 1's connection: it reconnects by itself, presents its token, and gets the same
+  // player back (id and hp) without a reload; page 2 never sees it leave.
+  await one.evaluate(() => window.skirmish.drop());
+  await waitFor(one, "page 1 to say it is reconnecting", () => window.skirmish.state === "reconnecting");
+  await waitFor(one, "page 1 to reconnect", () => window.skirmish.state === "open");
+  await waitFor(one, "page 1's resumed welcome", () => window.skirmish.feed().includes("reconnected: welcome back"));
+  assert.equal(await one.evaluate(() => window.skirmish.playerId), id1, "same player id after the reconnect");
+  await waitFor(one, "page 1 to show its player at 90 hp again", (id) => window.skirmish.entities().find((e) => e.id === id)?.hp === 90, id1);
+  const feed2 = await two.evaluate(() => window.skirmish.feed());
+  assert.ok(!feed2.includes("one left"), `page 2 saw player 1 leave: ${feed2}`);
+  assert.equal(await two.evaluate(entity, id1).then((e) => e.hp), 90);
 
   mkdirSync(artifacts, { recursive: true });
   await one.screenshot({ path: `${artifacts}/e2e-page1.png` });

@@ -38,6 +38,8 @@ export class Game {
   private seq = 0;
   private bytesWindow: { at: number; n: number }[] = [];
   rttMs: number | null = null;
+  /** The resume token of the current player, kept across reconnects. */
+  token: Uint8Array | null = null;
 
   get welcomed(): boolean {
     return this.rules !== null;
@@ -53,6 +55,12 @@ export class Game {
     const msg = decodeServer(bytes);
     switch (msg.type) {
       case "welcome": {
+        if (this.token && !msg.resumed) {
+          this.killFeed.push({ text: "connection lost too long: you are a new player", at: now });
+        } else if (msg.resumed) {
+          this.killFeed.push({ text: "reconnected: welcome back", at: now });
+        }
+        this.token = msg.token;
         this.playerId = msg.playerId;
         this.rules = msg.rules;
         this.tickRate = msg.tickRate;

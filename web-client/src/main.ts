@@ -23,7 +23,7 @@ let attackQueued = false;
 const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 const conn = new Connection(url, {
   onOpen(send) {
-    send(encodeJoin(name));
+    send(encodeJoin(name, game.token));
   },
   onMessage(bytes) {
     try {
@@ -103,6 +103,7 @@ Object.assign(window, {
     get playerId() { return game.playerId; },
     get state() { return state; },
     entities: () => game.replica.sorted(),
+    feed: () => game.killFeed.map((k) => k.text),
     drop: () => conn.drop(),
   },
 });

@@ -4,7 +4,7 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Subunits per map unit: positions are integers of 1/8 unit. */
 export const SUBUNITS = 8;
 
@@ -66,6 +66,10 @@ export interface Welcome {
   protocolVersion: number;
   tickRate: number;
   rules: Rules;
+  /** 16 bytes; presented in a later join (within the grace window) to get this player back. */
+  token: Uint8Array;
+  /** Whether a presented token got the old player back (false: a new player). */
+  resumed: boolean;
   keyframe: Keyframe;
 }
 
@@ -158,14 +162,18 @@ export function decodeServer(bytes: Uint8Array): ServerMsg {
   const arity = (n: number) => a.length === n || fail(`message ${tag} has ${a.length} fields`);
   switch (tag) {
     case 0:
-      arity(7);
+      arity(9);
+      if (!(a[5] instanceof Uint8Array) || a[5].length !== 16) fail("token: expected 16 bytes");
+      if (typeof a[6] !== "boolean") fail("resumed: expected a boolean");
       return {
         type: "welcome",
         playerId: int(a[1], "player id"),
         protocolVersion: int(a[2], "protocol version"),
         tickRate: int(a[3], "tick rate"),
         rules: rulesOf(a[4]),
-        keyframe: { tick: int(a[5], "tick"), ack: 0, entities: arr(a[6], "entities").map(entityOf) },
+        token: a[5],
+        resumed: a[6],
+        keyframe: { tick: int(a[7], "tick"), ack: 0, entities: arr(a[8], "entities").map(entityOf) },
       };
     case 1:
       arity(7);
@@ -194,8 +202,9 @@ export function decodeServer(bytes: Uint8Array): ServerMsg {
   }
 }
 
-export function encodeJoin(name: string | null): Uint8Array {
-  return encode([0, PROTOCOL_VERSION, name]);
+/** A join; `resume` is the token of an earlier welcome, to get that player back. */
+export function encodeJoin(name: string | null, resume: Uint8Array | null): Uint8Array {
+  return encode([0, PROTOCOL_VERSION, name, resume]);
 }
 
 /** `dx`, `dy` must already be single-precision values of length <= 1 (see movement.ts). */

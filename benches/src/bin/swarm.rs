@@ -146,8 +146,11 @@ async fn bot(id: usize, args: Rc<Args>, stats: Shared, start_at: Instant, end_at
         let url = format!("ws://{}/ws", args.addr);
         let (mut ws, _) =
             tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await.ok()?;
-        let join =
-            ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some(format!("bot{id}")) };
+        let join = ClientMsg::Join {
+            protocol_version: PROTOCOL_VERSION,
+            name: Some(format!("bot{id}")),
+            resume: None,
+        };
         ws.send(Message::Binary(join.encode().into())).await.ok()?;
         while let Some(Ok(msg)) = ws.next().await {
             if let Message::Binary(b) = msg

@@ -86,6 +86,11 @@ impl Fanout {
         for conn in &out.left {
             self.subscribers.remove(conn);
         }
+        for (conn, close) in out.kicked {
+            if let Some(s) = self.subscribers.remove(&conn) {
+                s.link.closer.close(close);
+            }
+        }
         let keyframe = out.keyframe.clone();
         let mut welcomed = Vec::new();
         for j in out.joined {

@@ -136,12 +136,21 @@ impl Reader<'_> {
                     ),
                 ))
             }
-            ClientMsg::Join { name, .. } => {
+            ClientMsg::Join { name, resume, .. } => {
+                let mut new_token = [0u8; 16];
+                getrandom::fill(&mut new_token)
+                    .map_err(|_| Close::new(CloseCode::Internal, "no random source for a token"))?;
                 let (tx, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
                 self.inputs = Some(tx);
                 let name = name.as_deref().and_then(clean_name);
-                let join =
-                    Inbound::Join { conn: self.conn, name, link: self.link.clone(), inputs: rx };
+                let join = Inbound::Join {
+                    conn: self.conn,
+                    name,
+                    link: self.link.clone(),
+                    inputs: rx,
+                    resume,
+                    new_token,
+                };
                 self.inbound
                     .send(join)
                     .map_err(|_| Close::new(CloseCode::GoingAway, "server shutting down"))

@@ -9,22 +9,75 @@ use super::components::{
     AttackCooldown, Controls, Health, MAX_MOVES_PER_TICK, Player, Position, Replicated,
 };
 use super::state::{
-    Clients, Inbox, Output, PendingJoins, PlayerIds, Removed, Settings, SpawnRng, TickEvents,
+    ClientEntry, Clients, Clock, Inbox, Output, PendingJoin, PendingJoins, PlayerIds, Removed,
+    Session, Sessions, Settings, SpawnRng, TickEvents,
 };
 use crate::link::{Close, CloseCode, ConnId, Inbound, Link};
-use skirmish_shared::Input;
+use skirmish_shared::{Input, ResumeToken};
 
-/// Drains the joins and leaves the network sent since the last tick. Never blocks.
+/// Drains the joins and leaves the network sent since the last tick, then lets go of the
+/// disconnected players whose grace window is over. Never blocks.
 pub fn receive(world: &mut World) {
     // Bounded per tick so a burst can't stall the tick indefinitely; the rest waits.
     const MAX_MESSAGES_PER_TICK: usize = 1 << 16;
     for _ in 0..MAX_MESSAGES_PER_TICK {
         let Ok(msg) = world.resource::<Inbox>().0.try_recv() else { break };
         match msg {
-            Inbound::Join { conn, name, link, inputs } => join(world, conn, name, link, inputs),
+            Inbound::Join { conn, name, link, inputs, resume, new_token } => {
+                let resumed = resume.is_some_and(|t| try_resume(world, conn, &link, &inputs, t));
+                if !resumed {
+                    join(world, conn, name, link, inputs, new_token);
+                }
+            }
             Inbound::Leave { conn } => leave(world, conn),
         }
     }
+    expire_sessions(world);
+}
+
+/// Gives a connection the player of `token`, if that player is still in the world.
+fn try_resume(
+    world: &mut World,
+    conn: ConnId,
+    link: &Link,
+    inputs: &crossbeam_channel::Receiver<Input>,
+    token: ResumeToken,
+) -> bool {
+    let Some(session) = world.resource::<Sessions>().by_token.get(&token).copied() else {
+        return false;
+    };
+    if world.get::<Player>(session.entity).is_none() {
+        return false;
+    }
+    if let Some(old) = session.conn {
+        // One token, one live connection: the newer one wins.
+        world.resource_mut::<Clients>().by_conn.remove(&old);
+        let close =
+            Close::new(CloseCode::SessionTakenOver, "session taken over by a newer connection");
+        world.resource_mut::<Output>().0.kicked.push((old, close));
+    }
+    let (entity, player) = (session.entity, session.player);
+    if let Some(s) = world.resource_mut::<Sessions>().by_token.get_mut(&token) {
+        s.conn = Some(conn);
+        s.expires_at = None;
+    }
+    world.resource_mut::<Clients>().by_conn.insert(conn, ClientEntry { entity, player, token });
+    if let Some(mut p) = world.get_mut::<Player>(entity) {
+        p.conn = conn;
+    }
+    // The new connection's inputs start afresh (its acks count from its own first input).
+    if let Some(mut c) = world.get_mut::<Controls>(entity) {
+        *c = Controls::new(inputs.clone());
+    }
+    info!(conn, player, "player resumed");
+    world.resource_mut::<PendingJoins>().0.push(PendingJoin {
+        conn,
+        player,
+        link: link.clone(),
+        token,
+        resumed: true,
+    });
+    true
 }
 
 fn join(
@@ -33,15 +86,16 @@ fn join(
     name: Option<String>,
     link: Link,
     inputs: crossbeam_channel::Receiver<Input>,
+    token: ResumeToken,
 ) {
     let settings = world.resource::<Settings>();
     let (rules, max_players) = (settings.rules.clone(), settings.max_players);
-    let clients = world.resource::<Clients>();
-    if clients.by_conn.contains_key(&conn) {
+    if world.resource::<Clients>().by_conn.contains_key(&conn) {
         link.closer.close(Close::new(CloseCode::Policy, "already joined"));
         return;
     }
-    if clients.by_conn.len() >= max_players {
+    // Disconnected players waiting to be resumed still hold their place.
+    if world.resource::<Sessions>().by_token.len() >= max_players {
         link.closer.close(Close::new(CloseCode::TryAgainLater, "server full"));
         return;
     }
@@ -60,25 +114,76 @@ fn join(
         ))
         .id();
     world.resource_mut::<TickEvents>().0.push(Event::Joined { id });
-    world.resource_mut::<Clients>().by_conn.insert(conn, (entity, id));
-    world.resource_mut::<PendingJoins>().0.push((conn, id, link));
+    world.resource_mut::<Clients>().by_conn.insert(conn, ClientEntry { entity, player: id, token });
+    world
+        .resource_mut::<Sessions>()
+        .by_token
+        .insert(token, Session { entity, player: id, conn: Some(conn), expires_at: None });
+    world.resource_mut::<PendingJoins>().0.push(PendingJoin {
+        conn,
+        player: id,
+        link,
+        token,
+        resumed: false,
+    });
 }
 
-/// Removes a connection's player from the world.
+/// A connection is gone. Its player stays in the world, idle, for the grace window, so the
+/// client can come back to it; with no grace window it leaves at once.
 pub fn leave(world: &mut World, conn: ConnId) {
-    let Some((entity, player)) = world.resource_mut::<Clients>().by_conn.remove(&conn) else {
-        return;
+    let Some(entry) = world.resource_mut::<Clients>().by_conn.remove(&conn) else {
+        return; // never joined, refused, or already taken over by a newer connection
     };
-    let sent = world.get::<Replicated>(entity).is_some_and(|r| r.sent);
-    world.despawn(entity);
-    info!(conn, player, "player left");
-    world.resource_mut::<TickEvents>().0.push(Event::Left { id: player });
-    if sent {
-        world.resource_mut::<Removed>().0.push(player);
-    }
-    // A join and leave in the same tick: no welcome.
-    world.resource_mut::<PendingJoins>().0.retain(|(c, ..)| *c != conn);
     world.resource_mut::<Output>().0.left.push(conn);
+    // A join and leave in the same tick: no welcome.
+    world.resource_mut::<PendingJoins>().0.retain(|j| j.conn != conn);
+    let grace = world.resource::<Settings>().resume_grace_ticks;
+    if grace == 0 {
+        remove_player(world, entry.token);
+        return;
+    }
+    let expires_at = world.resource::<Clock>().tick + grace;
+    let mut sessions = world.resource_mut::<Sessions>();
+    if let Some(s) = sessions.by_token.get_mut(&entry.token) {
+        s.conn = None;
+        s.expires_at = Some(expires_at);
+        sessions.expiring.push_back((expires_at, entry.token));
+    }
+    info!(
+        conn,
+        player = entry.player,
+        grace_ticks = grace,
+        "connection lost, player kept for resume"
+    );
+}
+
+/// Removes the players whose grace window ended without a resume.
+fn expire_sessions(world: &mut World) {
+    let now = world.resource::<Clock>().tick;
+    loop {
+        let mut sessions = world.resource_mut::<Sessions>();
+        let Some(&(at, token)) = sessions.expiring.front() else { break };
+        if at > now {
+            break;
+        }
+        sessions.expiring.pop_front();
+        let still_gone = sessions.by_token.get(&token).is_some_and(|s| s.expires_at == Some(at));
+        if still_gone {
+            remove_player(world, token);
+        }
+    }
+}
+
+/// Takes a player out of the world for good: everyone is told it left.
+fn remove_player(world: &mut World, token: ResumeToken) {
+    let Some(session) = world.resource_mut::<Sessions>().by_token.remove(&token) else { return };
+    let sent = world.get::<Replicated>(session.entity).is_some_and(|r| r.sent);
+    world.despawn(session.entity);
+    info!(player = session.player, "player left");
+    world.resource_mut::<TickEvents>().0.push(Event::Left { id: session.player });
+    if sent {
+        world.resource_mut::<Removed>().0.push(session.player);
+    }
 }
 
 /// A random point in the spawn square, in subunits (the tutorial's `randint(0, 100)` per

@@ -26,8 +26,8 @@ use std::sync::atomic::AtomicBool;
 
 use crate::link::{Inbound, TickOutput};
 use state::{
-    Clients, Clock, Inbox, KeyframeRequest, Output, PendingJoins, PlayerIds, Removed, Settings,
-    SpawnRng, TickEvents,
+    Clients, Clock, Inbox, KeyframeRequest, Output, PendingJoins, PlayerIds, Removed, Sessions,
+    Settings, SpawnRng, TickEvents,
 };
 
 /// What the simulation needs to start.
@@ -39,13 +39,22 @@ pub struct SimConfig {
     pub tick_rate: u32,
     /// Players admitted at most.
     pub max_players: usize,
+    /// Ticks a disconnected player waits in the world for its client to resume (0: leaves at
+    /// once).
+    pub resume_grace_ticks: u64,
     /// Seed of the spawn-point generator (fixed in tests for repeatable games).
     pub seed: u64,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { rules: Rules::default(), tick_rate: 30, max_players: 1000, seed: 0 }
+        Self {
+            rules: Rules::default(),
+            tick_rate: 30,
+            max_players: 1000,
+            resume_grace_ticks: 30 * 30,
+            seed: 0,
+        }
     }
 }
 
@@ -70,6 +79,7 @@ impl Simulation {
             rules: config.rules.clone(),
             tick_rate: config.tick_rate,
             max_players: config.max_players,
+            resume_grace_ticks: config.resume_grace_ticks,
         });
         world.insert_resource(Inbox(inbox));
         world.insert_resource(Clock::default());
@@ -79,6 +89,7 @@ impl Simulation {
         world.insert_resource(TickEvents::default());
         world.insert_resource(Removed::default());
         world.insert_resource(PendingJoins::default());
+        world.insert_resource(Sessions::default());
         world.insert_resource(KeyframeRequest::default());
         world.insert_resource(Output::default());
         let mut schedule = Schedule::default();
@@ -113,8 +124,13 @@ impl Simulation {
         self.world.resource::<Clock>().tick
     }
 
-    /// Players in the world.
+    /// Players in the world, connected or waiting to be resumed.
     pub fn player_count(&self) -> usize {
+        self.world.resource::<Sessions>().by_token.len()
+    }
+
+    /// Connections with a player.
+    pub fn connected_count(&self) -> usize {
         self.world.resource::<Clients>().by_conn.len()
     }
 

@@ -12,7 +12,7 @@ use bevy_ecs::prelude::{Entity, Local, Query, Res, ResMut};
 use bytes::Bytes;
 use skirmish_shared::codec::{write_entity, write_welcome_header};
 use skirmish_shared::wire::write_array_len;
-use skirmish_shared::{Change, FrameBodyWriter, PlayerId};
+use skirmish_shared::{Change, FrameBodyWriter, PlayerId, WelcomeHead};
 
 use super::components::{Health, Player, Position, Replicated};
 use super::state::{Clock, KeyframeRequest, Output, PendingJoins, Removed, Settings, TickEvents};
@@ -100,9 +100,22 @@ pub fn snapshot(
         }
         out.keyframe = Some(Bytes::from(bytes));
     }
-    for (conn, player, link) in joins.0.drain(..) {
+    for join in joins.0.drain(..) {
         let mut head = Vec::with_capacity(256);
-        write_welcome_header(&mut head, player, settings.tick_rate, &settings.rules, tick);
-        out.joined.push(Joined { conn, player, link, welcome_head: Bytes::from(head) });
+        let welcome = WelcomeHead {
+            player_id: join.player,
+            tick_rate: settings.tick_rate,
+            rules: &settings.rules,
+            token: &join.token,
+            resumed: join.resumed,
+            tick,
+        };
+        write_welcome_header(&mut head, &welcome);
+        out.joined.push(Joined {
+            conn: join.conn,
+            player: join.player,
+            link: join.link,
+            welcome_head: Bytes::from(head),
+        });
     }
 }

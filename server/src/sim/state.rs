@@ -2,13 +2,13 @@
 //! outputs (events, removals, the [`TickOutput`] under construction) that the snapshot system
 //! finishes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use bevy_ecs::prelude::{Entity, Resource};
 use crossbeam_channel::Receiver;
-use skirmish_shared::{Event, PlayerId, Rules, TickRules};
+use skirmish_shared::{Event, PlayerId, ResumeToken, Rules, TickRules};
 
 use crate::link::{ConnId, Inbound, Link, TickOutput};
 
@@ -30,17 +30,53 @@ pub struct Settings {
     pub per_tick: TickRules,
     /// Players admitted at most; later joins are refused with close 1013.
     pub max_players: usize,
+    /// Ticks a disconnected player waits in the world for its client to resume.
+    pub resume_grace_ticks: u64,
 }
 
 /// The channel of joins and leaves from the network.
 #[derive(Resource, Debug)]
 pub struct Inbox(pub Receiver<Inbound>);
 
+/// The player of a joined connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientEntry {
+    /// The player's entity.
+    pub entity: Entity,
+    /// The player's id.
+    pub player: PlayerId,
+    /// The player's resume token.
+    pub token: ResumeToken,
+}
+
 /// The player entity of every joined connection. Owned here; links live in the fan-out.
 #[derive(Resource, Debug, Default)]
 pub struct Clients {
-    /// Player entity and id by connection.
-    pub by_conn: HashMap<ConnId, (Entity, PlayerId)>,
+    /// Players by connection.
+    pub by_conn: HashMap<ConnId, ClientEntry>,
+}
+
+/// A player that can be resumed with its token.
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    /// The player's entity.
+    pub entity: Entity,
+    /// The player's id.
+    pub player: PlayerId,
+    /// Its connection, while it has one.
+    pub conn: Option<ConnId>,
+    /// While disconnected: the tick at which the player leaves for good.
+    pub expires_at: Option<u64>,
+}
+
+/// Every player's resume token, and the disconnected ones in order of expiry.
+#[derive(Resource, Debug, Default)]
+pub struct Sessions {
+    /// Sessions by token.
+    pub by_token: HashMap<ResumeToken, Session>,
+    /// `(expiry tick, token)` of disconnected players, oldest first; entries whose session
+    /// was resumed (or expired again later) are skipped when they come up.
+    pub expiring: VecDeque<(u64, ResumeToken)>,
 }
 
 /// Player ids, handed out increasing from 1 and never reused.
@@ -76,9 +112,24 @@ pub struct TickEvents(pub Vec<Event>);
 #[derive(Resource, Debug, Default)]
 pub struct Removed(pub Vec<PlayerId>);
 
+/// A join of this tick waiting for its welcome.
+#[derive(Debug)]
+pub struct PendingJoin {
+    /// The connection.
+    pub conn: ConnId,
+    /// Its player.
+    pub player: PlayerId,
+    /// Where its frames go.
+    pub link: Link,
+    /// The player's resume token.
+    pub token: ResumeToken,
+    /// Whether the join got an existing player back.
+    pub resumed: bool,
+}
+
 /// Joins of this tick waiting for their welcome (the snapshot system writes it).
 #[derive(Resource, Debug, Default)]
-pub struct PendingJoins(pub Vec<(ConnId, PlayerId, Link)>);
+pub struct PendingJoins(pub Vec<PendingJoin>);
 
 /// Set by the fan-out when a client fell behind: the next tick carries a keyframe.
 #[derive(Resource, Debug, Clone, Default)]
