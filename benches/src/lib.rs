@@ -131,6 +131,7 @@ impl Arena {
                     Outgoing::Whole(b) => b.len(),
                     Outgoing::Shared { head, body, .. } => head.as_slice().len() + body.len(),
                     Outgoing::Welcome { head, body } => head.len() + body.len(),
+                    Outgoing::Ping => 0,
                 };
             }
         }

@@ -69,6 +69,28 @@ pub struct Config {
     /// Milliseconds a client may leave its frame queue full before it is disconnected.
     #[arg(long, env = "SKIRMISH_STALL_TIMEOUT_MS", default_value_t = 5000)]
     pub stall_timeout_ms: u64,
+    /// Open connections from one IP address at most; more are refused with HTTP 503.
+    #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+    /// Origins allowed to open a WebSocket, comma-separated (e.g. `https://game.example`).
+    /// Empty: the server's own origin and localhost. Requests without an Origin header
+    /// (non-browser clients) are always allowed.
+    #[arg(long, env = "SKIRMISH_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Milliseconds a client has to send its whole HTTP request (and WebSocket upgrade).
+    #[arg(long, env = "SKIRMISH_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub handshake_timeout_ms: u64,
+    /// Milliseconds between the server's WebSocket pings.
+    #[arg(long, env = "SKIRMISH_PING_INTERVAL_MS", default_value_t = 5_000)]
+    pub ping_interval_ms: u64,
+    /// Milliseconds a connection may stay silent (no message, no pong) before it is dropped
+    /// (close 4003) and its player leaves.
+    #[arg(long, env = "SKIRMISH_IDLE_TIMEOUT_MS", default_value_t = 15_000)]
+    pub idle_timeout_ms: u64,
+    /// Kernel send buffer per connection in bytes (default: the OS's). Smaller makes a client
+    /// that stops reading show up sooner as behind.
+    #[arg(long, env = "SKIRMISH_SEND_BUFFER_BYTES")]
+    pub send_buffer_bytes: Option<usize>,
     /// Folder of the web client's static files.
     #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = DEFAULT_WEB_ROOT)]
     pub web_root: PathBuf,
@@ -101,6 +123,12 @@ impl Default for Config {
             max_connections: 4096,
             stall_timeout_ms: 5000,
             resume_grace_ms: 30_000,
+            max_connections_per_ip: 64,
+            allowed_origins: Vec::new(),
+            handshake_timeout_ms: 10_000,
+            ping_interval_ms: 5_000,
+            idle_timeout_ms: 15_000,
+            send_buffer_bytes: None,
             web_root: PathBuf::from(DEFAULT_WEB_ROOT),
             seed: None,
             log: "info".into(),
@@ -137,6 +165,25 @@ impl Config {
                 .try_into()
                 .unwrap_or(u64::MAX),
             seed: self.seed.unwrap_or_else(|| fastrand::u64(..)),
+        }
+    }
+
+    /// The network side's limits.
+    pub fn net_limits(&self) -> crate::net::NetLimits {
+        crate::net::NetLimits {
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            allowed_origins: self
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),
+            ping_interval: Duration::from_millis(self.ping_interval_ms.max(1)),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
+            send_buffer_bytes: self.send_buffer_bytes,
+            tick_rate: self.tick_rate,
         }
     }
 

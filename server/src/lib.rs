@@ -80,7 +80,7 @@ pub async fn run(
     let ctx = Arc::new(NetContext::new(
         inbound_tx,
         assets,
-        config.max_connections,
+        config.net_limits(),
         shutdown_rx,
         metrics.clone(),
     ));

@@ -93,6 +93,8 @@ pub enum Outgoing {
     },
     /// A complete message for this client alone (pong).
     Whole(Bytes),
+    /// A WebSocket ping (heartbeat).
+    Ping,
 }
 
 /// WebSocket close codes the server uses (RFC 6455 §7.4 and the 4000 range for ours).
@@ -119,6 +121,8 @@ pub enum CloseCode {
     VersionMismatch,
     /// 4002: the same resume token joined on a newer connection.
     SessionTakenOver,
+    /// 4003: the peer sent nothing (not even a pong) within the idle timeout.
+    IdleTimeout,
 }
 
 impl CloseCode {
@@ -135,6 +139,7 @@ impl CloseCode {
             CloseCode::TryAgainLater => 1013,
             CloseCode::VersionMismatch => 4001,
             CloseCode::SessionTakenOver => 4002,
+            CloseCode::IdleTimeout => 4003,
         }
     }
 }

@@ -43,6 +43,7 @@ fn decode(msg: Outgoing) -> ServerMsg {
         Outgoing::Whole(b) => b.to_vec(),
         Outgoing::Shared { head, body, .. } => [head.as_slice(), &body].concat(),
         Outgoing::Welcome { head, body } => [head, body].concat(),
+        Outgoing::Ping => unreachable!("the sim never pings"),
     };
     ServerMsg::decode(&bytes).expect("server frames decode")
 }

@@ -506,3 +506,210 @@ async fn a_token_used_twice_closes_the_older_connection() {
     assert!(!a.saw(Event::Left { id: first.id }));
     app.shutdown().await;
 }
+
+/// Sends raw bytes on a fresh TCP connection and returns everything the server answers
+/// (until it closes, or 10 s).
+async fn raw_request(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut tcp = TcpStream::connect(addr).await.expect("tcp connect");
+    let _ = tcp.write_all(bytes).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_or_huge_handshakes_are_cut_off() {
+    let app = TestApp::spawn(Config { handshake_timeout_ms: 300, ..TestApp::arena() }).await;
+    // A client that connects and never sends its request is dropped after the timeout.
+    let mut idle = TcpStream::connect(app.addr).await.expect("tcp connect");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(WAIT, idle.read(&mut buf)).await.expect("dropped within 10 s");
+    assert!(matches!(n, Ok(0) | Err(_)), "connection closed without an answer: {n:?}");
+    assert!(started.elapsed() >= Duration::from_millis(250), "not before the timeout");
+    // A request head over 8 KiB gets 431.
+    let mut huge = b"GET / HTTP/1.1\r\nX-Filler: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 9000));
+    huge.extend_from_slice(b"\r\n\r\n");
+    let answer = raw_request(app.addr, &huge).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequence_numbers_going_back_are_dropped_and_absurd_jumps_close() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut p = Player::join(app.addr, "p").await;
+    let send = |seq: u32| {
+        ClientMsg::Input(Input { seq, dir: Direction::new(0.0, 1.0).expect("dir"), attack: false })
+            .encode()
+    };
+    p.ws.send(Message::Binary(send(5).into())).await.expect("send");
+    p.acked(5).await;
+    // Seq 3 and 5 again: dropped. Seq 6 moves once more: two steps in all.
+    for seq in [3, 5, 6] {
+        p.ws.send(Message::Binary(send(seq).into())).await.expect("send");
+    }
+    p.acked(6).await;
+    assert_eq!(p.replica.entities[&p.id].y, 2 * 27, "only seq 5 and 6 moved the player");
+    p.ws.send(Message::Binary(send(6 + 20_000).into())).await.expect("send");
+    assert_eq!(close_code(&mut p.ws).await.0, 1008, "a jump of 20,000 closes");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_inputs_closes_with_1008_and_others_play_on() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut ok = Player::join(app.addr, "ok").await;
+    let mut flood = Player::join(app.addr, "flood").await;
+    for seq in 1..=2_000u32 {
+        let input = Input { seq, dir: Direction::default(), attack: false };
+        if flood.ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await.is_err() {
+            break; // the server closed on us
+        }
+    }
+    let (code, reason) = close_code(&mut flood.ws).await;
+    assert_eq!((code, reason.as_str()), (1008, "input flood"));
+    sync(&mut ok).await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_is_dropped_and_its_player_leaves() {
+    let config = Config {
+        ping_interval_ms: 100,
+        idle_timeout_ms: 400,
+        resume_grace_ms: 0,
+        ..TestApp::arena()
+    };
+    let app = TestApp::spawn(config).await;
+    let mut a = Player::join(app.addr, "a").await;
+    // B joins, then neither reads nor writes: it never answers the server's pings.
+    let silent = Player::join(app.addr, "silent").await;
+    let id = silent.id;
+    a.until("the silent player's leave", |p| p.saw(Event::Left { id })).await;
+    // A kept reading (its client answers pings by itself): still connected.
+    sync(&mut a).await;
+    drop(silent);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origins_and_too_many_connections_per_address_are_refused() {
+    let app = TestApp::spawn(Config { max_connections_per_ip: 2, ..TestApp::arena() }).await;
+    let upgrade = |origin: &str| {
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n",
+            app.addr
+        )
+    };
+    let answer = raw_request(app.addr, upgrade("https://evil.example").as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    let answer = raw_request(app.addr, upgrade(&format!("http://{}", app.addr)).as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 101"), "own origin: {answer}");
+
+    let _one = Player::join(app.addr, "one").await;
+    let _two = Player::join(app.addr, "two").await;
+    let answer = raw_request(app.addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "third connection from 127.0.0.1: {answer}");
+    app.shutdown().await;
+}
+
+/// A bot that moves every tick and checks it gets every tick's frame.
+async fn play_and_check_every_tick(
+    mut p: Player,
+    until: tokio::time::Instant,
+) -> (PlayerId, u64, usize) {
+    let mut frames = 0usize;
+    let mut last_tick = p.replica.tick;
+    let mut missing = 0u64;
+    let mut interval = tokio::time::interval(Duration::from_millis(33));
+    while tokio::time::Instant::now() < until {
+        tokio::select! {
+            _ = interval.tick() => { p.input(0.0, if p.seq % 2 == 0 { 1.0 } else { -1.0 }, false).await; }
+            msg = next_msg(&mut p.ws, "frames") => match msg {
+                ServerMsg::Frame(f) => {
+                    missing += f.tick.saturating_sub(last_tick + 1);
+                    last_tick = f.tick;
+                    frames += 1;
+                }
+                ServerMsg::Keyframe(k) => panic!("an up-to-date client got a keyframe at tick {}", k.tick),
+                _ => {}
+            },
+        }
+    }
+    (p.id, missing, frames)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_percent_of_clients_stalled_do_not_slow_the_others() {
+    let config = Config {
+        send_buffer_bytes: Some(4096),
+        stall_timeout_ms: 300,
+        resume_grace_ms: 0,
+        max_connections_per_ip: 100,
+        ..TestApp::arena()
+    };
+    let app = TestApp::spawn(config).await;
+    let mut stalled = Vec::new();
+    for i in 0..4 {
+        // A tiny receive buffer, and after the welcome it never reads again.
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(1024).expect("rcvbuf");
+        let tcp = socket.connect(app.addr).await.expect("connect");
+        let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", app.addr), tcp)
+            .await
+            .expect("handshake");
+        let join = ClientMsg::Join {
+            protocol_version: PROTOCOL_VERSION,
+            name: Some(format!("stall{i}")),
+            resume: None,
+        };
+        ws.send(Message::Binary(join.encode().into())).await.expect("join");
+        let ServerMsg::Welcome(w) = next_msg(&mut ws, "welcome").await else {
+            panic!("no welcome")
+        };
+        stalled.push((w.player_id, ws));
+    }
+    let mut players = Vec::new();
+    for i in 0..36 {
+        players.push(Player::join(app.addr, &format!("p{i}")).await);
+    }
+    let stalled_ids: Vec<PlayerId> = stalled.iter().map(|(id, _)| *id).collect();
+    // The stalled clients keep sending inputs (bigger frames for everyone) but never read.
+    let writers = tokio::spawn(async move {
+        let mut seq = 0;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::time::Instant::now() < deadline {
+            seq += 1;
+            for (_, ws) in stalled.iter_mut() {
+                let input =
+                    Input { seq, dir: Direction::new(1.0, 0.0).expect("dir"), attack: false };
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(5),
+                    ws.send(Message::Binary(ClientMsg::Input(input).encode().into())),
+                )
+                .await;
+            }
+            tokio::time::sleep(Duration::from_millis(33)).await;
+        }
+    });
+    let watcher = players.pop().expect("a watcher");
+    let until = tokio::time::Instant::now() + Duration::from_secs(4);
+    let bots: Vec<_> =
+        players.into_iter().map(|p| tokio::spawn(play_and_check_every_tick(p, until))).collect();
+    let mut watcher = watcher;
+    watcher
+        .until("the stalled clients to be dropped", |p| {
+            stalled_ids.iter().all(|&id| p.saw(Event::Left { id }))
+        })
+        .await;
+    for bot in bots {
+        let (id, missing, frames) = bot.await.expect("bot");
+        assert_eq!(missing, 0, "player {id} missed ticks while others stalled");
+        assert!(frames >= 30, "player {id} got only {frames} frames in 4 s");
+    }
+    writers.abort();
+    app.shutdown().await;
+}

@@ -11,8 +11,6 @@ use tokio::net::TcpStream;
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// Headers a request may have at most; more gets 431.
 pub const MAX_HEADERS: usize = 32;
-/// Time a client has to send its whole request head.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The parts of a request this server looks at.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +29,8 @@ pub struct Request {
     pub ws_version: Option<String>,
     /// `Origin`.
     pub origin: Option<String>,
+    /// `Host`.
+    pub host: Option<String>,
 }
 
 /// Why no request could be read.
@@ -46,7 +46,7 @@ pub enum HeadError {
     /// The peer closed before finishing the head.
     #[error("connection closed before the request was complete")]
     Closed,
-    /// The peer took longer than [`HEAD_TIMEOUT`].
+    /// The peer took longer than the handshake timeout.
     #[error("request head timed out")]
     Timeout,
     /// The socket failed.
@@ -55,10 +55,11 @@ pub enum HeadError {
 }
 
 /// Reads one request head. Returns it with any bytes read past its end.
-pub async fn read_head(stream: &mut TcpStream) -> Result<(Request, Vec<u8>), HeadError> {
-    tokio::time::timeout(HEAD_TIMEOUT, read_head_inner(stream))
-        .await
-        .map_err(|_| HeadError::Timeout)?
+pub async fn read_head(
+    stream: &mut TcpStream,
+    timeout: Duration,
+) -> Result<(Request, Vec<u8>), HeadError> {
+    tokio::time::timeout(timeout, read_head_inner(stream)).await.map_err(|_| HeadError::Timeout)?
 }
 
 async fn read_head_inner(stream: &mut TcpStream) -> Result<(Request, Vec<u8>), HeadError> {
@@ -101,6 +102,7 @@ fn to_request(req: &httparse::Request<'_, '_>) -> Request {
             "sec-websocket-key" => out.ws_key = Some(value),
             "sec-websocket-version" => out.ws_version = Some(value),
             "origin" => out.origin = Some(value),
+            "host" => out.host = Some(value),
             _ => {}
         }
     }
@@ -149,6 +151,24 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// Whether a browser page from `origin` may open a WebSocket: one of `allowed`, or (with
+/// no list) the server's own origin (`host`, as the browser addressed it) or any localhost.
+pub fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    if !allowed.is_empty() {
+        return allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
+    }
+    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest).trim_end_matches('/');
+    if host.is_some_and(|h| h.eq_ignore_ascii_case(authority)) {
+        return true;
+    }
+    let hostname = if authority.starts_with('[') {
+        authority.split_inclusive(']').next().unwrap_or(authority)
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    matches!(hostname.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]")
+}
+
 /// The `101 Switching Protocols` answer to a valid WebSocket request, or the status and
 /// text to refuse it with.
 pub fn websocket_accept(req: &Request) -> Result<String, (u16, &'static str)> {
@@ -167,4 +187,23 @@ pub fn websocket_accept(req: &Request) -> Result<String, (u16, &'static str)> {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\n\r\n"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let none: &[String] = &[];
+        assert!(origin_allowed("http://127.0.0.1:5000", Some("127.0.0.1:5000"), none));
+        assert!(origin_allowed("http://localhost:3000", Some("game.example"), none));
+        assert!(origin_allowed("http://[::1]:8080", None, none));
+        assert!(origin_allowed("https://game.example", Some("game.example"), none));
+        assert!(!origin_allowed("https://evil.example", Some("game.example"), none));
+        assert!(!origin_allowed("http://localhost.evil.example", Some("game.example"), none));
+        let list = vec!["https://game.example".to_owned()];
+        assert!(origin_allowed("https://game.example", Some("x"), &list));
+        assert!(!origin_allowed("http://localhost:5000", Some("localhost:5000"), &list));
+    }
 }

@@ -1,15 +1,20 @@
 //! The network side: accept TCP connections, answer plain HTTP (the web client, a health
-//! check), upgrade `/ws` to WebSocket, and run each connection's session. Nothing here
-//! touches the world: sessions only decode, validate and forward to the sim thread.
+//! check, metrics), upgrade `/ws` to WebSocket, and run each connection's session. Nothing
+//! here touches the world: sessions only decode, validate and forward to the sim thread.
+//!
+//! Every limit a hostile client could push against is here or in [`session`]: connection
+//! caps (global and per IP), request head size and time, the Origin allowlist, WebSocket
+//! message, frame and buffer sizes.
 
 pub mod assets;
 pub mod fanout;
 pub mod http;
 pub mod session;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
@@ -32,6 +37,27 @@ pub const MAX_CLIENT_MESSAGE: usize = 1024;
 /// How long connections get to close after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The network side's limits (all from flags; see `Config`).
+#[derive(Debug, Clone)]
+pub struct NetLimits {
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Open connections from one IP address at most.
+    pub max_connections_per_ip: usize,
+    /// Origins allowed to open a WebSocket; empty: own origin and localhost.
+    pub allowed_origins: Vec<String>,
+    /// Time to send the whole request head.
+    pub handshake_timeout: Duration,
+    /// Interval of the server's pings.
+    pub ping_interval: Duration,
+    /// Silence after which a connection is dropped.
+    pub idle_timeout: Duration,
+    /// Kernel send buffer per connection, if set.
+    pub send_buffer_bytes: Option<usize>,
+    /// Ticks per second (the input rate limit follows it).
+    pub tick_rate: u32,
+}
+
 /// What every connection task shares.
 #[derive(Debug)]
 pub struct NetContext {
@@ -39,8 +65,12 @@ pub struct NetContext {
     pub inbound: Sender<Inbound>,
     /// The web client's files.
     pub assets: Assets,
+    /// The limits.
+    pub limits: NetLimits,
     /// Caps open connections.
-    pub slots: Arc<Semaphore>,
+    slots: Arc<Semaphore>,
+    /// Open connections per IP address.
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
     /// The server's counters.
@@ -49,27 +79,58 @@ pub struct NetContext {
 }
 
 impl NetContext {
-    /// A context for `max_connections` connections at once.
+    /// A context with these limits.
     pub fn new(
         inbound: Sender<Inbound>,
         assets: Assets,
-        max_connections: usize,
+        limits: NetLimits,
         shutdown: watch::Receiver<bool>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             inbound,
             assets,
-            slots: Arc::new(Semaphore::new(max_connections)),
+            slots: Arc::new(Semaphore::new(limits.max_connections)),
+            per_ip: Mutex::new(HashMap::new()),
+            limits,
             shutdown,
             metrics,
             next_conn: AtomicU64::new(1),
         }
     }
+
+    /// Counts a connection from `ip`, or `None` if that address has too many open.
+    fn admit_ip(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let mut map = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.limits.max_connections_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot { ctx: self.clone(), ip })
+    }
+}
+
+/// One connection counted against its address; uncounted when dropped.
+struct IpSlot {
+    ctx: Arc<NetContext>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut map = self.ctx.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// The WebSocket limits every connection gets: small buffers (thousands of connections,
-/// tiny inputs) and small maximum message sizes.
+/// tiny inputs), a bounded write buffer and small maximum message sizes.
 pub fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
@@ -122,8 +183,17 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<NetContext>) {
         let _ = http::respond_text(&mut stream, 503, "server at capacity").await;
         return;
     };
+    let Some(_ip_slot) = ctx.admit_ip(peer.ip()) else {
+        debug!(%peer, "connection refused: too many from this address");
+        let _ =
+            http::respond_text(&mut stream, 503, "too many connections from your address").await;
+        return;
+    };
     let _ = stream.set_nodelay(true);
-    let (req, leftover) = match http::read_head(&mut stream).await {
+    if let Some(bytes) = ctx.limits.send_buffer_bytes {
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(bytes);
+    }
+    let (req, leftover) = match http::read_head(&mut stream, ctx.limits.handshake_timeout).await {
         Ok(ok) => ok,
         Err(HeadError::TooLarge) => {
             let _ = http::respond_text(&mut stream, 431, "request head too large").await;
@@ -179,8 +249,15 @@ async fn upgrade(
     peer: SocketAddr,
     req: &http::Request,
     leftover: Vec<u8>,
-    ctx: &NetContext,
+    ctx: &Arc<NetContext>,
 ) {
+    if let Some(origin) = &req.origin
+        && !http::origin_allowed(origin, req.host.as_deref(), &ctx.limits.allowed_origins)
+    {
+        debug!(%peer, %origin, "websocket refused: origin not allowed");
+        let _ = http::respond_text(&mut stream, 403, "origin not allowed").await;
+        return;
+    }
     let accept = match http::websocket_accept(req) {
         Ok(accept) => accept,
         Err((status, text)) => {
@@ -203,7 +280,7 @@ async fn upgrade(
     )
     .await;
     ctx.metrics.connections.fetch_add(1, Ordering::Relaxed);
-    session::run(ws, conn, ctx.inbound.clone(), ctx.shutdown.clone(), ctx.metrics.clone()).await;
+    session::run(ws, conn, ctx.clone()).await;
     ctx.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     debug!(conn, "websocket closed");
 }

@@ -6,8 +6,9 @@
 //! shutdown) asks through the connection's [`Closer`]; the writer then sends the close frame.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
 use crossbeam_channel::Sender;
@@ -27,6 +28,7 @@ use crate::link::{
     Close, CloseCode, Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, Link, Outgoing,
 };
 use crate::metrics::Metrics;
+use crate::net::NetContext;
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -38,38 +40,89 @@ pub const MAX_SEQ_JUMP: u32 = 10_000;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the connection to its end and tells the sim the player left.
-pub async fn run(
-    ws: Ws,
-    conn: ConnId,
-    inbound: Sender<Inbound>,
-    mut shutdown: watch::Receiver<bool>,
-    metrics: Arc<Metrics>,
-) {
+pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
     let (sink, stream) = ws.split();
     let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
     let (closer, close_rx) = Closer::new();
-    let writer = tokio::spawn(write_loop(sink, queue, close_rx.clone(), metrics));
+    let writer = tokio::spawn(write_loop(sink, queue, close_rx.clone(), ctx.metrics.clone()));
+    let last_seen = LastSeen::new();
+    let link = Link { outbox, closer: closer.clone() };
     let mut reader = Reader {
         conn,
-        inbound: &inbound,
-        link: Link { outbox, closer: closer.clone() },
+        inbound: &ctx.inbound,
+        link: link.clone(),
         inputs: None,
         last_seq: 0,
+        bucket: InputBucket::new(ctx.limits.tick_rate),
+        last_seen: &last_seen,
     };
     let mut asked = close_rx;
+    let mut shutdown = ctx.shutdown.clone();
     tokio::select! {
         close = reader.read_loop(stream) => closer.close(close),
+        close = heartbeat(&link, &last_seen, ctx.limits.ping_interval, ctx.limits.idle_timeout) => closer.close(close),
         _ = asked.wait_for(Option::is_some) => {}
         _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
     }
     let joined = reader.inputs.is_some();
     // The reader's link holds a queue sender: drop it so the writer sees the end.
     drop(reader);
+    drop(link);
     if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
         debug!(conn, "writer did not finish in time");
     }
     if joined {
-        let _ = inbound.send(Inbound::Leave { conn });
+        let _ = ctx.inbound.send(Inbound::Leave { conn });
+    }
+}
+
+/// Pings the peer every `interval`; returns once it has been silent (no message of any
+/// kind, pongs included) for `timeout`.
+async fn heartbeat(
+    link: &Link,
+    last_seen: &LastSeen,
+    interval: Duration,
+    timeout: Duration,
+) -> Close {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let silent = last_seen.silent_for();
+        if silent >= timeout {
+            info!(silent_ms = silent.as_millis() as u64, "peer silent too long, dropping it");
+            return Close::new(
+                CloseCode::IdleTimeout,
+                "no message or pong within the idle timeout",
+            );
+        }
+        // A queue full of frames means the peer is behind anyway; the next ping will do.
+        let _ = link.offer(Outgoing::Ping);
+    }
+}
+
+/// When the peer last sent anything, shared by the reader (writes) and the heartbeat (reads).
+#[derive(Debug)]
+struct LastSeen {
+    start: Instant,
+    nanos: AtomicU64,
+}
+
+impl LastSeen {
+    fn new() -> Self {
+        Self { start: Instant::now(), nanos: AtomicU64::new(0) }
+    }
+
+    fn touch(&self) {
+        let now = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.store(now, Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        self.start
+            .elapsed()
+            .saturating_sub(Duration::from_nanos(self.nanos.load(Ordering::Relaxed)))
     }
 }
 
@@ -80,12 +133,61 @@ struct Reader<'a> {
     /// Where validated inputs go, once joined.
     inputs: Option<crossbeam_channel::Sender<Input>>,
     last_seq: u32,
+    bucket: InputBucket,
+    last_seen: &'a LastSeen,
+}
+
+/// Rate limit on inputs and pings: a bucket of [`INPUT_QUEUE_CAPACITY`] tokens refilled at
+/// twice the tick rate. A message without a token is dropped; more drops within one second
+/// than the refill rate (a client sending three times faster than the tick, sustained) is a
+/// flood, and closes the connection.
+#[derive(Debug)]
+struct InputBucket {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+    window: Instant,
+    drops: u32,
+}
+
+impl InputBucket {
+    fn new(tick_rate: u32) -> Self {
+        let now = Instant::now();
+        Self {
+            tokens: INPUT_QUEUE_CAPACITY as f64,
+            rate: 2.0 * f64::from(tick_rate.max(1)),
+            last: now,
+            window: now,
+            drops: 0,
+        }
+    }
+
+    /// `Ok(true)` to take the message, `Ok(false)` to drop it, `Err` for a flood.
+    fn take(&mut self, now: Instant) -> Result<bool, Close> {
+        let cap = INPUT_QUEUE_CAPACITY as f64;
+        self.tokens = (self.tokens + (now - self.last).as_secs_f64() * self.rate).min(cap);
+        self.last = now;
+        if now - self.window >= Duration::from_secs(1) {
+            self.window = now;
+            self.drops = 0;
+        }
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(true);
+        }
+        self.drops += 1;
+        if f64::from(self.drops) > self.rate {
+            return Err(Close::new(CloseCode::Policy, "input flood"));
+        }
+        Ok(false)
+    }
 }
 
 impl Reader<'_> {
     /// Reads until the peer leaves or breaks a rule; returns how to close.
     async fn read_loop(&mut self, mut stream: SplitStream<Ws>) -> Close {
         while let Some(msg) = stream.next().await {
+            self.last_seen.touch();
             let outcome = match msg {
                 Ok(Message::Binary(bytes)) => self.on_binary(&bytes),
                 Ok(Message::Text(_)) => {
@@ -157,6 +259,10 @@ impl Reader<'_> {
             }
             ClientMsg::Input(_) | ClientMsg::Ping { .. } if self.inputs.is_none() => {
                 Err(Close::new(CloseCode::Policy, "join first"))
+            }
+            ClientMsg::Input(_) | ClientMsg::Ping { .. } if !self.bucket.take(Instant::now())? => {
+                debug!(conn = self.conn, "over the input rate, message dropped");
+                Ok(())
             }
             ClientMsg::Input(input) => {
                 if input.seq <= self.last_seq {
@@ -269,6 +375,7 @@ fn to_message(msg: Outgoing) -> Message {
             Message::Binary(buf.freeze())
         }
         Outgoing::Welcome { head, body } => Message::Binary([head, body].concat().into()),
+        Outgoing::Ping => Message::Ping(bytes::Bytes::new()),
     }
 }
 
