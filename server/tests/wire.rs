@@ -627,7 +627,7 @@ async fn play_and_check_every_tick(
     let mut interval = tokio::time::interval(Duration::from_millis(33));
     while tokio::time::Instant::now() < until {
         tokio::select! {
-            _ = interval.tick() => { p.input(0.0, if p.seq % 2 == 0 { 1.0 } else { -1.0 }, false).await; }
+            _ = interval.tick() => { p.input(0.0, if p.seq.is_multiple_of(2) { 1.0 } else { -1.0 }, false).await; }
             msg = next_msg(&mut p.ws, "frames") => match msg {
                 ServerMsg::Frame(f) => {
                     missing += f.tick.saturating_sub(last_tick + 1);
