@@ -12,6 +12,7 @@ use std::time::Duration;
 pub struct LatencyHistogram {
     buckets: Box<[AtomicU64]>,
     max_nanos: AtomicU64,
+    sum_nanos: AtomicU64,
 }
 
 const BUCKET_NANOS: u64 = 100_000;
@@ -22,6 +23,7 @@ impl Default for LatencyHistogram {
         Self {
             buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             max_nanos: AtomicU64::new(0),
+            sum_nanos: AtomicU64::new(0),
         }
     }
 }
@@ -33,6 +35,12 @@ impl LatencyHistogram {
         let i = usize::try_from(nanos / BUCKET_NANOS).unwrap_or(BUCKETS - 1).min(BUCKETS - 1);
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.max_nanos.fetch_max(nanos, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The sum of all samples.
+    pub fn sum(&self) -> Duration {
+        Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed))
     }
 
     /// Samples counted.
@@ -133,8 +141,9 @@ impl Metrics {
             }
             let _ = writeln!(
                 out,
-                "{name}_max {:.6}\n{name}_count {}",
+                "{name}_max {:.6}\n{name}_sum {:.6}\n{name}_count {}",
                 h.max().as_secs_f64(),
+                h.sum().as_secs_f64(),
                 h.count()
             );
         }

@@ -511,3 +511,51 @@ fn a_moving_player_costs_at_most_four_bytes() {
     assert!(per <= 4.0, "{per:.2} bytes per moving player");
     eprintln!("{per:.2} bytes per moving-player update over {} frames", frames.len());
 }
+
+fn hostile_message() -> impl Strategy<Value = Vec<u8>> {
+    let valid_input = (any::<u32>(), any::<f32>(), any::<f32>(), any::<bool>()).prop_map(
+        |(seq, x, y, attack)| {
+            let mut b = vec![0x95, 0x01];
+            skirmish_shared::wire::write_uint(&mut b, u64::from(seq));
+            skirmish_shared::wire::write_f32(&mut b, x);
+            skirmish_shared::wire::write_f32(&mut b, y);
+            skirmish_shared::wire::write_bool(&mut b, attack);
+            b
+        },
+    );
+    let mutated =
+        (valid_input.clone(), proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4))
+            .prop_map(|(mut b, flips)| {
+                for (at, byte) in flips {
+                    let i = at % b.len();
+                    b[i] = byte;
+                }
+                b
+            });
+    prop_oneof![proptest::collection::vec(any::<u8>(), 0..64), valid_input, mutated,]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// The fuzz target's path, in CI: arbitrary bytes are decoded and validated exactly as a
+    /// connection's reader does, whatever is accepted goes into the sim, and the sim ticks.
+    /// Nothing panics, and clients still hold exactly the server's state.
+    #[test]
+    fn hostile_bytes_never_break_decoding_or_the_tick(batches in proptest::collection::vec(proptest::collection::vec(hostile_message(), 0..8), 1..20)) {
+        let mut h = Harness::new(Harness::rules());
+        let (a, b) = (h.join(), h.join());
+        for batch in batches {
+            for (i, bytes) in batch.iter().enumerate() {
+                let conn = if i % 2 == 0 { a } else { b };
+                if let Ok(skirmish_shared::ClientMsg::Input(input)) = skirmish_shared::ClientMsg::decode(bytes) {
+                    let c = h.clients.get_mut(&conn).expect("client");
+                    let _ = c.inputs.try_send(input);
+                }
+            }
+            h.step();
+        }
+        h.step();
+        h.assert_replicas_match();
+    }
+}

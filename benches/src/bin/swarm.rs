@@ -43,6 +43,10 @@ struct Args {
     /// Chance that an input presses attack.
     #[arg(long, env = "SWARM_ATTACK", default_value_t = 0.05)]
     attack: f32,
+    /// Churn: each bot leaves after a random 1..=2×N seconds and joins again as a new player,
+    /// until the end (for soak tests). 0 = bots stay.
+    #[arg(long, env = "SWARM_CHURN_SECS", default_value_t = 0)]
+    churn_secs: u64,
     /// Bots join and then send nothing: measures what an idle world costs each client.
     #[arg(long, env = "SWARM_IDLE")]
     idle: bool,
@@ -63,6 +67,7 @@ struct Stats {
     bytes: u64,
     keyframes: u64,
     missing_ticks: u64,
+    rejoins: u64,
     inputs: u64,
     latency_us: Histogram<u64>,
     measuring: bool,
@@ -78,6 +83,7 @@ impl Stats {
             bytes: 0,
             keyframes: 0,
             missing_ticks: 0,
+            rejoins: 0,
             inputs: 0,
             latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)
                 .unwrap_or_else(|_| unreachable!("valid histogram bounds")),
@@ -136,9 +142,28 @@ fn metric(m: &[(String, f64)], name: &str) -> Option<f64> {
     m.iter().find(|(k, _)| k == name).map(|&(_, v)| v)
 }
 
-/// One bot's whole life.
+/// One bot: plays until the end, or with `--churn-secs` leaves and comes back as a new player
+/// again and again.
 async fn bot(id: usize, args: Rc<Args>, stats: Shared, start_at: Instant, end_at: Instant) {
     tokio::time::sleep_until(start_at.into()).await;
+    let mut rng = fastrand::Rng::with_seed(id as u64 ^ 0x5eed);
+    loop {
+        let until = if args.churn_secs == 0 {
+            end_at
+        } else {
+            let life = Duration::from_millis(rng.u64(1000..=2000 * args.churn_secs));
+            (Instant::now() + life).min(end_at)
+        };
+        play(id, &args, &stats, until).await;
+        if Instant::now() >= end_at {
+            break;
+        }
+        stats.borrow_mut().rejoins += 1;
+    }
+}
+
+/// One connection: join, play until `end_at`, leave.
+async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
     let connect = async {
         let tcp = TcpStream::connect(args.addr).await.ok()?;
         let _ = tcp.set_nodelay(true);
@@ -309,7 +334,7 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
     let delta = |name: &str| Some(metric(&after, name)? - metric(&before, name).unwrap_or(0.0));
     let cpu = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / wall * 100.0);
     let rows: Vec<(&str, String)> = vec![
-        ("clients connected", format!("{} of {}", s.connected, args.clients)),
+        ("connections made", format!("{} ({} bots)", s.connected, args.clients)),
         ("connect failures", s.connect_failures.to_string()),
         ("closed by server", s.closed_by_server.to_string()),
         ("measured seconds", format!("{wall:.1}")),
@@ -322,6 +347,7 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
         ("bytes/s per client", format!("{:.0}", s.bytes as f64 / wall / clients)),
         ("missing ticks (all clients)", s.missing_ticks.to_string()),
         ("keyframe resyncs", s.keyframes.to_string()),
+        ("rejoins (churn)", s.rejoins.to_string()),
         ("swarm CPU %", cpu(self_cpu0, self_cpu1).map_or("n/a".into(), |v| format!("{v:.0}"))),
         (
             "swarm CPU us per frame",

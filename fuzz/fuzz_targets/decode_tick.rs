@@ -1,0 +1,45 @@
+//! Fuzz target: bytes → client message decode + validate (as a connection's reader does) →
+//! accepted inputs into a real simulation → ticks. Any panic is a bug.
+//!
+//! The input is split into messages by a leading length byte each.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use skirmish_server::link::{Closer, INPUT_QUEUE_CAPACITY, Inbound, Link};
+use skirmish_server::sim::{SimConfig, Simulation};
+use skirmish_shared::ClientMsg;
+
+fuzz_target!(|data: &[u8]| {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut sim = Simulation::new(&SimConfig { seed: 1, resume_grace_ticks: 0, ..SimConfig::default() }, rx);
+    let mut inputs = Vec::new();
+    let mut queues = Vec::new();
+    for conn in 1..=2u64 {
+        let (outbox, queue) = tokio::sync::mpsc::channel(64);
+        let (input_tx, input_rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
+        let link = Link { outbox, closer: Closer::new().0 };
+        let join = Inbound::Join { conn, name: None, link, inputs: input_rx, resume: None, new_token: [conn as u8; 16] };
+        let _ = tx.send(join);
+        inputs.push(input_tx);
+        queues.push(queue);
+    }
+    sim.step();
+    let mut rest = data;
+    let mut n = 0usize;
+    while let Some((&len, tail)) = rest.split_first() {
+        let len = usize::from(len).min(tail.len());
+        let (msg, tail) = tail.split_at(len);
+        rest = tail;
+        if let Ok(ClientMsg::Input(input)) = ClientMsg::decode(msg) {
+            let _ = inputs[n % 2].try_send(input);
+        }
+        n += 1;
+        if n % 4 == 0 {
+            sim.step();
+            for q in &mut queues {
+                while q.try_recv().is_ok() {}
+            }
+        }
+    }
+    sim.step();
+});

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Soak: a release server and a swarm whose bots keep leaving and joining again as new
+# players, for a bounded time. Prints the server's RSS, open connections, ticks and mean tick
+# time every 10 s, then checks that RSS stayed flat (less than 50% growth after the first
+# minute's warm-up), no tick was skipped, and the server exits 0 on SIGTERM.
+#   ./scripts/soak.sh [MINUTES=3] [CLIENTS=300]
+# Loopback only; everything it starts, it stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINUTES=${1:-3}
+CLIENTS=${2:-300}
+ADDR=${SOAK_ADDR:-127.0.0.1:5077}
+cargo build --release --locked --bin skirmish
+cargo build --release --locked -p skirmish-benches --bin swarm
+target/release/skirmish --addr "$ADDR" --log warn --max-players $((CLIENTS * 2)) &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; kill $SWARM 2>/dev/null || true' EXIT
+sleep 1
+target/release/swarm --addr "$ADDR" --clients "$CLIENTS" --duration $((MINUTES * 60)) --ramp 5 \
+  --churn-secs 10 --server-pid $SERVER > target/soak-swarm.txt 2>/dev/null &
+SWARM=$!
+
+metric() { sed -n "s/^$1 //p" <<<"$2"; }
+printf '%6s %9s %6s %8s %13s %6s\n' "t (s)" "RSS MiB" "conns" "ticks" "mean tick ms" "late"
+first_rss=""; last_rss=0; prev_ticks=0; prev_sum=0; samples=0
+while kill -0 $SWARM 2>/dev/null; do
+  sleep 10
+  samples=$((samples + 1))
+  rss=$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status)
+  m=$(exec 3<>/dev/tcp/${ADDR%:*}/${ADDR#*:}; printf 'GET /metrics HTTP/1.1\r\nHost: soak\r\n\r\n' >&3; cat <&3)
+  ticks=$(metric skirmish_ticks_total "$m"); sum=$(metric skirmish_tick_seconds_sum "$m")
+  late=$(metric skirmish_late_ticks_total "$m"); conns=$(metric skirmish_connections "$m")
+  mean=$(python3 -c "d=$ticks-$prev_ticks; print(f'{(($sum)-($prev_sum))/d*1000:.3f}' if d else '-')")
+  printf '%6d %9.1f %6s %8s %13s %6s\n' $((samples * 10)) "$(awk "BEGIN{print $rss/1024}")" "$conns" "$ticks" "$mean" "$late"
+  prev_ticks=$ticks; prev_sum=$sum; last_rss=$rss
+  [ $samples -eq 6 ] && first_rss=$rss
+done
+wait $SWARM || true
+cat target/soak-swarm.txt
+skipped=$(metric skirmish_skipped_ticks_total "$m")
+kill -TERM $SERVER; wait $SERVER; code=$?
+trap - EXIT
+echo "server exit code: $code"
+[ -n "$first_rss" ] || first_rss=$last_rss
+python3 - "$first_rss" "$last_rss" "$skipped" <<'PY'
+import sys
+first, last, skipped = int(sys.argv[1]), int(sys.argv[2]), int(float(sys.argv[3] or 0))
+growth = (last - first) / first * 100
+print(f"RSS after warm-up {first/1024:.1f} MiB, at the end {last/1024:.1f} MiB ({growth:+.1f}%); skipped ticks {skipped}")
+sys.exit(0 if growth < 50 and skipped == 0 else 1)
+PY
