@@ -12,10 +12,12 @@ CLIENTS=${2:-300}
 ADDR=${SOAK_ADDR:-127.0.0.1:5077}
 cargo build --release --locked --bin skirmish
 cargo build --release --locked -p skirmish-benches --bin swarm
-target/release/skirmish --addr "$ADDR" --log warn --max-players $((CLIENTS * 2)) &
+target/release/skirmish --addr "$ADDR" --log warn --max-players $((CLIENTS * 10)) &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; kill $SWARM 2>/dev/null || true' EXIT
+SWARM=""
+trap 'kill $SERVER 2>/dev/null || true; [ -z "$SWARM" ] || kill $SWARM 2>/dev/null || true' EXIT
 sleep 1
+kill -0 $SERVER 2>/dev/null || { echo "the server did not start (is $ADDR in use?)"; exit 1; }
 target/release/swarm --addr "$ADDR" --clients "$CLIENTS" --duration $((MINUTES * 60)) --ramp 5 \
   --churn-secs 10 --server-pid $SERVER > target/soak-swarm.txt 2>/dev/null &
 SWARM=$!
@@ -29,6 +31,7 @@ while kill -0 $SWARM 2>/dev/null; do
   rss=$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status)
   m=$(exec 3<>/dev/tcp/${ADDR%:*}/${ADDR#*:}; printf 'GET /metrics HTTP/1.1\r\nHost: soak\r\n\r\n' >&3; cat <&3)
   ticks=$(metric skirmish_ticks_total "$m"); sum=$(metric skirmish_tick_seconds_sum "$m")
+  if [ -z "$ticks" ] || [ -z "$sum" ]; then echo "metrics unavailable at $((samples * 10)) s"; continue; fi
   late=$(metric skirmish_late_ticks_total "$m"); conns=$(metric skirmish_connections "$m")
   mean=$(python3 -c "d=$ticks-$prev_ticks; print(f'{(($sum)-($prev_sum))/d*1000:.3f}' if d else '-')")
   printf '%6d %9.1f %6s %8s %13s %6s\n' $((samples * 10)) "$(awk "BEGIN{print $rss/1024}")" "$conns" "$ticks" "$mean" "$late"

@@ -128,18 +128,7 @@ fn tick_with_clients(c: &mut Criterion) {
     for players in [100usize, 1_000] {
         let mut arena = Arena::new(players, dense_rules(players));
         group.bench_with_input(BenchmarkId::from_parameter(players), &players, |b, _| {
-            b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                for _ in 0..iters {
-                    arena.feed_some(100, 0.0);
-                    let start = Instant::now();
-                    let out = std::hint::black_box(arena.step());
-                    timed += start.elapsed();
-                    arena.fanout.deliver(out);
-                    arena.drain();
-                }
-                timed
-            });
+            b.iter_custom(|iters| arena.timed_ticks(iters, 100, 0.0));
         });
     }
     group.finish();

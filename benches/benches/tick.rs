@@ -3,7 +3,7 @@
 //! at the tutorial's density. Only `step` is timed; queueing the result to every client is
 //! the fan-out's work on another thread, timed in `snapshot/fanout`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use skirmish_benches::{Arena, dense_rules};
@@ -18,18 +18,7 @@ fn tick(c: &mut Criterion) {
         let mut arena = Arena::new(players, dense_rules(players));
         group.throughput(Throughput::Elements(players as u64));
         group.bench_with_input(BenchmarkId::from_parameter(players), &players, |b, _| {
-            b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                for _ in 0..iters {
-                    arena.feed_inputs(0.1);
-                    let start = Instant::now();
-                    let out = std::hint::black_box(arena.step());
-                    timed += start.elapsed();
-                    arena.fanout.deliver(out);
-                    arena.drain();
-                }
-                timed
-            });
+            b.iter_custom(|iters| arena.timed_ticks(iters, players, 0.1));
         });
     }
     group.finish();

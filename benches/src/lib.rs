@@ -5,6 +5,8 @@
 //! The fixture does the untimed work (feeding inputs into the sim's channel, emptying the
 //! clients' queues) so a benchmark can time exactly one `step`.
 
+use std::time::{Duration, Instant};
+
 use crossbeam_channel::Sender;
 use skirmish_server::link::{
     Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, Link, Outgoing, TickOutput,
@@ -97,6 +99,22 @@ impl Arena {
         let done = self.fanout.deliver(out);
         self.drain();
         done
+    }
+
+    /// Runs `iters` ticks, feeding inputs to the first `movers` players before each, and
+    /// returns the time spent in the sim thread's work (`step`) alone; delivering each tick
+    /// to the clients and emptying their queues is not timed.
+    pub fn timed_ticks(&mut self, iters: u64, movers: usize, attack_fraction: f32) -> Duration {
+        let mut timed = Duration::ZERO;
+        for _ in 0..iters {
+            self.feed_some(movers, attack_fraction);
+            let start = Instant::now();
+            let out = std::hint::black_box(self.step());
+            timed += start.elapsed();
+            self.fanout.deliver(out);
+            self.drain();
+        }
+        timed
     }
 
     /// Runs one tick (the sim thread's work only).

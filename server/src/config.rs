@@ -72,6 +72,10 @@ pub struct Config {
     /// Open connections from one IP address at most; more are refused with HTTP 503.
     #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
     pub max_connections_per_ip: usize,
+    /// Apply the per-address cap to loopback peers too. Off by default: behind a local
+    /// reverse proxy every player comes from 127.0.0.1, and so does a local load test.
+    #[arg(long, env = "SKIRMISH_CAP_LOOPBACK")]
+    pub cap_loopback: bool,
     /// Origins allowed to open a WebSocket, comma-separated (e.g. `https://game.example`).
     /// Empty: the server's own origin and localhost. Requests without an Origin header
     /// (non-browser clients) are always allowed.
@@ -124,6 +128,7 @@ impl Default for Config {
             stall_timeout_ms: 5000,
             resume_grace_ms: 30_000,
             max_connections_per_ip: 64,
+            cap_loopback: false,
             allowed_origins: Vec::new(),
             handshake_timeout_ms: 10_000,
             ping_interval_ms: 5_000,
@@ -173,6 +178,7 @@ impl Config {
         crate::net::NetLimits {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
+            cap_loopback: self.cap_loopback,
             allowed_origins: self
                 .allowed_origins
                 .iter()

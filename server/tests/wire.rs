@@ -596,7 +596,12 @@ async fn a_silent_peer_is_dropped_and_its_player_leaves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_origins_and_too_many_connections_per_address_are_refused() {
-    let app = TestApp::spawn(Config { max_connections_per_ip: 2, ..TestApp::arena() }).await;
+    let app = TestApp::spawn(Config {
+        max_connections_per_ip: 2,
+        cap_loopback: true,
+        ..TestApp::arena()
+    })
+    .await;
     let upgrade = |origin: &str| {
         format!(
             "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

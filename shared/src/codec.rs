@@ -131,11 +131,7 @@ impl ClientMsg {
     /// message's own size, never recurses, never panics.
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(buf);
-        let len = r.array_len()?;
-        if len == 0 {
-            return Err(DecodeError::Arity { tag: -1, len });
-        }
-        let tag = r.int()?;
+        let (tag, len) = open_message(&mut r)?;
         let arity = |want: usize| {
             if len == want { Ok(()) } else { Err(DecodeError::Arity { tag, len }) }
         };
@@ -170,6 +166,16 @@ impl ClientMsg {
         r.finish()?;
         Ok(msg)
     }
+}
+
+/// Reads the start of every message: an array header and the tag. Returns the tag and the
+/// number of fields (tag included).
+fn open_message(r: &mut Reader<'_>) -> Result<(i64, usize), DecodeError> {
+    let len = r.array_len()?;
+    if len == 0 {
+        return Err(DecodeError::Arity { tag: -1, len });
+    }
+    Ok((r.int()?, len))
 }
 
 /// Appends one entity's full state: `[id, name, x, y, hp]`.
@@ -424,11 +430,7 @@ impl ServerMsg {
     /// Decodes one message that must fill `buf` exactly.
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(buf);
-        let len = r.array_len()?;
-        if len == 0 {
-            return Err(DecodeError::Arity { tag: -1, len });
-        }
-        let tag = r.int()?;
+        let (tag, len) = open_message(&mut r)?;
         let arity = |want: usize| {
             if len == want { Ok(()) } else { Err(DecodeError::Arity { tag, len }) }
         };

@@ -44,6 +44,8 @@ pub struct NetLimits {
     pub max_connections: usize,
     /// Open connections from one IP address at most.
     pub max_connections_per_ip: usize,
+    /// Whether loopback peers count against the per-address cap.
+    pub cap_loopback: bool,
     /// Origins allowed to open a WebSocket; empty: own origin and localhost.
     pub allowed_origins: Vec<String>,
     /// Time to send the whole request head.
@@ -101,25 +103,29 @@ impl NetContext {
 
     /// Counts a connection from `ip`, or `None` if that address has too many open.
     fn admit_ip(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        if ip.is_loopback() && !self.limits.cap_loopback {
+            return Some(IpSlot { ctx: None, ip });
+        }
         let mut map = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let n = map.entry(ip).or_insert(0);
         if *n >= self.limits.max_connections_per_ip {
             return None;
         }
         *n += 1;
-        Some(IpSlot { ctx: self.clone(), ip })
+        Some(IpSlot { ctx: Some(self.clone()), ip })
     }
 }
 
-/// One connection counted against its address; uncounted when dropped.
+/// One connection counted against its address (unless exempt); uncounted when dropped.
 struct IpSlot {
-    ctx: Arc<NetContext>,
+    ctx: Option<Arc<NetContext>>,
     ip: IpAddr,
 }
 
 impl Drop for IpSlot {
     fn drop(&mut self) {
-        let mut map = self.ctx.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(ctx) = &self.ctx else { return };
+        let mut map = ctx.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = map.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
