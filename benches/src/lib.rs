@@ -8,9 +8,7 @@
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use skirmish_server::link::{
-    Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, Link, Outgoing, TickOutput,
-};
+use skirmish_server::link::{ConnId, Inbound, LocalClient, Outgoing, TickOutput};
 use skirmish_server::net::fanout::{Delivered, Fanout};
 use skirmish_server::sim::{SimConfig, Simulation};
 use skirmish_shared::{Direction, Input, Rules};
@@ -69,22 +67,10 @@ impl Arena {
             received_bytes: 0,
         };
         for conn in 1..=players as ConnId {
-            let (outbox, queue) = mpsc::channel(8);
-            let (closer, _) = Closer::new();
-            let (tx, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
-            arena
-                .inbox
-                .send(Inbound::Join {
-                    conn,
-                    name: None,
-                    link: Link { outbox, closer },
-                    inputs: rx,
-                    resume: None,
-                    new_token: u128::from(conn).to_le_bytes(),
-                })
-                .expect("sim inbox open");
-            arena.inputs.push(tx);
-            arena.queues.push(queue);
+            let (join, client) = LocalClient::join(conn, 8, None);
+            arena.inbox.send(join).expect("sim inbox open");
+            arena.inputs.push(client.inputs);
+            arena.queues.push(client.queue);
         }
         while arena.sim.player_count() < players || !arena.inbox.is_empty() {
             arena.step_and_deliver();

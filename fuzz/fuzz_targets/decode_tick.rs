@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skirmish_server::link::{Closer, INPUT_QUEUE_CAPACITY, Inbound, Link};
+use skirmish_server::link::LocalClient;
 use skirmish_server::sim::{SimConfig, Simulation};
 use skirmish_shared::ClientMsg;
 
@@ -15,13 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let mut inputs = Vec::new();
     let mut queues = Vec::new();
     for conn in 1..=2u64 {
-        let (outbox, queue) = tokio::sync::mpsc::channel(64);
-        let (input_tx, input_rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
-        let link = Link { outbox, closer: Closer::new().0 };
-        let join = Inbound::Join { conn, name: None, link, inputs: input_rx, resume: None, new_token: [conn as u8; 16] };
+        let (join, client) = LocalClient::join(conn, 64, None);
         let _ = tx.send(join);
-        inputs.push(input_tx);
-        queues.push(queue);
+        inputs.push(client.inputs);
+        queues.push(client.queue);
     }
     sim.step();
     let mut rest = data;

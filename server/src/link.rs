@@ -253,3 +253,39 @@ pub struct Joined {
     /// Its welcome header.
     pub welcome_head: Bytes,
 }
+
+/// The far ends of a connection without a socket: what a connection's reader and writer
+/// would hold. For driving the simulation in memory (tests, benchmarks, fuzzing) through
+/// exactly the channels the network uses.
+#[derive(Debug)]
+pub struct LocalClient {
+    /// Messages the sim (through the fan-out) queued for this client.
+    pub queue: mpsc::Receiver<Outgoing>,
+    /// Becomes `Some` when something asks this connection to close.
+    pub close: watch::Receiver<Option<Close>>,
+    /// Where this client's validated inputs go (bounded like a real connection's).
+    pub inputs: crossbeam_channel::Sender<Input>,
+}
+
+impl LocalClient {
+    /// A join for connection `conn` with a queue of `queue_capacity` frames, and the client's
+    /// ends. The fresh resume token is derived from `conn` (not secret: no network here).
+    pub fn join(
+        conn: ConnId,
+        queue_capacity: usize,
+        resume: Option<ResumeToken>,
+    ) -> (Inbound, Self) {
+        let (outbox, queue) = mpsc::channel(queue_capacity);
+        let (closer, close) = Closer::new();
+        let (inputs, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
+        let join = Inbound::Join {
+            conn,
+            name: None,
+            link: Link { outbox, closer },
+            inputs: rx,
+            resume,
+            new_token: u128::from(conn).to_le_bytes(),
+        };
+        (join, Self { queue, close, inputs })
+    }
+}

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 
 use crossbeam_channel::Sender;
 use proptest::prelude::*;
-use skirmish_server::link::{
-    Close, CloseCode, Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, Link, Outgoing,
-};
+use skirmish_server::link::{Close, CloseCode, ConnId, Inbound, LocalClient, Outgoing};
 use skirmish_server::net::fanout::{Delivered, Fanout};
 use skirmish_server::sim::components::{Player, Position};
 use skirmish_server::sim::{SimConfig, Simulation};
@@ -81,19 +79,9 @@ impl Harness {
     fn join_no_step(&mut self) -> ConnId {
         let conn = self.next_conn;
         self.next_conn += 1;
-        let (outbox, queue) = mpsc::channel(self.queue_capacity);
-        let (closer, close) = Closer::new();
-        let (inputs, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
-        self.tx
-            .send(Inbound::Join {
-                conn,
-                name: None,
-                link: Link { outbox, closer },
-                inputs: rx,
-                resume: None,
-                new_token: [conn as u8; 16],
-            })
-            .expect("sim inbox open");
+        let (join, LocalClient { queue, close, inputs }) =
+            LocalClient::join(conn, self.queue_capacity, None);
+        self.tx.send(join).expect("sim inbox open");
         self.clients.insert(
             conn,
             TestClient {
