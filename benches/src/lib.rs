@@ -2,7 +2,7 @@
 //! [`Simulation`] filled with joined players, each with the real per-connection queue the sim
 //! writes to, and a deterministic stream of inputs for them.
 //!
-//! The fixture does the untimed work (feeding inputs into the sim's channel, emptying the
+//! The fixture does the untimed work (putting inputs on the sim's input board, emptying the
 //! clients' queues) so a benchmark can time exactly one `step`.
 
 use std::time::{Duration, Instant};
@@ -12,7 +12,6 @@ use skirmish_server::link::{ConnId, Inbound, LocalClient, Outgoing, TickOutput};
 use skirmish_server::net::fanout::{Delivered, Fanout};
 use skirmish_server::sim::{SimConfig, Simulation};
 use skirmish_shared::{Direction, Input, Rules};
-use tokio::sync::mpsc;
 
 /// Map side in units that keeps the tutorial's density of about one player per 100 square
 /// units for `players` players.
@@ -41,8 +40,7 @@ pub struct Arena {
     /// The fan-out that queues each tick to the clients.
     pub fanout: Fanout,
     inbox: Sender<Inbound>,
-    inputs: Vec<Sender<Input>>,
-    queues: Vec<mpsc::Receiver<Outgoing>>,
+    clients: Vec<LocalClient>,
     seq: u32,
     rng: fastrand::Rng,
     /// Bytes the clients received since the arena was made.
@@ -60,17 +58,15 @@ impl Arena {
             fanout: Fanout::new(sim.keyframe_request(), u32::MAX),
             sim,
             inbox,
-            inputs: Vec::with_capacity(players),
-            queues: Vec::with_capacity(players),
+            clients: Vec::with_capacity(players),
             seq: 0,
             rng: fastrand::Rng::with_seed(7),
             received_bytes: 0,
         };
         for conn in 1..=players as ConnId {
-            let (join, client) = LocalClient::join(conn, 8, None);
+            let (join, client) = LocalClient::join(conn, 8, None, arena.sim.input_board());
             arena.inbox.send(join).expect("sim inbox open");
-            arena.inputs.push(client.inputs);
-            arena.queues.push(client.queue);
+            arena.clients.push(client);
         }
         while arena.sim.player_count() < players || !arena.inbox.is_empty() {
             arena.step_and_deliver();
@@ -111,26 +107,26 @@ impl Arena {
     /// Queues one input for every player: a random direction of full length, with attack
     /// pressed by about `attack_fraction` of them.
     pub fn feed_inputs(&mut self, attack_fraction: f32) {
-        self.feed_some(self.inputs.len(), attack_fraction);
+        self.feed_some(self.clients.len(), attack_fraction);
     }
 
     /// Like [`feed_inputs`](Self::feed_inputs) for the first `movers` players only; the rest
     /// stand still.
     pub fn feed_some(&mut self, movers: usize, attack_fraction: f32) {
         self.seq += 1;
-        for tx in self.inputs.iter().take(movers) {
+        for client in self.clients.iter().take(movers) {
             let angle = self.rng.f32() * std::f32::consts::TAU;
             let dir = Direction::new(angle.cos(), angle.sin()).unwrap_or_default();
             let attack = self.rng.f32() < attack_fraction;
             let input = Input { seq: self.seq, dir, attack };
-            let _ = tx.try_send(input);
+            let _ = client.send_input(input);
         }
     }
 
     /// Empties every client's queue, as the writer tasks would.
     pub fn drain(&mut self) {
-        for q in &mut self.queues {
-            while let Ok(msg) = q.try_recv() {
+        for c in &mut self.clients {
+            while let Ok(msg) = c.queue.try_recv() {
                 self.received_bytes += match msg {
                     Outgoing::Whole(b) => b.len(),
                     Outgoing::Shared { head, body, .. } => head.as_slice().len() + body.len(),

@@ -12,13 +12,11 @@ use skirmish_shared::ClientMsg;
 fuzz_target!(|data: &[u8]| {
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut sim = Simulation::new(&SimConfig { seed: 1, resume_grace_ticks: 0, ..SimConfig::default() }, rx);
-    let mut inputs = Vec::new();
-    let mut queues = Vec::new();
+    let mut clients = Vec::new();
     for conn in 1..=2u64 {
-        let (join, client) = LocalClient::join(conn, 64, None);
+        let (join, client) = LocalClient::join(conn, 64, None, sim.input_board());
         let _ = tx.send(join);
-        inputs.push(client.inputs);
-        queues.push(client.queue);
+        clients.push(client);
     }
     sim.step();
     let mut rest = data;
@@ -28,13 +26,13 @@ fuzz_target!(|data: &[u8]| {
         let (msg, tail) = tail.split_at(len);
         rest = tail;
         if let Ok(ClientMsg::Input(input)) = ClientMsg::decode(msg) {
-            let _ = inputs[n % 2].try_send(input);
+            let _ = clients[n % 2].send_input(input);
         }
         n += 1;
         if n % 4 == 0 {
             sim.step();
-            for q in &mut queues {
-                while q.try_recv().is_ok() {}
+            for c in &mut clients {
+                while c.queue.try_recv().is_ok() {}
             }
         }
     }

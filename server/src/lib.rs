@@ -65,6 +65,7 @@ pub async fn run(
     let (inbound_tx, inbound_rx) = crossbeam_channel::unbounded();
     let sim = Simulation::new(&sim_config, inbound_rx);
     let fanout = Fanout::new(sim.keyframe_request(), config.stall_ticks());
+    let board = sim.input_board();
     let (outputs_tx, outputs_rx) = tokio::sync::mpsc::unbounded_channel();
     let fanout_task = tokio::spawn(net::fanout::run(fanout, outputs_rx));
     let stop = Arc::new(AtomicBool::new(false));
@@ -79,6 +80,7 @@ pub async fn run(
     let assets = Assets::load(&config.web_root);
     let ctx = Arc::new(NetContext::new(
         inbound_tx,
+        board,
         assets,
         config.net_limits(),
         shutdown_rx,

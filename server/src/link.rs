@@ -29,8 +29,8 @@ pub enum Inbound {
         name: Option<String>,
         /// Where this connection's frames go (handed on to the fan-out).
         link: Link,
-        /// This connection's validated inputs, in sequence order.
-        inputs: crossbeam_channel::Receiver<Input>,
+        /// Where the sim publishes the connection's input slot for the reader.
+        route: Route,
         /// The token the client presented to get its player back, if any.
         resume: Option<ResumeToken>,
         /// A fresh random token, for the case that this is a new player.
@@ -214,8 +214,105 @@ impl Link {
     }
 }
 
-/// Inputs a connection may have waiting for the sim at most; more are dropped by the reader.
+/// Inputs a connection may have waiting for the sim at most; more are dropped.
 pub const INPUT_QUEUE_CAPACITY: usize = 8;
+
+/// Inputs waiting to be applied, stored inline, oldest first.
+#[derive(Debug, Clone, Copy, Default)]
+struct InputRing {
+    slots: [Input; INPUT_QUEUE_CAPACITY],
+    start: u8,
+    len: u8,
+}
+
+impl InputRing {
+    fn push(&mut self, input: Input) -> bool {
+        if usize::from(self.len) == INPUT_QUEUE_CAPACITY {
+            return false;
+        }
+        self.slots[(usize::from(self.start) + usize::from(self.len)) % INPUT_QUEUE_CAPACITY] =
+            input;
+        self.len += 1;
+        true
+    }
+
+    fn pop(&mut self) -> Option<Input> {
+        if self.len == 0 {
+            return None;
+        }
+        let input = self.slots[usize::from(self.start)];
+        self.start = ((usize::from(self.start) + 1) % INPUT_QUEUE_CAPACITY) as u8;
+        self.len -= 1;
+        Some(input)
+    }
+}
+
+/// Every connection's waiting inputs, in one contiguous array of slots (one per connection,
+/// allocated by the sim at join). Readers push into their slot; the sim takes from the slots
+/// of its players in the order it iterates them, so memory is read in order rather than one
+/// heap object per player. Each slot has its own lock, held for a few nanoseconds.
+#[derive(Debug)]
+pub struct InputBoard {
+    slots: Box<[std::sync::Mutex<InputRing>]>,
+}
+
+impl InputBoard {
+    /// A board of `capacity` slots.
+    pub fn new(capacity: usize) -> Self {
+        Self { slots: (0..capacity).map(|_| std::sync::Mutex::default()).collect() }
+    }
+
+    /// Slots in all.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn slot(&self, slot: u32) -> Option<std::sync::MutexGuard<'_, InputRing>> {
+        let m = self.slots.get(slot as usize)?;
+        Some(m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Queues an input in `slot`; `false` (dropped) if it holds [`INPUT_QUEUE_CAPACITY`].
+    pub fn push(&self, slot: u32, input: Input) -> bool {
+        self.slot(slot).is_some_and(|mut ring| ring.push(input))
+    }
+
+    /// Takes up to `out.len()` inputs from `slot`, oldest first; returns how many.
+    pub fn take(&self, slot: u32, out: &mut [Input]) -> usize {
+        let Some(mut ring) = self.slot(slot) else { return 0 };
+        let mut n = 0;
+        while n < out.len() {
+            let Some(input) = ring.pop() else { break };
+            out[n] = input;
+            n += 1;
+        }
+        n
+    }
+
+    /// Empties `slot` for a new connection.
+    pub fn clear(&self, slot: u32) {
+        if let Some(mut ring) = self.slot(slot) {
+            *ring = InputRing::default();
+        }
+    }
+}
+
+/// A connection's input slot, published by the sim at join (slot + 1; 0 = none yet), read
+/// by the connection's reader.
+#[derive(Debug, Clone, Default)]
+pub struct Route(Arc<std::sync::atomic::AtomicU32>);
+
+impl Route {
+    /// Publishes the slot.
+    pub fn set(&self, slot: u32) {
+        self.0.store(slot.saturating_add(1), std::sync::atomic::Ordering::Release);
+    }
+
+    /// The published slot, if any.
+    pub fn get(&self) -> Option<u32> {
+        self.0.load(std::sync::atomic::Ordering::Acquire).checked_sub(1)
+    }
+}
 
 /// Everything one tick produced for the clients: built by the sim thread, delivered by the
 /// fan-out. Encoded bytes are shared; nothing here is per client except the small lists of
@@ -256,36 +353,45 @@ pub struct Joined {
 
 /// The far ends of a connection without a socket: what a connection's reader and writer
 /// would hold. For driving the simulation in memory (tests, benchmarks, fuzzing) through
-/// exactly the channels the network uses.
+/// exactly the structures the network uses.
 #[derive(Debug)]
 pub struct LocalClient {
     /// Messages the sim (through the fan-out) queued for this client.
     pub queue: mpsc::Receiver<Outgoing>,
     /// Becomes `Some` when something asks this connection to close.
     pub close: watch::Receiver<Option<Close>>,
-    /// Where this client's validated inputs go (bounded like a real connection's).
-    pub inputs: crossbeam_channel::Sender<Input>,
+    /// The input slot the sim gives this connection at join.
+    pub route: Route,
+    board: Arc<InputBoard>,
 }
 
 impl LocalClient {
     /// A join for connection `conn` with a queue of `queue_capacity` frames, and the client's
-    /// ends. The fresh resume token is derived from `conn` (not secret: no network here).
+    /// ends; inputs go to `board` (the sim's). The fresh resume token is derived from `conn`
+    /// (not secret: no network here).
     pub fn join(
         conn: ConnId,
         queue_capacity: usize,
         resume: Option<ResumeToken>,
+        board: Arc<InputBoard>,
     ) -> (Inbound, Self) {
         let (outbox, queue) = mpsc::channel(queue_capacity);
         let (closer, close) = Closer::new();
-        let (inputs, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
+        let route = Route::default();
         let join = Inbound::Join {
             conn,
             name: None,
             link: Link { outbox, closer },
-            inputs: rx,
+            route: route.clone(),
             resume,
             new_token: u128::from(conn).to_le_bytes(),
         };
-        (join, Self { queue, close, inputs })
+        (join, Self { queue, close, route, board })
+    }
+
+    /// Sends an input as the connection's reader would; `false` if it was dropped (not yet
+    /// joined, or the slot is full).
+    pub fn send_input(&self, input: Input) -> bool {
+        self.route.get().is_some_and(|slot| self.board.push(slot, input))
     }
 }

@@ -6,19 +6,16 @@ use std::collections::HashMap;
 
 use crossbeam_channel::Sender;
 use proptest::prelude::*;
-use skirmish_server::link::{Close, CloseCode, ConnId, Inbound, LocalClient, Outgoing};
+use skirmish_server::link::{CloseCode, ConnId, Inbound, LocalClient, Outgoing};
 use skirmish_server::net::fanout::{Delivered, Fanout};
 use skirmish_server::sim::components::{Player, Position};
 use skirmish_server::sim::{SimConfig, Simulation};
 use skirmish_shared::{
     Direction, EntityState, Event, Frame, Input, PlayerId, Replica, Rules, ServerMsg,
 };
-use tokio::sync::{mpsc, watch};
 
 struct TestClient {
-    queue: mpsc::Receiver<Outgoing>,
-    close: watch::Receiver<Option<Close>>,
-    inputs: Sender<Input>,
+    local: LocalClient,
     player: PlayerId,
     replica: Replica,
     seq: u32,
@@ -79,15 +76,13 @@ impl Harness {
     fn join_no_step(&mut self) -> ConnId {
         let conn = self.next_conn;
         self.next_conn += 1;
-        let (join, LocalClient { queue, close, inputs }) =
-            LocalClient::join(conn, self.queue_capacity, None);
+        let (join, local) =
+            LocalClient::join(conn, self.queue_capacity, None, self.sim.input_board());
         self.tx.send(join).expect("sim inbox open");
         self.clients.insert(
             conn,
             TestClient {
-                queue,
-                close,
-                inputs,
+                local,
                 player: 0,
                 replica: Replica::default(),
                 seq: 0,
@@ -109,7 +104,7 @@ impl Harness {
         let input =
             Input { seq: c.seq, dir: Direction::new(x, y).expect("valid direction"), attack };
         // As the connection's reader does: a full queue drops the input.
-        let _ = c.inputs.try_send(input);
+        let _ = c.local.send_input(input);
         c.seq
     }
 
@@ -128,7 +123,7 @@ impl Harness {
     }
 
     fn drain(c: &mut TestClient) {
-        while let Ok(msg) = c.queue.try_recv() {
+        while let Ok(msg) = c.local.queue.try_recv() {
             match decode(msg) {
                 ServerMsg::Welcome(w) => {
                     c.player = w.player_id;
@@ -366,9 +361,9 @@ fn a_client_that_falls_behind_gets_a_keyframe_and_a_stalled_one_is_dropped() {
         h.step_unread();
         Harness::drain(h.clients.get_mut(&a).expect("a"));
     }
-    let close = h.clients[&b].close.borrow().clone().expect("B was asked to close");
+    let close = h.clients[&b].local.close.borrow().clone().expect("B was asked to close");
     assert_eq!(close.code, CloseCode::Policy);
-    assert!(h.clients[&a].close.borrow().is_none(), "A is fine");
+    assert!(h.clients[&a].local.close.borrow().is_none(), "A is fine");
 }
 
 #[test]
@@ -378,7 +373,7 @@ fn a_full_server_refuses_joins() {
     h.join();
     let c = h.join_no_step();
     h.step();
-    let close = h.clients[&c].close.borrow().clone().expect("refused");
+    let close = h.clients[&c].local.close.borrow().clone().expect("refused");
     assert_eq!(close.code, CloseCode::TryAgainLater);
     assert_eq!(h.sim.player_count(), 2);
 }
@@ -452,7 +447,7 @@ proptest! {
                     // Clients that could read are exactly in sync.
                     let truth = h.sim.entities();
                     for c in h.clients.values() {
-                        if c.player != 0 && c.queue.is_empty() && c.close.borrow().is_none() && c.replica.tick == h.sim.tick() {
+                        if c.player != 0 && c.local.queue.is_empty() && c.local.close.borrow().is_none() && c.replica.tick == h.sim.tick() {
                             let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
                             prop_assert_eq!(&mine, &truth);
                         }
@@ -466,7 +461,7 @@ proptest! {
         h.step();
         let truth = h.sim.entities();
         for c in h.clients.values() {
-            if c.player != 0 && c.close.borrow().is_none() {
+            if c.player != 0 && c.local.close.borrow().is_none() {
                 let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
                 prop_assert_eq!(&mine, &truth);
             }
@@ -537,8 +532,7 @@ proptest! {
             for (i, bytes) in batch.iter().enumerate() {
                 let conn = if i % 2 == 0 { a } else { b };
                 if let Ok(skirmish_shared::ClientMsg::Input(input)) = skirmish_shared::ClientMsg::decode(bytes) {
-                    let c = h.clients.get_mut(&conn).expect("client");
-                    let _ = c.inputs.try_send(input);
+                    let _ = h.clients[&conn].local.send_input(input);
                 }
             }
             h.step();

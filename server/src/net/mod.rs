@@ -26,7 +26,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
-use crate::link::Inbound;
+use crate::link::{Inbound, InputBoard};
 use crate::metrics::Metrics;
 use assets::Assets;
 use http::HeadError;
@@ -65,6 +65,8 @@ pub struct NetLimits {
 pub struct NetContext {
     /// Into the sim thread.
     pub inbound: Sender<Inbound>,
+    /// Where readers put validated inputs (the sim's board).
+    pub board: Arc<InputBoard>,
     /// The web client's files.
     pub assets: Assets,
     /// The limits.
@@ -84,6 +86,7 @@ impl NetContext {
     /// A context with these limits.
     pub fn new(
         inbound: Sender<Inbound>,
+        board: Arc<InputBoard>,
         assets: Assets,
         limits: NetLimits,
         shutdown: watch::Receiver<bool>,
@@ -91,6 +94,7 @@ impl NetContext {
     ) -> Self {
         Self {
             inbound,
+            board,
             assets,
             slots: Arc::new(Semaphore::new(limits.max_connections)),
             per_ip: Mutex::new(HashMap::new()),

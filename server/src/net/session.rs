@@ -15,7 +15,7 @@ use crossbeam_channel::Sender;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use skirmish_shared::protocol::MAX_NAME_CHARS;
-use skirmish_shared::{ClientMsg, DecodeError, Input, PROTOCOL_VERSION, ServerMsg};
+use skirmish_shared::{ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -25,7 +25,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info};
 
 use crate::link::{
-    Close, CloseCode, Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, Link, Outgoing,
+    Close, CloseCode, Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, InputBoard, Link, Outgoing,
+    Route,
 };
 use crate::metrics::Metrics;
 use crate::net::NetContext;
@@ -51,7 +52,8 @@ pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
         conn,
         inbound: &ctx.inbound,
         link: link.clone(),
-        inputs: None,
+        route: None,
+        board: &ctx.board,
         last_seq: 0,
         bucket: InputBucket::new(ctx.limits.tick_rate),
         last_seen: &last_seen,
@@ -64,7 +66,7 @@ pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
         _ = asked.wait_for(Option::is_some) => {}
         _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
     }
-    let joined = reader.inputs.is_some();
+    let joined = reader.route.is_some();
     // The reader's link holds a queue sender: drop it so the writer sees the end.
     drop(reader);
     drop(link);
@@ -130,8 +132,9 @@ struct Reader<'a> {
     conn: ConnId,
     inbound: &'a Sender<Inbound>,
     link: Link,
-    /// Where validated inputs go, once joined.
-    inputs: Option<crossbeam_channel::Sender<Input>>,
+    /// Where the sim publishes this connection's input slot, once joined.
+    route: Option<Route>,
+    board: &'a InputBoard,
     last_seq: u32,
     bucket: InputBucket,
     last_seen: &'a LastSeen,
@@ -227,7 +230,7 @@ impl Reader<'_> {
             }
         };
         match msg {
-            ClientMsg::Join { .. } if self.inputs.is_some() => {
+            ClientMsg::Join { .. } if self.route.is_some() => {
                 Err(Close::new(CloseCode::Policy, "already joined"))
             }
             ClientMsg::Join { protocol_version, .. } if protocol_version != PROTOCOL_VERSION => {
@@ -242,14 +245,14 @@ impl Reader<'_> {
                 let mut new_token = [0u8; 16];
                 getrandom::fill(&mut new_token)
                     .map_err(|_| Close::new(CloseCode::Internal, "no random source for a token"))?;
-                let (tx, rx) = crossbeam_channel::bounded(INPUT_QUEUE_CAPACITY);
-                self.inputs = Some(tx);
+                let route = Route::default();
+                self.route = Some(route.clone());
                 let name = name.as_deref().and_then(clean_name);
                 let join = Inbound::Join {
                     conn: self.conn,
                     name,
                     link: self.link.clone(),
-                    inputs: rx,
+                    route,
                     resume,
                     new_token,
                 };
@@ -257,7 +260,7 @@ impl Reader<'_> {
                     .send(join)
                     .map_err(|_| Close::new(CloseCode::GoingAway, "server shutting down"))
             }
-            ClientMsg::Input(_) | ClientMsg::Ping { .. } if self.inputs.is_none() => {
+            ClientMsg::Input(_) | ClientMsg::Ping { .. } if self.route.is_none() => {
                 Err(Close::new(CloseCode::Policy, "join first"))
             }
             ClientMsg::Input(_) | ClientMsg::Ping { .. } if !self.bucket.take(Instant::now())? => {
@@ -278,11 +281,15 @@ impl Reader<'_> {
                     return Err(Close::new(CloseCode::Policy, "input sequence number jumped"));
                 }
                 self.last_seq = input.seq;
-                if let Some(inputs) = &self.inputs
-                    && inputs.try_send(input).is_err()
-                {
-                    // Full: the client sends faster than the sim takes them (1-2 a tick).
-                    debug!(conn = self.conn, seq = input.seq, "input queue full, input dropped");
+                // No slot yet: the sim has not seen the join; the client has no welcome yet
+                // either, so it has nothing to act on.
+                let slot = self.route.as_ref().and_then(Route::get);
+                if !slot.is_some_and(|slot| self.board.push(slot, input)) {
+                    debug!(
+                        conn = self.conn,
+                        seq = input.seq,
+                        "input dropped (queue full or not joined yet)"
+                    );
                 }
                 Ok(())
             }

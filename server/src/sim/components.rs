@@ -2,8 +2,7 @@
 //! never in components added or removed each tick: structural changes cost ~400 ns an entity.
 
 use bevy_ecs::prelude::Component;
-use crossbeam_channel::Receiver;
-use skirmish_shared::{Direction, Input, PlayerId};
+use skirmish_shared::{Direction, PlayerId};
 
 use crate::link::ConnId;
 
@@ -53,9 +52,9 @@ pub const MAX_MOVES_PER_TICK: usize = 2;
 /// The player's inputs: those waiting, and those applied this tick.
 #[derive(Component, Debug)]
 pub struct Controls {
-    /// Received and validated by the connection's reader, not yet applied, in sequence
-    /// order (bounded by [`crate::link::INPUT_QUEUE_CAPACITY`]).
-    pub pending: Receiver<Input>,
+    /// The controlling connection's slot on the input board, where its reader puts validated
+    /// inputs (at most [`crate::link::INPUT_QUEUE_CAPACITY`] waiting).
+    pub slot: u32,
     /// Sequence number of the last input applied: the ack clients get.
     pub acked: u32,
     /// The directions applied this tick, one step each.
@@ -67,10 +66,10 @@ pub struct Controls {
 }
 
 impl Controls {
-    /// Controls fed by `pending`.
-    pub fn new(pending: Receiver<Input>) -> Self {
+    /// Controls fed from input slot `slot`.
+    pub fn new(slot: u32) -> Self {
         Self {
-            pending,
+            slot,
             acked: 0,
             moves: [Direction::default(); MAX_MOVES_PER_TICK],
             move_count: 0,

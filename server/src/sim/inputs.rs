@@ -1,7 +1,7 @@
 //! The first two systems of a tick: drain the network's joins and leaves, then take each
 //! player's inputs for this tick from its connection's input channel.
 
-use bevy_ecs::prelude::{Query, ResMut, World};
+use bevy_ecs::prelude::{Query, Res, ResMut, World};
 use skirmish_shared::{Event, Rules, SUBUNITS};
 use tracing::info;
 
@@ -9,8 +9,8 @@ use super::components::{
     AttackCooldown, Controls, Health, MAX_MOVES_PER_TICK, Player, Position, Replicated,
 };
 use super::state::{
-    ClientEntry, Clients, Clock, Inbox, Output, PendingJoin, PendingJoins, PlayerIds, Removed,
-    Session, Sessions, Settings, SpawnRng, TickEvents,
+    ClientEntry, Clients, Clock, Inbox, InputSlots, Output, PendingJoin, PendingJoins, PlayerIds,
+    Removed, Session, Sessions, Settings, SpawnRng, TickEvents,
 };
 use crate::link::{Close, CloseCode, ConnId, Inbound, Link};
 use skirmish_shared::{Input, ResumeToken};
@@ -23,10 +23,15 @@ pub fn receive(world: &mut World) {
     for _ in 0..MAX_MESSAGES_PER_TICK {
         let Ok(msg) = world.resource::<Inbox>().0.try_recv() else { break };
         match msg {
-            Inbound::Join { conn, name, link, inputs, resume, new_token } => {
-                let resumed = resume.is_some_and(|t| try_resume(world, conn, &link, &inputs, t));
-                if !resumed {
-                    join(world, conn, name, link, inputs, new_token);
+            Inbound::Join { conn, name, link, route, resume, new_token } => {
+                let Some(slot) = world.resource_mut::<InputSlots>().allocate(conn) else {
+                    link.closer.close(Close::new(CloseCode::TryAgainLater, "server full"));
+                    continue;
+                };
+                route.set(slot);
+                let resumed = resume.is_some_and(|t| try_resume(world, conn, &link, slot, t));
+                if !resumed && !join(world, conn, name, link, slot, new_token) {
+                    world.resource_mut::<InputSlots>().release(conn);
                 }
             }
             Inbound::Leave { conn } => leave(world, conn),
@@ -36,13 +41,7 @@ pub fn receive(world: &mut World) {
 }
 
 /// Gives a connection the player of `token`, if that player is still in the world.
-fn try_resume(
-    world: &mut World,
-    conn: ConnId,
-    link: &Link,
-    inputs: &crossbeam_channel::Receiver<Input>,
-    token: ResumeToken,
-) -> bool {
+fn try_resume(world: &mut World, conn: ConnId, link: &Link, slot: u32, token: ResumeToken) -> bool {
     let Some(session) = world.resource::<Sessions>().by_token.get(&token).copied() else {
         return false;
     };
@@ -67,7 +66,7 @@ fn try_resume(
     }
     // The new connection's inputs start afresh (its acks count from its own first input).
     if let Some(mut c) = world.get_mut::<Controls>(entity) {
-        *c = Controls::new(inputs.clone());
+        *c = Controls::new(slot);
     }
     info!(conn, player, "player resumed");
     world.resource_mut::<PendingJoins>().0.push(PendingJoin {
@@ -85,19 +84,19 @@ fn join(
     conn: ConnId,
     name: Option<String>,
     link: Link,
-    inputs: crossbeam_channel::Receiver<Input>,
+    slot: u32,
     token: ResumeToken,
-) {
+) -> bool {
     let settings = world.resource::<Settings>();
     let (rules, max_players) = (settings.rules.clone(), settings.max_players);
     if world.resource::<Clients>().by_conn.contains_key(&conn) {
         link.closer.close(Close::new(CloseCode::Policy, "already joined"));
-        return;
+        return false;
     }
     // Disconnected players waiting to be resumed still hold their place.
     if world.resource::<Sessions>().by_token.len() >= max_players {
         link.closer.close(Close::new(CloseCode::TryAgainLater, "server full"));
-        return;
+        return false;
     }
     let id = world.resource_mut::<PlayerIds>().allocate();
     let (x, y) = spawn_point(&mut world.resource_mut::<SpawnRng>().0, &rules);
@@ -108,7 +107,7 @@ fn join(
             Player { id, conn, name },
             Position { x, y },
             Health { hp: rules.max_hp.min(i32::MAX as u32) as i32, last_hit_by: 0, died_at: None },
-            Controls::new(inputs),
+            Controls::new(slot),
             AttackCooldown::default(),
             Replicated::default(),
         ))
@@ -126,11 +125,14 @@ fn join(
         token,
         resumed: false,
     });
+    true
 }
 
 /// A connection is gone. Its player stays in the world, idle, for the grace window, so the
 /// client can come back to it; with no grace window it leaves at once.
 pub fn leave(world: &mut World, conn: ConnId) {
+    // The reader has ended: its input slot can go to a new connection.
+    world.resource_mut::<InputSlots>().release(conn);
     let Some(entry) = world.resource_mut::<Clients>().by_conn.remove(&conn) else {
         return; // never joined, refused, or already taken over by a newer connection
     };
@@ -197,24 +199,28 @@ pub fn spawn_point(rng: &mut fastrand::Rng, rules: &Rules) -> (i32, i32) {
 /// inputs that bunched up in the network catch up at once instead of becoming a standing
 /// delay of a tick.
 /// Every player whose ack moved is listed in the tick's output.
-pub fn apply_inputs(mut output: ResMut<Output>, mut players: Query<(&Player, &mut Controls)>) {
+pub fn apply_inputs(
+    slots: Res<InputSlots>,
+    mut output: ResMut<Output>,
+    mut players: Query<(&Player, &mut Controls)>,
+) {
+    let board = &slots.board;
+    let mut taken = [Input::default(); MAX_MOVES_PER_TICK];
     for (player, mut c) in &mut players {
-        let waiting = c.pending.len();
-        if waiting == 0 && c.move_count == 0 && !c.attack {
+        let n = board.take(c.slot, &mut taken);
+        if n == 0 && c.move_count == 0 && !c.attack {
             continue; // idle: don't even mark the component changed
         }
         let c = &mut *c;
-        let take = waiting.min(MAX_MOVES_PER_TICK);
         c.move_count = 0;
         c.attack = false;
-        for _ in 0..take {
-            let Ok(input) = c.pending.try_recv() else { break };
+        for input in &taken[..n] {
             c.moves[usize::from(c.move_count)] = input.dir;
             c.move_count += 1;
             c.attack |= input.attack;
             c.acked = input.seq;
         }
-        if take > 0 {
+        if n > 0 {
             output.0.acks.push((player.conn, c.acked));
         }
     }

@@ -26,8 +26,8 @@ use std::sync::atomic::AtomicBool;
 
 use crate::link::{Inbound, TickOutput};
 use state::{
-    Clients, Clock, Inbox, KeyframeRequest, Output, PendingJoins, PlayerIds, Removed, Sessions,
-    Settings, SpawnRng, TickEvents,
+    Clients, Clock, Inbox, InputSlots, KeyframeRequest, Output, PendingJoins, PlayerIds, Removed,
+    Sessions, Settings, SpawnRng, TickEvents,
 };
 
 /// What the simulation needs to start.
@@ -90,6 +90,11 @@ impl Simulation {
         world.insert_resource(Removed::default());
         world.insert_resource(PendingJoins::default());
         world.insert_resource(Sessions::default());
+        // One input slot per connection with a player; taken-over connections keep theirs
+        // until they end, so leave room for as many again.
+        world.insert_resource(InputSlots::new(
+            config.max_players.saturating_mul(2).saturating_add(64),
+        ));
         world.insert_resource(KeyframeRequest::default());
         world.insert_resource(Output::default());
         let mut schedule = Schedule::default();
@@ -112,6 +117,11 @@ impl Simulation {
         self.world.resource_mut::<Clock>().tick += 1;
         self.schedule.run(&mut self.world);
         std::mem::take(&mut self.world.resource_mut::<Output>().0)
+    }
+
+    /// The board the connections' readers put inputs on.
+    pub fn input_board(&self) -> Arc<crate::link::InputBoard> {
+        self.world.resource::<InputSlots>().board.clone()
     }
 
     /// The flag the fan-out sets to get a keyframe in the next tick's output.

@@ -10,7 +10,7 @@ use bevy_ecs::prelude::{Entity, Resource};
 use crossbeam_channel::Receiver;
 use skirmish_shared::{Event, PlayerId, ResumeToken, Rules, TickRules};
 
-use crate::link::{ConnId, Inbound, Link, TickOutput};
+use crate::link::{ConnId, Inbound, InputBoard, Link, TickOutput};
 
 /// The number of the tick being simulated; the first tick is 1.
 #[derive(Resource, Debug, Default, Clone, Copy)]
@@ -134,6 +134,44 @@ pub struct PendingJoins(pub Vec<PendingJoin>);
 /// Set by the fan-out when a client fell behind: the next tick carries a keyframe.
 #[derive(Resource, Debug, Clone, Default)]
 pub struct KeyframeRequest(pub Arc<AtomicBool>);
+
+/// The input board shared with the readers, and which connection holds which slot.
+#[derive(Resource, Debug)]
+pub struct InputSlots {
+    /// The board.
+    pub board: Arc<InputBoard>,
+    /// Slots no connection holds.
+    pub free: Vec<u32>,
+    /// The slot of each connection that has one.
+    pub by_conn: HashMap<ConnId, u32>,
+}
+
+impl InputSlots {
+    /// A board of `capacity` slots, all free (lowest first).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
+        Self {
+            board: Arc::new(InputBoard::new(capacity as usize)),
+            free: (0..capacity).rev().collect(),
+            by_conn: HashMap::new(),
+        }
+    }
+
+    /// Gives `conn` an empty slot, or `None` if all are taken.
+    pub fn allocate(&mut self, conn: ConnId) -> Option<u32> {
+        let slot = self.free.pop()?;
+        self.board.clear(slot);
+        self.by_conn.insert(conn, slot);
+        Some(slot)
+    }
+
+    /// Frees `conn`'s slot (its reader has ended).
+    pub fn release(&mut self, conn: ConnId) {
+        if let Some(slot) = self.by_conn.remove(&conn) {
+            self.free.push(slot);
+        }
+    }
+}
 
 /// The output of the tick being run, filled by the systems and taken by `Simulation::step`.
 #[derive(Resource, Debug, Default)]
