@@ -12,7 +12,8 @@
 //! - [`sim`]: the world, the tick's systems, and the fixed-rate ticker.
 //!
 //! Data flows one way each direction:
-//! `socket → session (decode, validate) → crossbeam channel → sim thread (tick) →
+//! `socket → session (decode, validate) → crossbeam channel (joins, leaves) and input board
+//! (inputs) → sim thread (tick) →
 //! bounded per-connection queue → writer task → socket`.
 
 pub mod config;

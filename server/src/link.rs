@@ -2,9 +2,11 @@
 //! inputs, leaves), what flows out (frames and close requests), and the handle the sim keeps
 //! for each connection.
 //!
-//! Joins and leaves go through one crossbeam channel the sim drains with `try_recv`; each
-//! connection's inputs go through its own small bounded crossbeam channel, held by its player
-//! entity, so applying inputs needs no lookup. Outbound, the sim hands one [`TickOutput`]
+//! Joins and leaves go through one crossbeam channel the sim drains with `try_recv`. Inputs go
+//! on the [`InputBoard`]: one contiguous array with a small slot per connection, which the sim
+//! hands out at join (published to the reader through a [`Route`]) and reads in the order it
+//! iterates players, so applying inputs needs no lookup and no heap object per player.
+//! Outbound, the sim hands one [`TickOutput`]
 //! per tick to the fan-out stage (`net::fanout`), which owns every connection's bounded
 //! queue. Nobody ever waits for anybody.
 

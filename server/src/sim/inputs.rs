@@ -1,5 +1,5 @@
 //! The first two systems of a tick: drain the network's joins and leaves, then take each
-//! player's inputs for this tick from its connection's input channel.
+//! player's inputs for this tick from its connection's slot on the input board.
 
 use bevy_ecs::prelude::{Query, Res, ResMut, World};
 use skirmish_shared::{Event, Rules, SUBUNITS};
@@ -195,7 +195,7 @@ pub fn spawn_point(rng: &mut fastrand::Rng, rules: &Rules) -> (i32, i32) {
     (axis(), axis())
 }
 
-/// Takes this tick's inputs from each player's channel: one, or two when two are waiting, so
+/// Takes this tick's inputs from each player's slot: one, or two when two are waiting, so
 /// inputs that bunched up in the network catch up at once instead of becoming a standing
 /// delay of a tick.
 /// Every player whose ack moved is listed in the tick's output.
