@@ -2,7 +2,8 @@
 # Soak: a release server and a swarm whose bots keep leaving and joining again as new
 # players, for a bounded time. Prints the server's RSS, open connections, ticks and mean tick
 # time every 10 s, then checks that RSS stayed flat (less than 50% growth after the first
-# minute's warm-up), no tick was skipped, and the server exits 0 on SIGTERM.
+# minute's warm-up), no tick was skipped, every input was answered promptly (input -> ack p99
+# at most 100 ms: an input lost or stuck shows here) and the server exits 0 on SIGTERM.
 #   ./scripts/soak.sh [MINUTES=3] [CLIENTS=300]
 # Loopback only; everything it starts, it stops.
 set -euo pipefail
@@ -41,14 +42,17 @@ done
 wait $SWARM || true
 cat target/soak-swarm.txt
 skipped=$(metric skirmish_skipped_ticks_total "$m")
-kill -TERM $SERVER; wait $SERVER; code=$?
+kill -TERM $SERVER; code=0; wait $SERVER || code=$?
 trap - EXIT
 echo "server exit code: $code"
 [ -n "$first_rss" ] || first_rss=$last_rss
-python3 - "$first_rss" "$last_rss" "$skipped" <<'PY'
+p99=$(sed -n 's/^ *input -> ack p99 ms *//p' target/soak-swarm.txt)
+python3 - "$first_rss" "$last_rss" "$skipped" "${p99:-999999}" "$code" <<'PY'
 import sys
 first, last, skipped = int(sys.argv[1]), int(sys.argv[2]), int(float(sys.argv[3] or 0))
+p99, code = float(sys.argv[4]), int(sys.argv[5])
 growth = (last - first) / first * 100
-print(f"RSS after warm-up {first/1024:.1f} MiB, at the end {last/1024:.1f} MiB ({growth:+.1f}%); skipped ticks {skipped}")
-sys.exit(0 if growth < 50 and skipped == 0 else 1)
+print(f"RSS after warm-up {first/1024:.1f} MiB, at the end {last/1024:.1f} MiB ({growth:+.1f}%); "
+      f"skipped ticks {skipped}; input -> ack p99 {p99:.1f} ms; server exit {code}")
+sys.exit(0 if growth < 50 and skipped == 0 and p99 <= 100 and code == 0 else 1)
 PY

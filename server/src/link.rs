@@ -249,6 +249,9 @@ impl InputRing {
     }
 }
 
+/// The slot of a player with no connection (waiting to be resumed): reads nothing.
+pub const NO_SLOT: u32 = u32::MAX;
+
 /// Every connection's waiting inputs, in one contiguous array of slots (one per connection,
 /// allocated by the sim at join). Readers push into their slot; the sim takes from the slots
 /// of its players in the order it iterates them, so memory is read in order rather than one

@@ -541,3 +541,27 @@ proptest! {
         h.assert_replicas_match();
     }
 }
+
+/// A player kept for resume must not read its old connection's input slot: the slot goes to
+/// the next connection, whose inputs are its own.
+#[test]
+fn a_new_connection_reusing_a_slot_gets_its_own_inputs() {
+    let mut h = Harness::new(SimConfig { resume_grace_ticks: 300, ..Harness::rules() });
+    let a = h.join();
+    let ia = h.player(a);
+    h.place(ia, 800, 800);
+    h.step();
+    h.leave(a); // A's player stays for resume; its slot is freed
+    h.step();
+    let b = h.join(); // B gets A's old slot
+    let ib = h.player(b);
+    h.place(ib, 1600, 1600);
+    h.step();
+    for _ in 0..5 {
+        h.input(b, 1.0, 0.0, false);
+        h.step();
+    }
+    assert_eq!(h.clients[&b].replica.ack, 5, "every input of B was applied to B");
+    assert_eq!(h.server_entity(ib).x, 1600 + 5 * 27);
+    assert_eq!(h.server_entity(ia).x, 800, "the waiting player did not move");
+}

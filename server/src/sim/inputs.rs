@@ -12,7 +12,7 @@ use super::state::{
     ClientEntry, Clients, Clock, Inbox, InputSlots, Output, PendingJoin, PendingJoins, PlayerIds,
     Removed, Session, Sessions, Settings, SpawnRng, TickEvents,
 };
-use crate::link::{Close, CloseCode, ConnId, Inbound, Link};
+use crate::link::{Close, CloseCode, ConnId, Inbound, Link, NO_SLOT};
 use skirmish_shared::{Input, ResumeToken};
 
 /// Drains the joins and leaves the network sent since the last tick, then lets go of the
@@ -137,6 +137,11 @@ pub fn leave(world: &mut World, conn: ConnId) {
         return; // never joined, refused, or already taken over by a newer connection
     };
     world.resource_mut::<Output>().0.left.push(conn);
+    // The slot goes back to the board for the next connection: this player, waiting to be
+    // resumed, must not read it any more.
+    if let Some(mut c) = world.get_mut::<Controls>(entry.entity) {
+        *c = Controls::new(NO_SLOT);
+    }
     // A join and leave in the same tick: no welcome.
     world.resource_mut::<PendingJoins>().0.retain(|j| j.conn != conn);
     let grace = world.resource::<Settings>().resume_grace_ticks;
