@@ -267,11 +267,6 @@ impl InputBoard {
         Self { slots: (0..capacity).map(|_| std::sync::Mutex::default()).collect() }
     }
 
-    /// Slots in all.
-    pub fn capacity(&self) -> usize {
-        self.slots.len()
-    }
-
     fn slot(&self, slot: u32) -> Option<std::sync::MutexGuard<'_, InputRing>> {
         let m = self.slots.get(slot as usize)?;
         Some(m.lock().unwrap_or_else(|e| e.into_inner()))

@@ -212,14 +212,27 @@ pub struct WelcomeHead<'a> {
     pub player_id: PlayerId,
     /// Ticks per second.
     pub tick_rate: u32,
-    /// The rules in force.
-    pub rules: &'a Rules,
+    /// The rules in force, as [`encode_rules`] wrote them (they never change, so a server
+    /// encodes them once, not per welcome).
+    pub rules: &'a [u8],
     /// The player's resume token.
     pub token: &'a ResumeToken,
     /// Whether the token presented got this player back.
     pub resumed: bool,
     /// The keyframe's tick.
     pub tick: u64,
+}
+
+/// The rules as the welcome carries them: a MessagePack map with named keys (rare,
+/// self-describing, and lets either side add rules later).
+pub fn encode_rules(rules: &Rules) -> Vec<u8> {
+    let mut out = Vec::with_capacity(192);
+    if rmp_serde::encode::write_named(&mut out, rules).is_err() {
+        // Writing plain fields into a Vec can't fail; keep the message well-formed anyway.
+        out.clear();
+        write_nil(&mut out);
+    }
+    out
 }
 
 /// Appends a welcome's header: array of 9, tag, player id, protocol version, tick rate,
@@ -231,11 +244,7 @@ pub fn write_welcome_header(out: &mut Vec<u8>, w: &WelcomeHead<'_>) {
     write_uint(out, u64::from(player_id));
     write_uint(out, u64::from(PROTOCOL_VERSION));
     write_uint(out, u64::from(tick_rate));
-    // A named map: rare, self-describing, and lets either side add rules later.
-    if rmp_serde::encode::write_named(out, rules).is_err() {
-        // Writing plain fields into a Vec can't fail; keep the message well-formed anyway.
-        write_nil(out);
-    }
+    out.extend_from_slice(rules);
     write_bin(out, token);
     write_bool(out, resumed);
     write_uint(out, tick);
@@ -401,7 +410,7 @@ impl ServerMsg {
                 let head = WelcomeHead {
                     player_id: w.player_id,
                     tick_rate: w.tick_rate,
-                    rules: &w.rules,
+                    rules: &encode_rules(&w.rules),
                     token: &w.token,
                     resumed: w.resumed,
                     tick: w.keyframe.tick,

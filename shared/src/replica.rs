@@ -84,13 +84,4 @@ impl Replica {
         self.ack = f.ack;
         Ok(())
     }
-
-    /// The entities sorted by id, as a keyframe lists them.
-    pub fn to_keyframe(&self) -> Keyframe {
-        Keyframe {
-            tick: self.tick,
-            ack: self.ack,
-            entities: self.entities.values().cloned().collect(),
-        }
-    }
 }

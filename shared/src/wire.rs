@@ -129,11 +129,6 @@ impl<'a> Reader<'a> {
         Self { buf }
     }
 
-    /// Bytes not read yet.
-    pub fn remaining(&self) -> usize {
-        self.buf.len()
-    }
-
     /// The unread bytes.
     pub fn rest(&self) -> &'a [u8] {
         self.buf

@@ -33,6 +33,8 @@ struct Subscriber {
     needs_keyframe: bool,
     stalled_ticks: u32,
     kicked: bool,
+    /// The tick of its welcome.
+    welcomed_at: u64,
 }
 
 /// What one delivery did, for statistics and tests.
@@ -67,16 +69,6 @@ impl Fanout {
         }
     }
 
-    /// Connections being served.
-    pub fn len(&self) -> usize {
-        self.subscribers.len()
-    }
-
-    /// Whether no connection is being served.
-    pub fn is_empty(&self) -> bool {
-        self.subscribers.is_empty()
-    }
-
     /// Queues one tick's output to every connection. Never waits.
     pub fn deliver(&mut self, out: TickOutput) -> Delivered {
         let mut done = Delivered {
@@ -92,14 +84,12 @@ impl Fanout {
             }
         }
         let keyframe = out.keyframe.clone();
-        let mut welcomed = Vec::new();
         for j in out.joined {
             let body = keyframe.clone().unwrap_or_else(|| Bytes::from_static(&[0x90]));
             // A fresh queue always has room for the welcome.
             if j.link.offer(Outgoing::Welcome { head: j.welcome_head, body }) == Delivery::Queued {
                 done.sent += 1;
             }
-            welcomed.push(j.conn);
             self.subscribers.insert(
                 j.conn,
                 Subscriber {
@@ -110,6 +100,7 @@ impl Fanout {
                     needs_keyframe: false,
                     stalled_ticks: 0,
                     kicked: false,
+                    welcomed_at: out.tick,
                 },
             );
         }
@@ -120,7 +111,8 @@ impl Fanout {
         }
         let empty = Bytes::from_static(EMPTY_BODY);
         for (&conn, s) in self.subscribers.iter_mut() {
-            if s.kicked || welcomed.contains(&conn) {
+            // Just welcomed: the welcome already holds this tick.
+            if s.kicked || s.welcomed_at == out.tick {
                 continue;
             }
             self.head.clear();

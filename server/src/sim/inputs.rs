@@ -9,8 +9,8 @@ use super::components::{
     AttackCooldown, Controls, Health, MAX_MOVES_PER_TICK, Player, Position, Replicated,
 };
 use super::state::{
-    ClientEntry, Clients, Clock, Inbox, InputSlots, Output, PendingJoin, PendingJoins, PlayerIds,
-    Removed, Session, Sessions, Settings, SpawnRng, TickEvents,
+    Clients, Clock, Inbox, InputSlots, Output, PendingJoin, PendingJoins, PlayerIds, Removed,
+    Session, Sessions, Settings, SpawnRng, TickEvents,
 };
 use crate::link::{Close, CloseCode, ConnId, Inbound, Link, NO_SLOT};
 use skirmish_shared::{Input, ResumeToken};
@@ -24,6 +24,11 @@ pub fn receive(world: &mut World) {
         let Ok(msg) = world.resource::<Inbox>().0.try_recv() else { break };
         match msg {
             Inbound::Join { conn, name, link, route, resume, new_token } => {
+                // Before anything is allocated for it: a connection joins once.
+                if world.resource::<Clients>().by_conn.contains_key(&conn) {
+                    link.closer.close(Close::new(CloseCode::Policy, "already joined"));
+                    continue;
+                }
                 let Some(slot) = world.resource_mut::<InputSlots>().allocate(conn) else {
                     link.closer.close(Close::new(CloseCode::TryAgainLater, "server full"));
                     continue;
@@ -60,7 +65,7 @@ fn try_resume(world: &mut World, conn: ConnId, link: &Link, slot: u32, token: Re
         s.conn = Some(conn);
         s.expires_at = None;
     }
-    world.resource_mut::<Clients>().by_conn.insert(conn, ClientEntry { entity, player, token });
+    world.resource_mut::<Clients>().by_conn.insert(conn, token);
     if let Some(mut p) = world.get_mut::<Player>(entity) {
         p.conn = conn;
     }
@@ -89,10 +94,6 @@ fn join(
 ) -> bool {
     let settings = world.resource::<Settings>();
     let (rules, max_players) = (settings.rules.clone(), settings.max_players);
-    if world.resource::<Clients>().by_conn.contains_key(&conn) {
-        link.closer.close(Close::new(CloseCode::Policy, "already joined"));
-        return false;
-    }
     // Disconnected players waiting to be resumed still hold their place.
     if world.resource::<Sessions>().by_token.len() >= max_players {
         link.closer.close(Close::new(CloseCode::TryAgainLater, "server full"));
@@ -113,7 +114,7 @@ fn join(
         ))
         .id();
     world.resource_mut::<TickEvents>().0.push(Event::Joined { id });
-    world.resource_mut::<Clients>().by_conn.insert(conn, ClientEntry { entity, player: id, token });
+    world.resource_mut::<Clients>().by_conn.insert(conn, token);
     world
         .resource_mut::<Sessions>()
         .by_token
@@ -133,32 +134,35 @@ fn join(
 pub fn leave(world: &mut World, conn: ConnId) {
     // The reader has ended: its input slot can go to a new connection.
     world.resource_mut::<InputSlots>().release(conn);
-    let Some(entry) = world.resource_mut::<Clients>().by_conn.remove(&conn) else {
+    let Some(token) = world.resource_mut::<Clients>().by_conn.remove(&conn) else {
         return; // never joined, refused, or already taken over by a newer connection
+    };
+    let Some(session) = world.resource::<Sessions>().by_token.get(&token).copied() else {
+        return;
     };
     world.resource_mut::<Output>().0.left.push(conn);
     // The slot goes back to the board for the next connection: this player, waiting to be
     // resumed, must not read it any more.
-    if let Some(mut c) = world.get_mut::<Controls>(entry.entity) {
+    if let Some(mut c) = world.get_mut::<Controls>(session.entity) {
         *c = Controls::new(NO_SLOT);
     }
     // A join and leave in the same tick: no welcome.
     world.resource_mut::<PendingJoins>().0.retain(|j| j.conn != conn);
     let grace = world.resource::<Settings>().resume_grace_ticks;
     if grace == 0 {
-        remove_player(world, entry.token);
+        remove_player(world, token);
         return;
     }
     let expires_at = world.resource::<Clock>().tick + grace;
     let mut sessions = world.resource_mut::<Sessions>();
-    if let Some(s) = sessions.by_token.get_mut(&entry.token) {
+    if let Some(s) = sessions.by_token.get_mut(&token) {
         s.conn = None;
         s.expires_at = Some(expires_at);
-        sessions.expiring.push_back((expires_at, entry.token));
+        sessions.expiring.push_back((expires_at, token));
     }
     info!(
         conn,
-        player = entry.player,
+        player = session.player,
         grace_ticks = grace,
         "connection lost, player kept for resume"
     );

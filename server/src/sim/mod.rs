@@ -77,6 +77,7 @@ impl Simulation {
         world.insert_resource(Settings {
             per_tick: config.rules.per_tick(config.tick_rate),
             rules: config.rules.clone(),
+            rules_encoded: skirmish_shared::codec::encode_rules(&config.rules),
             tick_rate: config.tick_rate,
             max_players: config.max_players,
             resume_grace_ticks: config.resume_grace_ticks,
@@ -137,11 +138,6 @@ impl Simulation {
     /// Players in the world, connected or waiting to be resumed.
     pub fn player_count(&self) -> usize {
         self.world.resource::<Sessions>().by_token.len()
-    }
-
-    /// Connections with a player.
-    pub fn connected_count(&self) -> usize {
-        self.world.resource::<Clients>().by_conn.len()
     }
 
     /// Every player's replicated state, sorted by id: what a client's replica must equal.

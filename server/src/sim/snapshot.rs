@@ -105,7 +105,7 @@ pub fn snapshot(
         let welcome = WelcomeHead {
             player_id: join.player,
             tick_rate: settings.tick_rate,
-            rules: &settings.rules,
+            rules: &settings.rules_encoded,
             token: &join.token,
             resumed: join.resumed,
             tick,

@@ -22,8 +22,10 @@ pub struct Clock {
 /// The rules in force and their per-tick form.
 #[derive(Resource, Debug, Clone)]
 pub struct Settings {
-    /// The rules as configured (sent in the welcome).
+    /// The rules as configured.
     pub rules: Rules,
+    /// The rules as every welcome carries them, encoded once.
+    pub rules_encoded: Vec<u8>,
     /// Ticks per second.
     pub tick_rate: u32,
     /// The rules in subunits per tick.
@@ -38,22 +40,12 @@ pub struct Settings {
 #[derive(Resource, Debug)]
 pub struct Inbox(pub Receiver<Inbound>);
 
-/// The player of a joined connection.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientEntry {
-    /// The player's entity.
-    pub entity: Entity,
-    /// The player's id.
-    pub player: PlayerId,
-    /// The player's resume token.
-    pub token: ResumeToken,
-}
-
-/// The player entity of every joined connection. Owned here; links live in the fan-out.
+/// Which player each joined connection controls, by its resume token (the player's entity
+/// and id live in its [`Session`]; links live in the fan-out).
 #[derive(Resource, Debug, Default)]
 pub struct Clients {
-    /// Players by connection.
-    pub by_conn: HashMap<ConnId, ClientEntry>,
+    /// Resume token of each connection's player.
+    pub by_conn: HashMap<ConnId, ResumeToken>,
 }
 
 /// A player that can be resumed with its token.
