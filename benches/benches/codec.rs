@@ -17,6 +17,7 @@ fn codec(c: &mut Criterion) {
         protocol_version: PROTOCOL_VERSION,
         name: Some("a player name".into()),
         resume: Some([7; 16]),
+        room: Some("arena".into()),
     }
     .encode();
     let mut nan = input.clone();

@@ -10,8 +10,9 @@ use bytes::Bytes;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use skirmish_benches::{Arena, dense_rules};
-use skirmish_server::link::{Closer, Joined, Link, TickOutput};
+use skirmish_server::link::{TickOutput, Welcomed};
 use skirmish_server::net::fanout::Fanout;
+use skirmish_server::net::outbox::{Closer, Link};
 use skirmish_shared::codec::write_entity;
 use skirmish_shared::{Change, FrameBodyWriter};
 use tokio::sync::mpsc;
@@ -83,20 +84,15 @@ fn fanout(c: &mut Criterion) {
     for clients in [1usize, 100, 1_000] {
         let mut fanout = Fanout::new(Arc::new(AtomicBool::new(false)), u32::MAX);
         let mut queues = Vec::with_capacity(clients);
-        let joined = (1..=clients as u64)
+        let welcomed = (1..=clients as u64)
             .map(|conn| {
                 let (outbox, queue) = mpsc::channel(8);
                 queues.push(queue);
-                let link = Link { outbox, closer: Closer::new().0 };
-                Joined {
-                    conn,
-                    player: conn as u32,
-                    link,
-                    welcome_head: Bytes::from_static(&[0x90]),
-                }
+                fanout.register(conn, Link { outbox, closer: Closer::new().0 });
+                Welcomed { conn, player: conn as u32, head: Bytes::from_static(&[0x90]) }
             })
             .collect();
-        fanout.deliver(TickOutput { tick: 1, joined, ..TickOutput::default() });
+        fanout.deliver(TickOutput { tick: 1, welcomed, ..TickOutput::default() });
         let mut tick = 1;
         group.throughput(Throughput::Elements(clients as u64));
         group.bench_with_input(BenchmarkId::from_parameter(clients), &clients, |b, _| {

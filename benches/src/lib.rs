@@ -7,10 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-use skirmish_server::link::{ConnId, Inbound, LocalClient, Outgoing, TickOutput};
+use skirmish_server::harness::{LocalClient, LocalRoom, message_bytes};
+use skirmish_server::link::{ConnId, TickOutput};
 use skirmish_server::net::fanout::{Delivered, Fanout};
 use skirmish_server::sim::{SimConfig, Simulation};
+
 use skirmish_shared::{Direction, Input, Rules};
 
 /// Map side in units that keeps the tutorial's density of about one player per 100 square
@@ -39,7 +40,6 @@ pub struct Arena {
     pub sim: Simulation,
     /// The fan-out that queues each tick to the clients.
     pub fanout: Fanout,
-    inbox: Sender<Inbound>,
     clients: Vec<LocalClient>,
     seq: u32,
     rng: fastrand::Rng,
@@ -51,24 +51,20 @@ impl Arena {
     /// Joins `players` players (all of them connected clients) and runs ticks until they
     /// are all spawned and welcomed.
     pub fn new(players: usize, rules: Rules) -> Self {
-        let (inbox, rx) = crossbeam_channel::unbounded();
         let config = SimConfig { rules, max_players: players, seed: 42, ..SimConfig::default() };
-        let sim = Simulation::new(&config, rx);
+        let mut room = LocalRoom::new(&config, u32::MAX);
+        let clients: Vec<LocalClient> =
+            (1..=players as ConnId).map(|conn| room.join(conn, 8, None)).collect();
+        let LocalRoom { sim, fanout, .. } = room;
         let mut arena = Self {
-            fanout: Fanout::new(sim.keyframe_request(), u32::MAX),
+            fanout,
             sim,
-            inbox,
-            clients: Vec::with_capacity(players),
+            clients,
             seq: 0,
             rng: fastrand::Rng::with_seed(7),
             received_bytes: 0,
         };
-        for conn in 1..=players as ConnId {
-            let (join, client) = LocalClient::join(conn, 8, None, arena.sim.input_board());
-            arena.inbox.send(join).expect("sim inbox open");
-            arena.clients.push(client);
-        }
-        while arena.sim.player_count() < players || !arena.inbox.is_empty() {
+        while arena.sim.player_count() < players {
             arena.step_and_deliver();
         }
         arena.step_and_deliver();
@@ -127,12 +123,7 @@ impl Arena {
     pub fn drain(&mut self) {
         for c in &mut self.clients {
             while let Ok(msg) = c.queue.try_recv() {
-                self.received_bytes += match msg {
-                    Outgoing::Whole(b) => b.len(),
-                    Outgoing::Shared { head, body, .. } => head.as_slice().len() + body.len(),
-                    Outgoing::Welcome { head, body } => head.len() + body.len(),
-                    Outgoing::Ping => 0,
-                };
+                self.received_bytes += message_bytes(&msg).len();
             }
         }
     }

@@ -10,11 +10,6 @@ use skirmish_shared::Rules;
 
 use crate::sim::SimConfig;
 
-/// Where the web client is served from unless `--web-root` says otherwise: the repository's
-/// built client, `web-client/dist` (`scripts/build-web.sh`), found from where this crate was
-/// built.
-pub const DEFAULT_WEB_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client/dist");
-
 /// Everything the server can be told.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "skirmish", version, about = "Authoritative fixed-tick multiplayer battle server")]
@@ -22,6 +17,10 @@ pub struct Config {
     /// Address to serve HTTP (the web client at /) and WebSocket (/ws) on.
     #[arg(long, env = "SKIRMISH_ADDR", default_value = "127.0.0.1:5000")]
     pub addr: SocketAddr,
+    /// Serve `/metrics` on this address only (instead of on the main one), e.g. to keep it
+    /// off the public port.
+    #[arg(long, env = "SKIRMISH_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Simulation ticks per second.
     #[arg(long, env = "SKIRMISH_TICK_RATE", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=240))]
@@ -56,9 +55,22 @@ pub struct Config {
     /// Milliseconds a killed player waits before respawning.
     #[arg(long, env = "SKIRMISH_RESPAWN_DELAY_MS", default_value_t = Rules::default().respawn_delay_ms)]
     pub respawn_delay_ms: u32,
-    /// Players in the game at most; later joins are refused (close 1013).
-    #[arg(long, env = "SKIRMISH_MAX_PLAYERS", default_value_t = 1000)]
-    pub max_players: usize,
+    /// Players in one room at most, connected or waiting to be resumed; a join naming a full
+    /// room is refused (close 1013), quick play opens another room.
+    #[arg(long, env = "SKIRMISH_MAX_PLAYERS_PER_ROOM", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_players_per_room: u32,
+    /// Rooms open at most; a join that needs a new room beyond this is refused (close 1013).
+    #[arg(long, env = "SKIRMISH_MAX_ROOMS", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_rooms: u32,
+    /// Milliseconds an empty room stays open before it closes (its id can then be reused).
+    #[arg(long, env = "SKIRMISH_ROOM_LINGER_MS", default_value_t = 10_000)]
+    pub room_linger_ms: u64,
+    /// Threads that tick the rooms (default: the number of cores).
+    #[arg(long, env = "SKIRMISH_SIM_THREADS",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub sim_threads: Option<u32>,
     /// Open connections at most (HTTP and WebSocket); more are refused with HTTP 503.
     #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
@@ -95,9 +107,10 @@ pub struct Config {
     /// that stops reading show up sooner as behind.
     #[arg(long, env = "SKIRMISH_SEND_BUFFER_BYTES")]
     pub send_buffer_bytes: Option<usize>,
-    /// Folder of the web client's static files.
-    #[arg(long, env = "SKIRMISH_WEB_ROOT", default_value = DEFAULT_WEB_ROOT)]
-    pub web_root: PathBuf,
+    /// Serve the web client from this folder, read at start (for development), instead of
+    /// the copy built into the binary.
+    #[arg(long, env = "SKIRMISH_WEB_ROOT")]
+    pub web_root: Option<PathBuf>,
     /// Seed for spawn points (random if not given).
     #[arg(long, env = "SKIRMISH_SEED")]
     pub seed: Option<u64>,
@@ -112,6 +125,7 @@ impl Default for Config {
         let rules = Rules::default();
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            metrics_addr: None,
             tick_rate: 30,
             map_width: rules.map_width,
             map_height: rules.map_height,
@@ -123,7 +137,10 @@ impl Default for Config {
             max_hp: rules.max_hp,
             attack_cooldown_ms: rules.attack_cooldown_ms,
             respawn_delay_ms: rules.respawn_delay_ms,
-            max_players: 1000,
+            max_players_per_room: 100,
+            max_rooms: 100,
+            room_linger_ms: 10_000,
+            sim_threads: None,
             max_connections: 4096,
             stall_timeout_ms: 5000,
             resume_grace_ms: 30_000,
@@ -134,7 +151,7 @@ impl Default for Config {
             ping_interval_ms: 5_000,
             idle_timeout_ms: 15_000,
             send_buffer_bytes: None,
-            web_root: PathBuf::from(DEFAULT_WEB_ROOT),
+            web_root: None,
             seed: None,
             log: "info".into(),
         }
@@ -164,12 +181,27 @@ impl Config {
         SimConfig {
             rules: self.rules(),
             tick_rate: self.tick_rate,
-            max_players: self.max_players,
+            max_players: self.max_players_per_room as usize,
             resume_grace_ticks: (u128::from(self.resume_grace_ms) * u128::from(self.tick_rate))
                 .div_ceil(1000)
                 .try_into()
                 .unwrap_or(u64::MAX),
             seed: self.seed.unwrap_or_else(|| fastrand::u64(..)),
+            room: String::new(),
+        }
+    }
+
+    /// How rooms are made and ticked.
+    pub fn rooms(&self) -> crate::room::registry::RoomSettings {
+        crate::room::registry::RoomSettings {
+            sim: self.sim(),
+            max_rooms: self.max_rooms as usize,
+            linger: Duration::from_millis(self.room_linger_ms),
+            stall_ticks: self.stall_ticks(),
+            sim_threads: self.sim_threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                |n| n as usize,
+            ),
         }
     }
 
@@ -190,6 +222,7 @@ impl Config {
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
             send_buffer_bytes: self.send_buffer_bytes,
             tick_rate: self.tick_rate,
+            metrics_on_main: self.metrics_addr.is_none(),
         }
     }
 

@@ -1,31 +1,40 @@
 //! Skirmish: an authoritative, fixed-tick multiplayer battle server.
 //!
-//! Clients send intents over WebSocket; a simulation thread owns a bevy_ecs world, runs it at
-//! a fixed tick rate, and streams each tick's changes back as compact MessagePack deltas.
+//! Clients send intents over WebSocket; each room's simulation owns a bevy_ecs world, runs it
+//! at a fixed tick rate on a small pool of sim threads, and streams each tick's changes back
+//! as compact MessagePack deltas. `docs/architecture.md` draws the data flow and says which
+//! module owns which state.
 //!
 //! # Layout
 //! - [`config`]: flags and environment variables, with built-in defaults.
 //! - [`telemetry`]: logging set-up.
-//! - [`net`]: TCP accept, HTTP (web client, health check), WebSocket sessions.
-//! - [`link`]: the channel types between the network tasks and the sim thread.
-//! - [`metrics`]: counters served at `/metrics`.
-//! - [`sim`]: the world, the tick's systems, and the fixed-rate ticker.
+//! - [`metrics`]: Prometheus metrics (prometheus-client), per room where it makes sense.
+//! - [`net`]: TCP accept and caps, HTTP routes (hyper), WebSocket connections, each room's
+//!   fan-out, the embedded web client.
+//! - [`room`]: rooms, the registry that places players in them, the sim thread pool.
+//! - [`session`]: the session core, one owner of every connection ↔ player binding.
+//! - [`link`]: what flows between the network and a room's simulation, in the game's words.
+//! - [`sim`]: the game: components, the tick's systems, the snapshot.
 //!
 //! Data flows one way each direction:
-//! `socket → session (decode, validate) → crossbeam channel (joins, leaves) and input board
-//! (inputs) → sim thread (tick) →
-//! bounded per-connection queue → writer task → socket`.
+//! `socket → ws reader (decode, validate) → room inbox (joins, leaves) and input board
+//! (inputs) → room's sim (tick, on a pool thread) → room fan-out task → bounded
+//! per-connection queue → writer task → socket`.
 
 pub mod config;
 pub mod link;
 pub mod metrics;
 pub mod net;
+pub mod room;
+pub mod session;
 pub mod sim;
 pub mod telemetry;
 
+#[cfg(feature = "harness")]
+pub mod harness;
+
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -33,11 +42,10 @@ use tracing::info;
 
 pub use config::Config;
 use metrics::Metrics;
-use net::NetContext;
 use net::assets::Assets;
-use net::fanout::Fanout;
-use sim::Simulation;
-use sim::ticker;
+use net::{Listener, NetContext};
+pub use room::Hooks;
+use room::registry::Registry;
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -46,60 +54,94 @@ pub enum ServerError {
     /// The configured rules can't be played.
     #[error("invalid rules: {0}")]
     Rules(#[from] skirmish_shared::RulesError),
-    /// The sim thread could not be started or panicked.
-    #[error("simulation thread failed: {0}")]
+    /// The sim threads could not be started or stopped.
+    #[error("simulation threads failed: {0}")]
     SimThread(String),
     /// A socket operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
 
+/// The sockets the server serves on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The game's port: page, rooms, health, WebSocket.
+    pub main: TcpListener,
+    /// A separate port for `/metrics` (`--metrics-addr`), if any.
+    pub metrics: Option<TcpListener>,
+}
+
 /// Runs the server on `listener` until `shutdown` resolves, then closes every connection
-/// (close code 1001), stops the simulation and returns.
+/// (close code 1001), stops every room and returns.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    let sim_config = config.sim();
-    sim_config.rules.validate()?;
-    let (inbound_tx, inbound_rx) = crossbeam_channel::unbounded();
-    let sim = Simulation::new(&sim_config, inbound_rx);
-    let fanout = Fanout::new(sim.keyframe_request(), config.stall_ticks());
-    let board = sim.input_board();
-    let (outputs_tx, outputs_rx) = tokio::sync::mpsc::unbounded_channel();
-    let fanout_task = tokio::spawn(net::fanout::run(fanout, outputs_rx));
-    let stop = Arc::new(AtomicBool::new(false));
-    let metrics = Arc::new(Metrics::default());
-    let sim_thread = {
-        let (stop, metrics) = (stop.clone(), metrics.clone());
-        std::thread::Builder::new()
-            .name("sim".into())
-            .spawn(move || ticker::run(sim, sim_config.tick_rate, stop, metrics, outputs_tx))?
-    };
+    let listeners = Listeners { main: listener, metrics: None };
+    run_with(config, listeners, shutdown, Hooks::default()).await
+}
+
+/// [`run`] with a separate metrics port and hooks into the rooms.
+pub async fn run_with(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+    hooks: Hooks,
+) -> Result<(), ServerError> {
+    let settings = config.rooms();
+    settings.sim.rules.validate()?;
+    let metrics = Arc::new(Metrics::new());
+    let registry = Arc::new(Registry::new(settings.clone(), metrics.clone(), hooks)?);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let assets = Assets::load(&config.web_root);
+    let assets = match &config.web_root {
+        Some(root) => Assets::load(root),
+        None => Assets::embedded(),
+    };
+    let mut limits = config.net_limits();
+    limits.metrics_on_main = listeners.metrics.is_none();
     let ctx = Arc::new(NetContext::new(
-        inbound_tx,
-        board,
+        registry.clone(),
         assets,
-        config.net_limits(),
-        shutdown_rx,
+        limits,
+        shutdown_rx.clone(),
         metrics.clone(),
     ));
-    info!(addr = %listener.local_addr()?, tick_rate = config.tick_rate, "serving");
-    net::serve(listener, ctx, async {
+    info!(
+        addr = %listeners.main.local_addr()?,
+        tick_rate = config.tick_rate,
+        max_rooms = settings.max_rooms,
+        sim_threads = settings.sim_threads,
+        "serving"
+    );
+    let metrics_task = match listeners.metrics {
+        Some(l) => {
+            info!(addr = %l.local_addr()?, "serving metrics");
+            let ctx = ctx.clone();
+            let mut stop = shutdown_rx.clone();
+            Some(tokio::spawn(async move {
+                net::serve(l, Listener::Metrics, ctx, async move {
+                    let _ = stop.wait_for(|&s| s).await;
+                })
+                .await;
+            }))
+        }
+        None => None,
+    };
+    net::serve(listeners.main, Listener::Main, ctx.clone(), async {
         shutdown.await;
         info!("shutting down");
+        registry.stop_placing();
         let _ = shutdown_tx.send(true);
     })
     .await;
-    stop.store(true, Ordering::Relaxed);
-    let sim = tokio::task::spawn_blocking(move || sim_thread.join())
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    drop(ctx);
+    let ticks = tokio::task::spawn_blocking(move || registry.shutdown())
         .await
-        .map_err(|e| ServerError::SimThread(e.to_string()))?
-        .map_err(|_| ServerError::SimThread("panicked".into()))?;
-    let _ = fanout_task.await;
-    info!(ticks = sim.tick(), late = metrics.late_ticks.load(Ordering::Relaxed), "stopped");
+        .map_err(|e| ServerError::SimThread(e.to_string()))?;
+    info!(ticks, late = metrics.late_ticks_total(), "stopped");
     Ok(())
 }

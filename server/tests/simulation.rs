@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
-use crossbeam_channel::Sender;
 use proptest::prelude::*;
-use skirmish_server::link::{CloseCode, ConnId, Inbound, LocalClient, Outgoing};
-use skirmish_server::net::fanout::{Delivered, Fanout};
+use skirmish_server::harness::{LocalClient, LocalRoom, decode as decode_msg};
+use skirmish_server::link::ConnId;
+use skirmish_server::net::fanout::Delivered;
+use skirmish_server::net::outbox::{CloseCode, Outgoing};
+use skirmish_server::sim::SimConfig;
 use skirmish_server::sim::components::{Player, Position};
-use skirmish_server::sim::{SimConfig, Simulation};
 use skirmish_shared::{
     Direction, EntityState, Event, Frame, Input, PlayerId, Replica, Rules, ServerMsg,
 };
@@ -25,22 +26,14 @@ struct TestClient {
 }
 
 struct Harness {
-    sim: Simulation,
-    fanout: Fanout,
-    tx: Sender<Inbound>,
+    room: LocalRoom,
     clients: HashMap<ConnId, TestClient>,
     next_conn: ConnId,
     queue_capacity: usize,
 }
 
 fn decode(msg: Outgoing) -> ServerMsg {
-    let bytes = match msg {
-        Outgoing::Whole(b) => b.to_vec(),
-        Outgoing::Shared { head, body, .. } => [head.as_slice(), &body].concat(),
-        Outgoing::Welcome { head, body } => [head, body].concat(),
-        Outgoing::Ping => unreachable!("the sim never pings"),
-    };
-    ServerMsg::decode(&bytes).expect("server frames decode")
+    decode_msg(&msg).expect("server frames decode")
 }
 
 impl Harness {
@@ -49,12 +42,8 @@ impl Harness {
     }
 
     fn with_stall_limit(config: SimConfig, stall_ticks: u32) -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let sim = Simulation::new(&config, rx);
         Self {
-            fanout: Fanout::new(sim.keyframe_request(), stall_ticks),
-            sim,
-            tx,
+            room: LocalRoom::new(&config, stall_ticks),
             clients: HashMap::new(),
             next_conn: 1,
             queue_capacity: 64,
@@ -76,9 +65,7 @@ impl Harness {
     fn join_no_step(&mut self) -> ConnId {
         let conn = self.next_conn;
         self.next_conn += 1;
-        let (join, local) =
-            LocalClient::join(conn, self.queue_capacity, None, self.sim.input_board());
-        self.tx.send(join).expect("sim inbox open");
+        let local = self.room.join(conn, self.queue_capacity, None);
         self.clients.insert(
             conn,
             TestClient {
@@ -94,7 +81,7 @@ impl Harness {
     }
 
     fn leave(&mut self, conn: ConnId) {
-        self.tx.send(Inbound::Leave { conn }).expect("sim inbox open");
+        self.room.leave(conn);
         self.clients.remove(&conn);
     }
 
@@ -118,8 +105,7 @@ impl Harness {
 
     /// Runs one tick without letting clients read.
     fn step_unread(&mut self) -> Delivered {
-        let out = self.sim.step();
-        self.fanout.deliver(out)
+        self.room.step()
     }
 
     fn drain(c: &mut TestClient) {
@@ -147,12 +133,12 @@ impl Harness {
     }
 
     fn server_entity(&mut self, id: PlayerId) -> EntityState {
-        self.sim.entities().into_iter().find(|e| e.id == id).expect("player in the world")
+        self.room.sim.entities().into_iter().find(|e| e.id == id).expect("player in the world")
     }
 
     /// Puts a player somewhere (subunits), as if it had walked there.
     fn place(&mut self, id: PlayerId, x: i32, y: i32) {
-        let world = self.sim.world_mut();
+        let world = self.room.sim.world_mut();
         let mut q = world.query::<(&Player, &mut Position)>();
         for (p, mut pos) in q.iter_mut(world) {
             if p.id == id {
@@ -168,14 +154,14 @@ impl Harness {
 
     /// Every client's replica equals the server's state.
     fn assert_replicas_match(&mut self) {
-        let truth = self.sim.entities();
+        let truth = self.room.sim.entities();
         for (conn, c) in &self.clients {
             let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
             assert_eq!(
                 mine,
                 truth,
                 "client {conn}'s replica differs from the server at tick {}",
-                self.sim.tick()
+                self.room.sim.tick()
             );
         }
     }
@@ -277,7 +263,7 @@ fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
         h.step();
         let events = h.events(b);
         if events.contains(&Event::Killed { victim: ib, killer: ia }) {
-            killed_at = Some((i, h.sim.tick()));
+            killed_at = Some((i, h.room.sim.tick()));
         }
         h.events(a);
     }
@@ -296,7 +282,7 @@ fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
     assert_eq!(h.clients[&b].replica.ack, 1, "the dead player's input is still acknowledged");
 
     // Respawn: 3000 ms at 30 Hz = 90 ticks after death.
-    while h.sim.tick() < tick + 90 {
+    while h.room.sim.tick() < tick + 90 {
         h.step();
     }
     assert!(h.events(a).contains(&Event::Respawned { id: ib }));
@@ -375,7 +361,7 @@ fn a_full_server_refuses_joins() {
     h.step();
     let close = h.clients[&c].local.close.borrow().clone().expect("refused");
     assert_eq!(close.code, CloseCode::TryAgainLater);
-    assert_eq!(h.sim.player_count(), 2);
+    assert_eq!(h.room.sim.player_count(), 2);
 }
 
 #[test]
@@ -444,10 +430,11 @@ proptest! {
                         }
                     }
                     stalled.clear();
+                    h.room.sim.sessions().check();
                     // Clients that could read are exactly in sync.
-                    let truth = h.sim.entities();
+                    let truth = h.room.sim.entities();
                     for c in h.clients.values() {
-                        if c.player != 0 && c.local.queue.is_empty() && c.local.close.borrow().is_none() && c.replica.tick == h.sim.tick() {
+                        if c.player != 0 && c.local.queue.is_empty() && c.local.close.borrow().is_none() && c.replica.tick == h.room.sim.tick() {
                             let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
                             prop_assert_eq!(&mine, &truth);
                         }
@@ -459,7 +446,7 @@ proptest! {
         // Finally everyone reads everything: all replicas match.
         h.step();
         h.step();
-        let truth = h.sim.entities();
+        let truth = h.room.sim.entities();
         for c in h.clients.values() {
             if c.player != 0 && c.local.close.borrow().is_none() {
                 let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
@@ -542,8 +529,9 @@ proptest! {
     }
 }
 
-/// A player kept for resume must not read its old connection's input slot: the slot goes to
-/// the next connection, whose inputs are its own.
+/// A player kept for resume keeps its seat and reads nothing; a new connection gets a seat of
+/// its own, whose inputs are its own (the soak once found a waiting player reading its old
+/// connection's slot after it went to someone else).
 #[test]
 fn a_new_connection_reusing_a_slot_gets_its_own_inputs() {
     let mut h = Harness::new(SimConfig { resume_grace_ticks: 300, ..Harness::rules() });
@@ -551,9 +539,9 @@ fn a_new_connection_reusing_a_slot_gets_its_own_inputs() {
     let ia = h.player(a);
     h.place(ia, 800, 800);
     h.step();
-    h.leave(a); // A's player stays for resume; its slot is freed
+    h.leave(a); // A's player stays for resume, holding its seat
     h.step();
-    let b = h.join(); // B gets A's old slot
+    let b = h.join();
     let ib = h.player(b);
     h.place(ib, 1600, 1600);
     h.step();
@@ -564,4 +552,71 @@ fn a_new_connection_reusing_a_slot_gets_its_own_inputs() {
     assert_eq!(h.clients[&b].replica.ack, 5, "every input of B was applied to B");
     assert_eq!(h.server_entity(ib).x, 1600 + 5 * 27);
     assert_eq!(h.server_entity(ia).x, 800, "the waiting player did not move");
+}
+
+/// Resume through the real sim and fan-out: the same player comes back, a second connection
+/// with the same token takes it over (the first is told 4002), and the old connection's
+/// inputs no longer reach the player.
+#[test]
+fn resume_and_takeover_keep_one_connection_per_player() {
+    let mut h = Harness::new(SimConfig { resume_grace_ticks: 300, ..Harness::rules() });
+    let a = h.join();
+    let player = h.player(a);
+    let token = u128::from(a).to_le_bytes();
+    // A second connection presents A's token while A is still connected: it takes over.
+    let b = h.next_conn;
+    h.next_conn += 1;
+    let local = h.room.join(b, 64, Some(token));
+    h.clients.insert(
+        b,
+        TestClient {
+            local,
+            player: 0,
+            replica: Replica::default(),
+            seq: 0,
+            frames: Vec::new(),
+            keyframes: 0,
+        },
+    );
+    h.step();
+    assert_eq!(h.player(b), player, "B got A's player back");
+    let close = h.clients[&a].local.closed().expect("A was asked to close");
+    assert_eq!(close.code, CloseCode::SessionTakenOver);
+    h.room.sim.sessions().check();
+    // A's reader is still up for a moment: its inputs are refused, B's are applied.
+    assert!(!h.clients[&a].local.send_input(Input {
+        seq: 1,
+        dir: Direction::default(),
+        attack: false
+    }));
+    let seq = h.input(b, 1.0, 0.0, false);
+    h.step();
+    assert_eq!(h.clients[&b].replica.ack, seq);
+    // A's leave arrives later: it changes nothing for B.
+    h.leave(a);
+    h.step();
+    assert_eq!(h.room.sim.player_count(), 1);
+    assert_eq!(h.room.sim.sessions().by_conn(b).map(|s| s.player), Some(player));
+    h.room.sim.sessions().check();
+    h.assert_replicas_match();
+}
+
+/// Seats released by the sim: a refused join, a resume (which brought a seat of its own) and
+/// a removed player each give one back, so the registry's count stays exact.
+#[test]
+fn the_sim_gives_back_every_seat_it_does_not_keep() {
+    let mut h =
+        Harness::new(SimConfig { max_players: 1, resume_grace_ticks: 0, ..Harness::rules() });
+    let a = h.join_no_step();
+    let b = h.join_no_step();
+    let out = h.room.sim.step();
+    assert_eq!(out.seats_released, 1, "B was refused");
+    assert_eq!(out.players, 1);
+    h.room.fanout.deliver(out);
+    assert_eq!(h.clients[&b].local.closed().map(|c| c.code), Some(CloseCode::TryAgainLater));
+    h.leave(a);
+    let out = h.room.sim.step();
+    assert_eq!(out.seats_released, 1, "A's player left for good");
+    assert_eq!(out.tokens_removed, vec![u128::from(a).to_le_bytes()]);
+    assert_eq!(out.players, 0);
 }

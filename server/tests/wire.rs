@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use skirmish_server::{Config, run};
+use skirmish_server::{Config, Hooks, Listeners, run_with};
 use skirmish_shared::{
     ClientMsg, Direction, Event, Input, PROTOCOL_VERSION, PlayerId, Replica, ResumeToken,
     ServerMsg, Welcome,
@@ -22,19 +22,37 @@ const WAIT: Duration = Duration::from_secs(10);
 
 struct TestApp {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<Result<(), skirmish_server::ServerError>>,
 }
 
 impl TestApp {
     async fn spawn(config: Config) -> Self {
+        Self::spawn_with(config, Hooks::default(), false).await
+    }
+
+    /// With hooks into the rooms, and optionally a separate metrics port.
+    async fn spawn_with(config: Config, hooks: Hooks, metrics_port: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
+        let metrics = if metrics_port {
+            Some(TcpListener::bind("127.0.0.1:0").await.expect("bind port 0"))
+        } else {
+            None
+        };
+        let metrics_addr = metrics.as_ref().map(|l| l.local_addr().expect("local addr"));
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(run(config, listener, async {
-            let _ = rx.await;
-        }));
-        Self { addr, stop: Some(tx), server }
+        let listeners = Listeners { main: listener, metrics };
+        let server = tokio::spawn(run_with(
+            config,
+            listeners,
+            async {
+                let _ = rx.await;
+            },
+            hooks,
+        ));
+        Self { addr, metrics_addr, stop: Some(tx), server }
     }
 
     /// Everyone spawns at (0, 0), attacks have no cooldown, the dead stay dead for the test.
@@ -84,9 +102,22 @@ impl Player {
     }
 
     async fn join_with(addr: SocketAddr, name: &str, resume: Option<ResumeToken>) -> Self {
+        Self::join_room(addr, name, None, resume).await
+    }
+
+    async fn join_room(
+        addr: SocketAddr,
+        name: &str,
+        room: Option<&str>,
+        resume: Option<ResumeToken>,
+    ) -> Self {
         let mut ws = connect(addr).await;
-        let join =
-            ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: Some(name.into()), resume };
+        let join = ClientMsg::Join {
+            protocol_version: PROTOCOL_VERSION,
+            name: Some(name.into()),
+            resume,
+            room: room.map(str::to_owned),
+        };
         ws.send(Message::Binary(join.encode().into())).await.expect("send join");
         let msg = next_msg(&mut ws, "welcome").await;
         let ServerMsg::Welcome(welcome) = msg else { panic!("expected welcome, got {msg:?}") };
@@ -179,9 +210,11 @@ async fn close_code(ws: &mut Ws) -> (u16, String) {
 
 async fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.expect("tcp connect");
-    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .expect("write");
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("write");
     let mut out = String::new();
     tokio::time::timeout(WAIT, tcp.read_to_string(&mut out))
         .await
@@ -197,18 +230,25 @@ async fn serves_the_page_and_welcomes_a_join() {
     std::fs::create_dir_all(&web_root).expect("temp dir");
     std::fs::write(web_root.join("index.html"), "<!doctype html><html><body>hi</body></html>")
         .expect("write page");
-    let app =
-        TestApp::spawn(Config { seed: Some(1), web_root: web_root.clone(), ..Config::default() })
-            .await;
+    let app = TestApp::spawn(Config {
+        seed: Some(1),
+        web_root: Some(web_root.clone()),
+        ..Config::default()
+    })
+    .await;
     let page = http_get(app.addr, "/").await;
     assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
     assert!(page.contains("<html"), "{page}");
     assert!(http_get(app.addr, "/nope").await.starts_with("HTTP/1.1 404"));
     assert!(http_get(app.addr, "/healthz").await.ends_with("ok\n"));
-    assert!(http_get(app.addr, "/metrics").await.contains("skirmish_ticks_total"));
+    assert!(http_get(app.addr, "/metrics").await.contains("skirmish_connections"));
     let _ = std::fs::remove_dir_all(&web_root);
 
     let p = Player::join(app.addr, "ann").await;
+    let metrics = http_get(app.addr, "/metrics").await;
+    assert!(metrics.contains("application/openmetrics-text"), "{metrics}");
+    let room = &p.welcome.room;
+    assert!(metrics.contains(&format!("skirmish_ticks_total{{room=\"{room}\"}}")), "{metrics}");
     assert_eq!(p.welcome.protocol_version, PROTOCOL_VERSION);
     assert_eq!(p.welcome.tick_rate, 30);
     assert_eq!(p.welcome.rules, Config::default().rules());
@@ -362,8 +402,13 @@ async fn bad_input_never_hurts_the_server() {
     assert_eq!(code, 1003, "text frame");
     let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(vec![0; 4096].into())).await;
     assert_eq!(code, 1009, "oversized message");
-    let rejoin =
-        ClientMsg::Join { protocol_version: PROTOCOL_VERSION, name: None, resume: None }.encode();
+    let rejoin = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: None,
+        resume: None,
+        room: None,
+    }
+    .encode();
     let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(rejoin.into())).await;
     assert_eq!(code, 1008, "second join");
 
@@ -374,8 +419,13 @@ async fn bad_input_never_hurts_the_server() {
     early.send(Message::Binary(input.into())).await.expect("send");
     assert_eq!(close_code(&mut early).await.0, 1008, "input before join");
     let mut old = connect(app.addr).await;
-    let join = ClientMsg::Join { protocol_version: PROTOCOL_VERSION + 1, name: None, resume: None }
-        .encode();
+    let join = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION + 1,
+        name: None,
+        resume: None,
+        room: None,
+    }
+    .encode();
     old.send(Message::Binary(join.into())).await.expect("send");
     assert_eq!(close_code(&mut old).await.0, 4001, "protocol version mismatch");
 
@@ -416,7 +466,7 @@ async fn bad_input_never_hurts_the_server() {
 async fn shutdown_closes_every_client_with_going_away() {
     let app = TestApp::spawn(TestApp::arena()).await;
     let mut a = Player::join(app.addr, "a").await;
-    let TestApp { addr: _, mut stop, server } = app;
+    let TestApp { mut stop, server, .. } = app;
     let _ = stop.take().map(|s| s.send(()));
     assert_eq!(close_code(&mut a.ws).await.0, 1001);
     tokio::time::timeout(WAIT, server).await.expect("stopped").expect("no panic").expect("Ok");
@@ -670,6 +720,7 @@ async fn ten_percent_of_clients_stalled_do_not_slow_the_others() {
             protocol_version: PROTOCOL_VERSION,
             name: Some(format!("stall{i}")),
             resume: None,
+            room: None,
         };
         ws.send(Message::Binary(join.encode().into())).await.expect("join");
         let ServerMsg::Welcome(w) = next_msg(&mut ws, "welcome").await else {
@@ -716,5 +767,340 @@ async fn ten_percent_of_clients_stalled_do_not_slow_the_others() {
         assert!(frames >= 30, "player {id} got only {frames} frames in 4 s");
     }
     writers.abort();
+    app.shutdown().await;
+}
+
+// ---- Rooms ----------------------------------------------------------------------------
+
+/// `GET /rooms` as `(id, players, cap)` triples (the JSON is flat and our ids need no
+/// escaping, so a small parser does).
+async fn rooms(addr: SocketAddr) -> Vec<(String, usize, usize)> {
+    let res = http_get(addr, "/rooms").await;
+    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+    assert!(res.contains("application/json"), "{res}");
+    let body = res.split("\r\n\r\n").nth(1).expect("a body");
+    body.split("{\"id\":\"")
+        .skip(1)
+        .map(|r| {
+            let id = r.split('"').next().expect("id").to_owned();
+            let num = |key: &str| -> usize {
+                r.split(key)
+                    .nth(1)
+                    .and_then(|v| v.split([',', '}']).next())
+                    .expect("field")
+                    .parse()
+                    .expect("number")
+            };
+            (id, num("\"players\":"), num("\"cap\":"))
+        })
+        .collect()
+}
+
+/// Polls `check` (an HTTP look at the server) until it holds, for at most [`WAIT`].
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Joins and expects to be refused with a close code.
+async fn join_refused(addr: SocketAddr, room: &str) -> (u16, String) {
+    let mut ws = connect(addr).await;
+    let join = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: Some("late".into()),
+        resume: None,
+        room: Some(room.into()),
+    };
+    ws.send(Message::Binary(join.encode().into())).await.expect("send join");
+    close_code(&mut ws).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rooms_never_see_each_other() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    // Everyone spawns at (0, 0): in one room they would all be in each other's range.
+    let mut a1 = Player::join_room(app.addr, "a1", Some("alpha"), None).await;
+    let mut a2 = Player::join_room(app.addr, "a2", Some("alpha"), None).await;
+    let mut b1 = Player::join_room(app.addr, "b1", Some("beta"), None).await;
+    assert_eq!(a1.welcome.room, "alpha");
+    assert_eq!(b1.welcome.room, "beta");
+    assert_eq!(b1.replica.entities.len(), 1, "beta's keyframe holds only b1");
+    sync(&mut a1).await;
+    assert_eq!(a1.replica.entities.len(), 2, "alpha holds a1 and a2 only");
+    // a1 attacks: a2 (alpha) is hit, b1 (beta) is not.
+    let seq = a1.input(0.0, 0.0, true).await;
+    a1.acked(seq).await;
+    let (attacker, target) = (a1.id, a2.id);
+    a2.until("the hit", |p| p.saw(Event::Attacked { attacker, target, hp: 90 })).await;
+    // b1 moves: alpha never hears of it.
+    let seq = b1.input(1.0, 0.0, false).await;
+    b1.acked(seq).await;
+    sync(&mut a1).await;
+    sync(&mut b1).await;
+    assert_eq!(b1.hp_of(b1.id), 100, "no hit crossed rooms");
+    assert!(
+        b1.events.iter().all(|(_, e)| matches!(e, Event::Joined { id } if *id == b1.id)),
+        "beta saw only its own join: {:?}",
+        b1.events
+    );
+    assert!(a1.replica.entities.values().all(|e| e.name != "b1"), "alpha never saw b1");
+    assert!(b1.replica.entities.values().all(|e| e.name == "b1"), "beta never saw alpha");
+    let listed = rooms(app.addr).await;
+    assert_eq!(listed, vec![("alpha".into(), 2, 100), ("beta".into(), 1, 100)]);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_play_fills_a_room_then_opens_another() {
+    let app = TestApp::spawn(Config { max_players_per_room: 2, ..TestApp::arena() }).await;
+    let p1 = Player::join(app.addr, "p1").await;
+    let p2 = Player::join(app.addr, "p2").await;
+    let p3 = Player::join(app.addr, "p3").await;
+    assert_eq!(p1.welcome.room, p2.welcome.room, "the second joins the first's room");
+    assert_ne!(p3.welcome.room, p1.welcome.room, "a full room: a new one opens");
+    // A named room is not for quick play: the next quick join fills p3's room.
+    let _named = Player::join_room(app.addr, "n", Some("private"), None).await;
+    let p4 = Player::join(app.addr, "p4").await;
+    assert_eq!(p4.welcome.room, p3.welcome.room);
+    let listed = rooms(app.addr).await;
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_room_an_invalid_name_and_too_many_rooms_are_refused() {
+    let app =
+        TestApp::spawn(Config { max_players_per_room: 1, max_rooms: 2, ..TestApp::arena() }).await;
+    let _a = Player::join_room(app.addr, "a", Some("duel"), None).await;
+    assert_eq!(join_refused(app.addr, "duel").await, (1013, "room full".into()));
+    assert_eq!(join_refused(app.addr, "no spaces!").await, (1008, "invalid room name".into()));
+    let _b = Player::join_room(app.addr, "b", Some("other"), None).await;
+    assert_eq!(join_refused(app.addr, "third").await, (1013, "no room available".into()));
+    let ready = http_get(app.addr, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 503"), "every seat taken and no room to open: {ready}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_room_closes_after_the_linger_and_its_id_is_reused() {
+    let app = TestApp::spawn(Config { room_linger_ms: 200, ..TestApp::arena() }).await;
+    assert!(http_get(app.addr, "/readyz").await.starts_with("HTTP/1.1 200"));
+    let mut p = Player::join_room(app.addr, "solo", Some("lonely"), None).await;
+    sync(&mut p).await;
+    let first_tick = p.replica.tick;
+    assert_eq!(rooms(app.addr).await, vec![("lonely".into(), 1, 100)]);
+    drop(p);
+    eventually("the empty room to close", || async { rooms(app.addr).await.is_empty() }).await;
+    let again = Player::join_room(app.addr, "solo", Some("lonely"), None).await;
+    assert_eq!(again.welcome.room, "lonely");
+    assert_eq!(again.id, 1, "a new room: ids start again");
+    assert!(again.welcome.keyframe.tick < first_tick + 30, "a new room's clock");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_returns_the_player_to_its_own_room() {
+    let app = TestApp::spawn(with_grace(10_000)).await;
+    let mut a = Player::join_room(app.addr, "a", Some("alpha"), None).await;
+    let _b = Player::join_room(app.addr, "b", Some("beta"), None).await;
+    let (id, token) = (a.id, a.welcome.token);
+    sync(&mut a).await;
+    drop(a);
+    // Asking for another room (or quick play) does not matter: the token wins.
+    let back = Player::join_room(app.addr, "a", Some("beta"), Some(token)).await;
+    assert!(back.welcome.resumed);
+    assert_eq!((back.welcome.room.as_str(), back.id), ("alpha", id));
+    let quick = Player::join_room(app.addr, "a", None, Some(token)).await;
+    assert_eq!((quick.welcome.room.as_str(), quick.id), ("alpha", id), "taken over, same room");
+    app.shutdown().await;
+}
+
+/// Releases a hook that blocks a room's tick.
+struct Gate(std::sync::Mutex<bool>, std::sync::Condvar);
+
+impl Gate {
+    fn wait(&self) {
+        let open = self.0.lock().expect("gate");
+        // Bounded: a test that forgets to open the gate still ends.
+        let _ = self.1.wait_timeout_while(open, WAIT, |open| !*open);
+    }
+    fn open(&self) {
+        *self.0.lock().expect("gate") = true;
+        self.1.notify_all();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_that_panics_closes_its_own_clients_only() {
+    let hooks = Hooks {
+        before_tick: Some(std::sync::Arc::new(|room: &str, tick: u64| {
+            if room == "doomed" && tick > 20 {
+                panic!("test hook: room {room} fails at tick {tick}");
+            }
+        })),
+    };
+    let app = TestApp::spawn_with(TestApp::arena(), hooks, false).await;
+    let mut safe = Player::join_room(app.addr, "safe", Some("safe"), None).await;
+    let mut doomed = Player::join_room(app.addr, "d", Some("doomed"), None).await;
+    assert_eq!(close_code(&mut doomed.ws).await, (1011, "room failed".into()));
+    eventually("the failed room to be gone", || async {
+        rooms(app.addr).await.iter().all(|(id, ..)| id != "doomed")
+    })
+    .await;
+    // The other room ticks on: inputs are still acknowledged.
+    for _ in 0..3 {
+        sync(&mut safe).await;
+    }
+    assert!(http_get(app.addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_room_fails_health_and_delays_no_other_room() {
+    let gate = std::sync::Arc::new(Gate(std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let hooks = Hooks {
+        before_tick: Some({
+            let gate = gate.clone();
+            std::sync::Arc::new(move |room: &str, tick: u64| {
+                if room == "stuck" && tick == 10 {
+                    gate.wait();
+                }
+            })
+        }),
+    };
+    let config = Config { sim_threads: Some(2), ..TestApp::arena() };
+    let app = TestApp::spawn_with(config, hooks, false).await;
+    let mut fine = Player::join_room(app.addr, "f", Some("fine"), None).await;
+    let _stuck = Player::join_room(app.addr, "s", Some("stuck"), None).await;
+    eventually("/healthz to report the stuck room", || async {
+        let h = http_get(app.addr, "/healthz").await;
+        h.starts_with("HTTP/1.1 503") && h.contains("stuck")
+    })
+    .await;
+    // Meanwhile the other room's ticks go on, each acknowledged within a few ticks.
+    for _ in 0..10 {
+        let seq = fine.input(1.0, 0.0, false).await;
+        let sent = tokio::time::Instant::now();
+        fine.acked(seq).await;
+        assert!(sent.elapsed() < Duration::from_millis(500), "the fine room was held up");
+    }
+    gate.open();
+    eventually("/healthz to recover", || async {
+        http_get(app.addr, "/healthz").await.starts_with("HTTP/1.1 200")
+    })
+    .await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_every_room() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut a = Player::join_room(app.addr, "a", Some("one"), None).await;
+    let mut b = Player::join_room(app.addr, "b", Some("two"), None).await;
+    let mut c = Player::join(app.addr, "c").await;
+    let TestApp { mut stop, server, .. } = app;
+    let _ = stop.take().map(|s| s.send(()));
+    for p in [&mut a, &mut b, &mut c] {
+        assert_eq!(close_code(&mut p.ws).await.0, 1001);
+    }
+    tokio::time::timeout(WAIT, server).await.expect("stopped").expect("no panic").expect("Ok");
+}
+
+// ---- HTTP ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_keeps_connections_alive_and_revalidates_with_etags() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    // The embedded client (no --web-root): two requests on one connection.
+    let mut tcp = TcpStream::connect(app.addr).await.expect("connect");
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read_response = async |tcp: &mut TcpStream| -> String {
+        let mut got = Vec::new();
+        loop {
+            let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+                .await
+                .expect("answer")
+                .expect("read");
+            assert!(n > 0, "connection closed: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|v| v.trim().parse().expect("length"))
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    return text;
+                }
+            }
+        }
+    };
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    let first = read_response(&mut tcp).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(
+        first.contains("<html") || first.contains("<!doctype") || first.contains("<!DOCTYPE"),
+        "the page"
+    );
+    let etag = first
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().starts_with("etag:").then(|| l[5..].trim().to_owned()))
+        .expect("an ETag");
+    assert!(first.to_ascii_lowercase().contains("cache-control: no-cache"), "{first}");
+    tcp.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n").as_bytes())
+        .await
+        .expect("write on the same connection");
+    let second = read_response(&mut tcp).await;
+    assert!(second.starts_with("HTTP/1.1 304"), "{second}");
+    // A request body is read and the connection goes on.
+    tcp.write_all(b"POST /rooms HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .expect("write");
+    let third = read_response(&mut tcp).await;
+    assert!(third.starts_with("HTTP/1.1 405"), "{third}");
+    tcp.write_all(b"GET /rooms HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    let fourth = read_response(&mut tcp).await;
+    assert!(fourth.starts_with("HTTP/1.1 200") && fourth.ends_with("[]"), "{fourth}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_have_a_port_of_their_own() {
+    let app = TestApp::spawn_with(TestApp::arena(), Hooks::default(), true).await;
+    let mut p = Player::join_room(app.addr, "m", Some("metered"), None).await;
+    sync(&mut p).await;
+    let metrics_addr = app.metrics_addr.expect("a metrics port");
+    let m = http_get(metrics_addr, "/metrics").await;
+    assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+    for line in [
+        "skirmish_ticks_total{room=\"metered\"}",
+        "skirmish_tick_duration_seconds_bucket{le=\"0.001\",room=\"metered\"}",
+        "skirmish_input_delay_seconds_count{room=\"metered\"}",
+        "skirmish_players{room=\"metered\"} 1",
+        "skirmish_frame_delivery_seconds_count",
+        "skirmish_connections 1",
+        "skirmish_rooms 1",
+    ] {
+        assert!(m.contains(line), "missing {line}:\n{m}");
+    }
+    assert!(
+        http_get(app.addr, "/metrics").await.starts_with("HTTP/1.1 404"),
+        "not on the game port"
+    );
+    assert!(http_get(metrics_addr, "/").await.starts_with("HTTP/1.1 404"), "only metrics there");
     app.shutdown().await;
 }

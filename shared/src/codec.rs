@@ -97,8 +97,8 @@ impl ClientMsg {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(24);
         match self {
-            ClientMsg::Join { protocol_version, name, resume } => {
-                write_array_len(&mut out, 4);
+            ClientMsg::Join { protocol_version, name, resume, room } => {
+                write_array_len(&mut out, 5);
                 write_int(&mut out, client_tag::JOIN);
                 write_uint(&mut out, u64::from(*protocol_version));
                 match name {
@@ -107,6 +107,10 @@ impl ClientMsg {
                 }
                 match resume {
                     Some(t) => write_bin(&mut out, t),
+                    None => write_nil(&mut out),
+                }
+                match room {
+                    Some(r) => write_str(&mut out, r),
                     None => write_nil(&mut out),
                 }
             }
@@ -137,15 +141,27 @@ impl ClientMsg {
         };
         let msg = match tag {
             client_tag::JOIN => {
-                // The version comes first so that an old client hears "wrong version".
+                // The version comes first, and a join of another version is not read further
+                // (its layout may differ), so that any old or new client hears "wrong
+                // version" rather than "malformed".
+                if len < 2 {
+                    return Err(DecodeError::Arity { tag, len });
+                }
                 let protocol_version = r.int_as()?;
                 if protocol_version != PROTOCOL_VERSION {
-                    return Ok(ClientMsg::Join { protocol_version, name: None, resume: None });
+                    return Ok(ClientMsg::Join {
+                        protocol_version,
+                        name: None,
+                        resume: None,
+                        room: None,
+                    });
                 }
-                arity(4)?;
+                arity(5)?;
                 let name = if r.nil()? { None } else { Some(r.str()?.to_owned()) };
                 let resume = if r.nil()? { None } else { Some(r.bin16()?) };
-                ClientMsg::Join { protocol_version, name, resume }
+                // Any string: the room name rule is the server's to apply (and answer).
+                let room = if r.nil()? { None } else { Some(r.str()?.to_owned()) };
+                ClientMsg::Join { protocol_version, name, resume, room }
             }
             client_tag::INPUT => {
                 arity(5)?;
@@ -219,6 +235,8 @@ pub struct WelcomeHead<'a> {
     pub token: &'a ResumeToken,
     /// Whether the token presented got this player back.
     pub resumed: bool,
+    /// The room the player is in.
+    pub room: &'a str,
     /// The keyframe's tick.
     pub tick: u64,
 }
@@ -235,11 +253,11 @@ pub fn encode_rules(rules: &Rules) -> Vec<u8> {
     out
 }
 
-/// Appends a welcome's header: array of 9, tag, player id, protocol version, tick rate,
-/// rules, token, resumed, tick. One entity array must follow (the keyframe's).
+/// Appends a welcome's header: array of 10, tag, player id, protocol version, tick rate,
+/// rules, token, resumed, room, tick. One entity array must follow (the keyframe's).
 pub fn write_welcome_header(out: &mut Vec<u8>, w: &WelcomeHead<'_>) {
-    let WelcomeHead { player_id, tick_rate, rules, token, resumed, tick } = *w;
-    write_array_len(out, 9);
+    let WelcomeHead { player_id, tick_rate, rules, token, resumed, room, tick } = *w;
+    write_array_len(out, 10);
     write_uint(out, server_tag::WELCOME);
     write_uint(out, u64::from(player_id));
     write_uint(out, u64::from(PROTOCOL_VERSION));
@@ -247,6 +265,7 @@ pub fn write_welcome_header(out: &mut Vec<u8>, w: &WelcomeHead<'_>) {
     out.extend_from_slice(rules);
     write_bin(out, token);
     write_bool(out, resumed);
+    write_str(out, room);
     write_uint(out, tick);
 }
 
@@ -413,6 +432,7 @@ impl ServerMsg {
                     rules: &encode_rules(&w.rules),
                     token: &w.token,
                     resumed: w.resumed,
+                    room: &w.room,
                     tick: w.keyframe.tick,
                 };
                 write_welcome_header(&mut out, &head);
@@ -445,7 +465,7 @@ impl ServerMsg {
         };
         let msg = match u64::try_from(tag).unwrap_or(u64::MAX) {
             server_tag::WELCOME => {
-                arity(9)?;
+                arity(10)?;
                 let player_id = r.int_as()?;
                 let protocol_version = r.int_as()?;
                 let tick_rate = r.int_as()?;
@@ -455,6 +475,7 @@ impl ServerMsg {
                 r.set_rest(rest);
                 let token = r.bin16()?;
                 let resumed = r.bool()?;
+                let room = r.str()?.to_owned();
                 let tick = r.int_as()?;
                 let entities = read_entities(&mut r)?;
                 ServerMsg::Welcome(Welcome {
@@ -464,6 +485,7 @@ impl ServerMsg {
                     rules,
                     token,
                     resumed,
+                    room,
                     keyframe: Keyframe { tick, ack: 0, entities },
                 })
             }
@@ -574,24 +596,37 @@ fn read_events(r: &mut Reader<'_>) -> Result<Vec<Event>, DecodeError> {
 mod tests {
     use super::*;
 
+    /// The current version as the one byte (a positive fixint) a join carries it in.
+    const V: u8 = {
+        assert!(PROTOCOL_VERSION < 0x80);
+        PROTOCOL_VERSION as u8
+    };
+
     fn dir(x: f32, y: f32) -> Direction {
         Direction::new(x, y).expect("valid direction")
+    }
+
+    fn join(room: Option<&str>) -> ClientMsg {
+        ClientMsg::Join {
+            protocol_version: PROTOCOL_VERSION,
+            name: Some("ann".into()),
+            resume: None,
+            room: room.map(str::to_owned),
+        }
     }
 
     #[test]
     fn client_messages_round_trip() {
         for m in [
-            ClientMsg::Join {
-                protocol_version: PROTOCOL_VERSION,
-                name: Some("ann".into()),
-                resume: None,
-            },
+            join(None),
+            join(Some("arena")),
             ClientMsg::Join {
                 protocol_version: PROTOCOL_VERSION,
                 name: None,
                 resume: Some([7; 16]),
+                room: Some("x".repeat(40)),
             },
-            ClientMsg::Join { protocol_version: 7, name: None, resume: None },
+            ClientMsg::Join { protocol_version: 7, name: None, resume: None, room: None },
             ClientMsg::Input(Input { seq: 70_000, dir: dir(0.6, -0.8), attack: true }),
             ClientMsg::Ping { client_time: 123_456 },
         ] {
@@ -631,6 +666,7 @@ mod tests {
                 rules: Rules { speed: 42.5, ..Rules::default() },
                 token: [0xab; 16],
                 resumed: true,
+                room: "arena".into(),
                 keyframe,
             }),
             ServerMsg::Pong { client_time: 77 },
@@ -676,9 +712,17 @@ mod tests {
             (&[0x92, 0x09, 0x00], DecodeError::UnknownTag(9)),
             (&[0x92, 0x02, 0x01, 0x00], DecodeError::TrailingBytes(1)),
             (&[0x91, 0x02], DecodeError::Arity { tag: 2, len: 1 }),
-            (&[0x94, 0x00, 0x02, 0xa2, 0xc3, 0x28, 0xc0], DecodeError::Utf8),
+            (&[0x95, 0x00, V, 0xa2, 0xc3, 0x28, 0xc0, 0xc0], DecodeError::Utf8),
+            (&[0x95, 0x00, V, 0xc0, 0xc0, 0xa2, 0xc3, 0x28], DecodeError::Utf8),
+            (&[0x95, 0x00, V, 0xc0, 0xc0, 0x01], DecodeError::Type("string")),
+            (&[0x95, 0x00, V, 0xc0, 0xc4, 0x01, 0x00, 0xc0], DecodeError::Range),
+            (&[0x96, 0x00, V, 0xc0, 0xc0, 0xc0, 0xc0], DecodeError::Arity { tag: 0, len: 6 }),
             (&[0xdd, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
-            (&[0x94, 0x00, 0x02, 0xdb, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
+            (&[0x95, 0x00, V, 0xdb, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
+            (
+                &[0x95, 0x00, V, 0xc0, 0xc0, 0xdb, 0xff, 0xff, 0xff, 0xff],
+                DecodeError::LengthTooLarge,
+            ),
             (&[0x91, 0x91, 0x91, 0x91], DecodeError::Type("integer")),
         ];
         for (bytes, want) in cases {
@@ -689,6 +733,73 @@ mod tests {
         let at = nan.len() - 10; // first f32 payload
         nan[at..at + 4].copy_from_slice(&f32::NAN.to_be_bytes());
         assert_eq!(ClientMsg::decode(&nan), Err(DecodeError::Input(InputError::NotFinite)));
+    }
+
+    #[test]
+    fn a_join_of_another_version_decodes_to_its_version_alone() {
+        let other = |protocol_version| ClientMsg::Join {
+            protocol_version,
+            name: None,
+            resume: None,
+            room: None,
+        };
+        let cases: &[(&[u8], u16)] = &[
+            // A version 2 client's join, as it sent it: `[0, 2, "ann", nil]`.
+            (&[0x94, 0x00, 0x02, 0xa3, 0x61, 0x6e, 0x6e, 0xc0], 2),
+            // The version alone, and a later version whose fields this one can't read.
+            (&[0x92, 0x00, 0x01], 1),
+            (&[0x93, 0x00, V + 1, 0xc1], u16::from(V + 1)),
+            (&[0x97, 0x00, 0xcd, 0x01, 0x00, 0x90, 0x90, 0x90, 0x90, 0x90], 256),
+        ];
+        for (bytes, version) in cases {
+            assert_eq!(ClientMsg::decode(bytes), Ok(other(*version)), "{bytes:02x?}");
+        }
+        // The current version is held to the current layout: a version 2 shape is malformed.
+        let v2_shape = [0x94, 0x00, V, 0xa3, 0x61, 0x6e, 0x6e, 0xc0];
+        assert_eq!(ClientMsg::decode(&v2_shape), Err(DecodeError::Arity { tag: 0, len: 4 }));
+        // A join too short to hold a version is malformed, even with a version after it.
+        for bytes in [&[0x91, 0x00][..], &[0x91, 0x00, 0x02]] {
+            assert_eq!(ClientMsg::decode(bytes), Err(DecodeError::Arity { tag: 0, len: 1 }));
+        }
+    }
+
+    #[test]
+    fn a_join_room_is_bytes_for_the_server_to_judge() {
+        // The decoder does not apply the room name rule: the server does, and answers 1008.
+        for room in ["two words", "caf\u{e9}", "r".repeat(200).as_str()] {
+            let m = join(Some(room));
+            assert_eq!(ClientMsg::decode(&m.encode()), Ok(m));
+        }
+        assert_eq!(
+            join(Some("arena")).encode(),
+            [0x95, 0x00, V, 0xa3, 0x61, 0x6e, 0x6e, 0xc0, 0xa5, 0x61, 0x72, 0x65, 0x6e, 0x61]
+        );
+        assert_eq!(join(None).encode(), [0x95, 0x00, V, 0xa3, 0x61, 0x6e, 0x6e, 0xc0, 0xc0]);
+    }
+
+    #[test]
+    fn the_welcome_room_sits_between_resumed_and_tick() {
+        let rules = encode_rules(&Rules::default());
+        let mut out = Vec::new();
+        let head = WelcomeHead {
+            player_id: 2,
+            tick_rate: 30,
+            rules: &rules,
+            token: &[0; 16],
+            resumed: false,
+            room: "arena",
+            tick: 42,
+        };
+        write_welcome_header(&mut out, &head);
+        assert_eq!(out[0], 0x9a, "an array of 10");
+        let tail = [0xc2, 0xa5, 0x61, 0x72, 0x65, 0x6e, 0x61, 0x2a];
+        assert!(out.ends_with(&tail), "resumed, room, tick end the header: {out:02x?}");
+        // The server appends the keyframe's entity array; the whole decodes as one welcome.
+        write_entities(&mut out, &[]);
+        let Ok(ServerMsg::Welcome(w)) = ServerMsg::decode(&out) else {
+            panic!("a welcome: {out:02x?}");
+        };
+        assert_eq!((w.room.as_str(), w.keyframe.tick, w.resumed), ("arena", 42, false));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! rules of the game, and the pure helpers both sides run. No I/O here.
 //!
 //! # Layout
-//! - [`protocol`]: the message types, both directions, and [`PROTOCOL_VERSION`].
+//! - [`protocol`]: the message types, both directions, [`PROTOCOL_VERSION`], and the room
+//!   name rule ([`valid_room_name`]).
 //! - [`codec`]: MessagePack encoding and decoding of every message, and the frame body
 //!   writer the server encodes each tick with.
 //! - [`wire`]: the MessagePack primitives under `codec`: a shortest-form writer and a
@@ -21,7 +22,7 @@ pub mod wire;
 pub use codec::{DecodeError, FrameBodyWriter, WelcomeHead};
 pub use protocol::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
-    PROTOCOL_VERSION, PlayerId, ResumeToken, ServerMsg, Welcome,
+    MAX_ROOM_CHARS, PROTOCOL_VERSION, PlayerId, ResumeToken, ServerMsg, Welcome, valid_room_name,
 };
 pub use replica::{ApplyError, Replica};
 pub use rules::{Rules, RulesError, SUBUNITS, TickRules};

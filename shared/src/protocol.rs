@@ -7,13 +7,25 @@
 use crate::rules::Rules;
 
 /// Bumped on every incompatible change of the wire format; checked at join.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// A resume token: 128 random bits handed out in the welcome.
 pub type ResumeToken = [u8; 16];
 
 /// Longest display name kept, in characters; longer names are cut.
 pub const MAX_NAME_CHARS: usize = 16;
+
+/// Longest room name, in characters (see [`valid_room_name`]).
+pub const MAX_ROOM_CHARS: usize = 32;
+
+/// Whether `name` may name a room: 1 to [`MAX_ROOM_CHARS`] characters, each an ASCII letter,
+/// digit, `-` or `_` (so a room name is safe as is in a URL, a log line and JSON). The rule
+/// for a join's room (`docs/protocol.md`, Rooms); the browser client checks it too.
+pub fn valid_room_name(name: &str) -> bool {
+    // Every allowed character is one byte, so the byte length is the character count.
+    (1..=MAX_ROOM_CHARS).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// A player's id, unique for the server's lifetime; never 0.
 pub type PlayerId = u32;
@@ -96,6 +108,10 @@ pub enum ClientMsg {
         name: Option<String>,
         /// The token of an earlier welcome, to get that player back.
         resume: Option<ResumeToken>,
+        /// The room to play in, or `None` for quick play (the server picks one). Not checked
+        /// by the decoder: the server applies [`valid_room_name`]. A resume token that gets
+        /// its player back wins over this: the player returns to its own room.
+        room: Option<String>,
     },
     /// One tick of intent.
     Input(Input),
@@ -214,6 +230,9 @@ pub struct Welcome {
     pub token: ResumeToken,
     /// Whether this is the player a presented token asked for (`false`: a new player).
     pub resumed: bool,
+    /// The room the player is in: the one the join named, the one quick play picked, or (on
+    /// a resume) the player's own.
+    pub room: String,
     /// The world as of the tick the player joined.
     pub keyframe: Keyframe,
 }
@@ -246,5 +265,32 @@ mod tests {
         let d = Direction::new(0.7072, 0.7072).expect("within slack");
         assert!(d.x() * d.x() + d.y() * d.y() <= 1.0 + 1e-6);
         assert!(Direction::new(0.0, 0.0).expect("zero").is_zero());
+    }
+
+    #[test]
+    fn room_names_are_short_url_safe_ascii() {
+        let longest = "a".repeat(MAX_ROOM_CHARS);
+        for ok in ["a", "Z", "7", "-", "_", "arena", "Arena-2_b", longest.as_str()] {
+            assert!(valid_room_name(ok), "{ok:?} should be a valid room name");
+        }
+        let too_long = "a".repeat(MAX_ROOM_CHARS + 1);
+        for bad in [
+            "",
+            too_long.as_str(),
+            "two words",
+            " arena",
+            "arena\n",
+            "a/b",
+            "..",
+            "a.b",
+            "caf\u{e9}",
+            // Non-ASCII letters and digits count as letters and digits elsewhere, not here.
+            "\u{661}\u{662}",
+            "\u{391}",
+            "a\0",
+            "%20",
+        ] {
+            assert!(!valid_room_name(bad), "{bad:?} should not be a valid room name");
+        }
     }
 }

@@ -20,6 +20,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 protocol_version: PROTOCOL_VERSION,
                 name: Some("ann".into()),
                 resume: None,
+                room: None,
             }
             .encode(),
         ),
@@ -38,6 +39,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 protocol_version: PROTOCOL_VERSION,
                 name: Some("ann".into()),
                 resume: Some(*b"0123456789abcdef"),
+                room: Some("arena".into()),
             }
             .encode(),
         ),
@@ -51,6 +53,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 rules: Rules::default(),
                 token: *b"0123456789abcdef",
                 resumed: false,
+                room: "arena".into(),
                 keyframe: Keyframe { tick: 42, ack: 0, entities: vec![ann.clone(), bob.clone()] },
             })
             .encode(),

@@ -2,7 +2,10 @@
 // scripts/install-chromium.sh): the real server on 127.0.0.1:0 serving the built client,
 // two players in two pages. Page 1 holds an arrow key and page 2 sees it move; back in range,
 // page 2 presses space and both pages show page 1's player at 90 hp; page 1's connection is
-// cut and it comes back as the same player with the same hp. Screenshots go to artifacts/. Every wait is bounded and says what it waited for.
+// cut and it comes back as the same player with the same hp. Then rooms: two pages in room
+// "alpha" see each other and not a third in room "beta", nor it them; and a page whose
+// ?room= breaks the naming rule says so and opens no socket. Screenshots go to artifacts/.
+// Every wait is bounded and says what it waited for.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -44,12 +47,18 @@ async function waitFor(page, what, fn, arg) {
   try {
     return await page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 });
   } catch (e) {
-    const state = await page.evaluate(() => ({ me: window.skirmish?.playerId, state: window.skirmish?.state, entities: window.skirmish?.entities() }));
+    const state = await page.evaluate(() => ({
+      me: window.skirmish?.playerId, state: window.skirmish?.state, room: window.skirmish?.room,
+      hud: document.getElementById("hud")?.textContent, entities: window.skirmish?.entities(),
+    }));
     throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}; page state: ${JSON.stringify(state)}`, { cause: e });
   }
 }
 
 const entity = (id) => window.skirmish.entities().find((e) => e.id === id);
+/** In the page: the names of the players it sees, sorted and joined by commas. */
+const names = () => window.skirmish.entities().map((e) => e.name).sort().join(",");
+const hudSays = (text) => document.getElementById("hud").textContent.includes(text);
 
 before(async () => {
   ({ proc: server, base } = await startServer());
@@ -84,6 +93,12 @@ test("two players in two browsers: move, attack, see it in both, reconnect as th
   const id2 = await two.evaluate(() => window.skirmish.playerId);
   assert.notEqual(id1, id2);
   await waitFor(one, "page 1 to see both players", () => window.skirmish.entities().length === 2);
+  // No ?room=: quick play, which puts both in the one open quick-play room, and says which.
+  const room = await one.evaluate(() => window.skirmish.room);
+  assert.ok(typeof room === "string" && room.length > 0, `quick play named no room: ${room}`);
+  assert.equal(await two.evaluate(() => window.skirmish.room), room, "quick play put both players in one room");
+  await one.bringToFront(); // the HUD is painted on animation frames
+  await waitFor(one, `page 1's HUD to name room ${room}`, hudSays, `room ${room}`);
 
   // Hold the down arrow in page 1: page 2 sees page 1's player move.
   await one.bringToFront();
@@ -119,4 +134,73 @@ test("two players in two browsers: move, attack, see it in both, reconnect as th
   mkdirSync(artifacts, { recursive: true });
   await one.screenshot({ path: `${artifacts}/e2e-page1.png` });
   await two.screenshot({ path: `${artifacts}/e2e-page2.png` });
+});
+
+test("rooms: two pages in one room see each other, and nobody in another room", async () => {
+  const open = async (name, room) => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${base}?name=${name}&room=${room}`);
+    await page.bringToFront(); // the HUD is painted on animation frames
+    await waitFor(page, `${name}'s welcome into room ${room}`, (r) => window.skirmish.playerId > 0 && window.skirmish.room === r, room);
+    await waitFor(page, `${name}'s HUD to name room ${room}`, hudSays, `room ${room}`);
+    return page;
+  };
+  // The alpha pages join first, so that beta's welcome (a keyframe of its room) would hold
+  // them if the rooms were one world.
+  const a1 = await open("a1", "alpha");
+  const a2 = await open("a2", "alpha");
+  await waitFor(a1, "page a1 to see a1 and a2", () => window.skirmish.entities().length === 2);
+  await waitFor(a2, "page a2 to see a1 and a2", () => window.skirmish.entities().length === 2);
+  const b1 = await open("b1", "beta");
+  const id1 = await a1.evaluate(() => window.skirmish.playerId);
+  const idb = await b1.evaluate(() => window.skirmish.playerId);
+  assert.notEqual(id1, await a2.evaluate(() => window.skirmish.playerId), "two players of one room share an id");
+
+  // Moves made after b1 joined, seen through the server: had b1 joined alpha's world, its
+  // spawn would have reached both alpha pages before these frames (frames arrive in order).
+  await a1.bringToFront();
+  await a1.keyboard.down("ArrowDown");
+  await waitFor(a2, "page a2 to see a1 move down", (id) => (window.skirmish.entities().find((e) => e.id === id)?.y ?? 0) >= 80, id1);
+  await waitFor(a1, "page a1's server state to show it moved down", (id) => (window.skirmish.entities().find((e) => e.id === id)?.y ?? 0) >= 80, id1);
+  await a1.keyboard.up("ArrowDown");
+  await b1.bringToFront();
+  await b1.keyboard.down("ArrowDown");
+  await waitFor(b1, "page b1's server state to show it moved down", (id) => (window.skirmish.entities().find((e) => e.id === id)?.y ?? 0) >= 80, idb);
+  await b1.keyboard.up("ArrowDown");
+
+  for (const [label, page, want] of [["a1", a1, "a1,a2"], ["a2", a2, "a1,a2"], ["b1", b1, "b1"]]) {
+    assert.equal(await page.evaluate(names), want, `page ${label} sees exactly the players of its room`);
+    const feed = await page.evaluate(() => window.skirmish.feed());
+    const strangers = (want === "b1" ? ["a1", "a2"] : ["b1"]).filter((n) => feed.includes(`${n} joined`));
+    assert.deepEqual(strangers, [], `page ${label} was told of players in another room: ${feed}`);
+  }
+  assert.equal(await a1.evaluate(() => window.skirmish.room), "alpha");
+  assert.equal(await b1.evaluate(() => window.skirmish.room), "beta");
+
+  // GET /rooms counts them apart too.
+  const res = await fetch(`${base}rooms`, { signal: AbortSignal.timeout(WAIT_MS) });
+  assert.equal(res.status, 200);
+  const rooms = await res.json();
+  const count = (id) => rooms.find((r) => r.id === id)?.players;
+  assert.deepEqual([count("alpha"), count("beta")], [2, 1], `GET /rooms: ${JSON.stringify(rooms)}`);
+  assert.ok(rooms.every((r) => Number.isInteger(r.cap) && r.cap >= r.players), `GET /rooms caps: ${JSON.stringify(rooms)}`);
+
+  mkdirSync(artifacts, { recursive: true });
+  await a1.screenshot({ path: `${artifacts}/e2e-room-alpha.png` });
+  await b1.screenshot({ path: `${artifacts}/e2e-room-beta.png` });
+  for (const page of [a1, a2, b1]) await page.context().close();
+});
+
+test("a ?room= that breaks the naming rule is named in the HUD, and no socket opens", async () => {
+  const page = await (await browser.newContext()).newPage();
+  const sockets = [];
+  page.on("websocket", (ws) => sockets.push(ws.url()));
+  await page.goto(`${base}?name=bad&room=${encodeURIComponent("no spaces!")}`);
+  await waitFor(page, "the HUD to name the invalid room", hudSays, 'invalid room name "no spaces!"');
+  // A socket would have been opened before the first HUD paint; give its event time to land.
+  await page.waitForTimeout(500);
+  assert.deepEqual(sockets, [], "the page opened a WebSocket");
+  assert.equal(await page.evaluate(() => window.skirmish.state), "closed");
+  assert.equal(await page.evaluate(() => window.skirmish.playerId), 0);
+  await page.context().close();
 });

@@ -65,7 +65,8 @@ export class Connection {
         return;
       }
       const delay = reconnectDelay(this.attempt++, Math.random());
-      this.handlers.onState("reconnecting", `closed ${ev.code}; retry in ${(delay / 1000).toFixed(1)} s`);
+      const why = ev.reason ? `${ev.code} ${ev.reason}` : `${ev.code}`;
+      this.handlers.onState("reconnecting", `closed ${why}; retry in ${(delay / 1000).toFixed(1)} s`);
       this.timer = setTimeout(() => this.open("reconnecting"), delay);
     };
   }

@@ -40,6 +40,8 @@ export class Game {
   rttMs: number | null = null;
   /** The resume token of the current player, kept across reconnects. */
   token: Uint8Array | null = null;
+  /** The room the player is in, as the last welcome named it (null before any). */
+  room: string | null = null;
 
   get welcomed(): boolean {
     return this.rules !== null;
@@ -61,6 +63,7 @@ export class Game {
           this.killFeed.push({ text: "reconnected: welcome back", at: now });
         }
         this.token = msg.token;
+        this.room = msg.room;
         this.playerId = msg.playerId;
         this.rules = msg.rules;
         this.tickRate = msg.tickRate;

@@ -4,7 +4,7 @@
 import { Connection, type ConnState } from "./connection";
 import { Game, nowSeconds, performanceNowMs } from "./game";
 import { direction } from "./movement";
-import { encodeJoin, encodePing } from "./protocol";
+import { encodeJoin, encodePing, validRoomName } from "./protocol";
 import { draw } from "./render";
 
 const canvas = document.getElementById("map") as HTMLCanvasElement;
@@ -14,6 +14,12 @@ const feed = document.getElementById("feed") as HTMLElement;
 
 const params = new URLSearchParams(location.search);
 const name = params.get("name") ?? `guest${Math.floor(Math.random() * 1000)}`;
+// `?room=NAME` plays in that room, sent again on every reconnect (the resume token brings the
+// player back to its own room anyway); without it, quick play: the server picks the room.
+const room = params.get("room");
+const roomError = room !== null && !validRoomName(room)
+  ? `invalid room name ${JSON.stringify(room)}: use 1–32 of A–Z a–z 0–9 - _ (or no ?room= for quick play)`
+  : null;
 const game = new Game();
 let state: ConnState = "connecting";
 let stateDetail = "";
@@ -23,7 +29,7 @@ let attackQueued = false;
 const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 const conn = new Connection(url, {
   onOpen(send) {
-    send(encodeJoin(name, game.token));
+    send(encodeJoin(name, game.token, room));
   },
   onMessage(bytes) {
     try {
@@ -39,7 +45,13 @@ const conn = new Connection(url, {
     stateDetail = detail;
   },
 });
-conn.start();
+// The server would refuse the join (1008) and every reconnect after it: say why, and stay off.
+if (roomError) {
+  state = "closed";
+  stateDetail = roomError;
+} else {
+  conn.start();
+}
 
 const KEYS: Record<string, string> = {
   ArrowLeft: "left", ArrowRight: "right", ArrowUp: "up", ArrowDown: "down",
@@ -84,8 +96,9 @@ function frame() {
   if (canvas.width !== side) canvas.width = canvas.height = Math.max(200, side);
   draw(ctx, game, now);
   const me = game.replica.entities.get(game.playerId);
-  hud.textContent = [
+  hud.textContent = roomError ?? [
     `${state}${stateDetail ? ` (${stateDetail})` : ""}`,
+    game.room !== null ? `room ${game.room}` : "",
     `RTT ${game.rttMs === null ? "–" : `${game.rttMs.toFixed(0)} ms`}`,
     `${game.tickRate} Hz`,
     `${(game.bytesPerSecond(now) / 1024).toFixed(1)} KiB/s`,
@@ -102,6 +115,7 @@ Object.assign(window, {
   skirmish: {
     get playerId() { return game.playerId; },
     get state() { return state; },
+    get room() { return game.room; },
     entities: () => game.replica.sorted(),
     feed: () => game.killFeed.map((k) => k.text),
     drop: () => conn.drop(),

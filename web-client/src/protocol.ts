@@ -4,9 +4,20 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Subunits per map unit: positions are integers of 1/8 unit. */
 export const SUBUNITS = 8;
+
+/** 1 to 32 (shared::MAX_ROOM_CHARS) ASCII letters, digits, `-` or `_`. */
+const ROOM_NAME = /^[A-Za-z0-9_-]{1,32}$/;
+
+/**
+ * Whether `name` may name a room (shared::valid_room_name; vectors.json checks the two agree).
+ * The server closes a join that names any other room (1008), so the client checks first.
+ */
+export function validRoomName(name: string): boolean {
+  return ROOM_NAME.test(name);
+}
 
 export interface Rules {
   map_width: number;
@@ -70,6 +81,8 @@ export interface Welcome {
   token: Uint8Array;
   /** Whether a presented token got the old player back (false: a new player). */
   resumed: boolean;
+  /** The room the player is in: the one the join named, quick play's pick, or its own on a resume. */
+  room: string;
   keyframe: Keyframe;
 }
 
@@ -162,9 +175,10 @@ export function decodeServer(bytes: Uint8Array): ServerMsg {
   const arity = (n: number) => a.length === n || fail(`message ${tag} has ${a.length} fields`);
   switch (tag) {
     case 0:
-      arity(9);
+      arity(10);
       if (!(a[5] instanceof Uint8Array) || a[5].length !== 16) fail("token: expected 16 bytes");
       if (typeof a[6] !== "boolean") fail("resumed: expected a boolean");
+      if (typeof a[7] !== "string") fail("room: expected a string");
       return {
         type: "welcome",
         playerId: int(a[1], "player id"),
@@ -173,7 +187,8 @@ export function decodeServer(bytes: Uint8Array): ServerMsg {
         rules: rulesOf(a[4]),
         token: a[5],
         resumed: a[6],
-        keyframe: { tick: int(a[7], "tick"), ack: 0, entities: arr(a[8], "entities").map(entityOf) },
+        room: a[7],
+        keyframe: { tick: int(a[8], "tick"), ack: 0, entities: arr(a[9], "entities").map(entityOf) },
       };
     case 1:
       arity(7);
@@ -202,9 +217,13 @@ export function decodeServer(bytes: Uint8Array): ServerMsg {
   }
 }
 
-/** A join; `resume` is the token of an earlier welcome, to get that player back. */
-export function encodeJoin(name: string | null, resume: Uint8Array | null): Uint8Array {
-  return encode([0, PROTOCOL_VERSION, name, resume]);
+/**
+ * A join. `resume` is the token of an earlier welcome, to get that player back (then the
+ * player returns to its own room, whatever `room` says); `room` names the room to play in,
+ * or is null for quick play (the server picks one).
+ */
+export function encodeJoin(name: string | null, resume: Uint8Array | null, room: string | null): Uint8Array {
+  return encode([0, PROTOCOL_VERSION, name, resume, room]);
 }
 
 /** `dx`, `dy` must already be single-precision values of length <= 1 (see movement.ts). */

@@ -1,11 +1,15 @@
 // The Rust side writes vectors.json (shared/tests/vectors.rs): server messages as bytes,
-// what they decode to, and the client state after applying them in order. This client
-// must decode the same bytes to the same messages and reach the same states.
+// what they decode to, and the client state after applying them in order; joins as bytes;
+// room names and whether the rule allows them. This client must decode the same bytes to the
+// same messages and reach the same states, encode the same joins, and judge names alike.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { decodeServer, PROTOCOL_VERSION, ProtocolError } from "../src/protocol";
+import { encode } from "@msgpack/msgpack";
+
+import { Game } from "../src/game";
+import { decodeServer, encodeJoin, PROTOCOL_VERSION, ProtocolError, validRoomName } from "../src/protocol";
 import { Replica } from "../src/replica";
 
 interface Step {
@@ -13,12 +17,21 @@ interface Step {
   message: Record<string, unknown>;
   state: { tick: number; ack: number; entities: unknown[] };
 }
+interface Join {
+  name: string | null;
+  token: string | null;
+  room: string | null;
+  bytes: string;
+}
 const vectors = JSON.parse(readFileSync(new URL("../test/vectors.json", import.meta.url), "utf8")) as {
   protocolVersion: number;
   steps: Step[];
+  joins: Join[];
+  roomNames: { name: string; valid: boolean }[];
 };
 
 const bytesOf = (hex: string) => Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+const hexOf = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
 test("speaks the same protocol version as the server", () => {
   assert.equal(vectors.protocolVersion, PROTOCOL_VERSION);
@@ -43,4 +56,36 @@ test("rejects malformed messages with a ProtocolError", () => {
   for (const hex of ["c1", "90", "9209", "920903", "97010101909102909090", "99000202"]) {
     assert.throws(() => decodeServer(bytesOf(hex)), ProtocolError, hex);
   }
+  // A version 2 welcome (no room: 9 fields), and a welcome whose room is not a string.
+  const welcome = bytesOf(vectors.steps[0].bytes);
+  assert.equal(welcome[0], 0x9a, "the first step is a welcome of 10 fields");
+  const fields = [0, 2, PROTOCOL_VERSION, 30, {}, new Uint8Array(16), false, "arena", 1, []];
+  assert.doesNotThrow(() => decodeServer(encode(fields)));
+  assert.throws(() => decodeServer(encode(fields.filter((_, i) => i !== 7))), /has 9 fields/);
+  assert.throws(() => decodeServer(encode(fields.map((f, i) => (i === 7 ? 7 : f)))), /room: expected a string/);
+});
+
+test("encodes every join byte for byte as the server's codec does", () => {
+  assert.ok(vectors.joins.some((j) => j.room === null) && vectors.joins.some((j) => j.room !== null));
+  for (const j of vectors.joins) {
+    const token = j.token === null ? null : bytesOf(j.token);
+    assert.equal(hexOf(encodeJoin(j.name, token, j.room)), j.bytes, JSON.stringify(j));
+  }
+});
+
+test("judges room names by the server's rule", () => {
+  assert.ok(vectors.roomNames.some((r) => r.valid) && vectors.roomNames.some((r) => !r.valid));
+  for (const { name, valid } of vectors.roomNames) {
+    assert.equal(validRoomName(name), valid, JSON.stringify(name));
+  }
+});
+
+test("the game keeps the room its welcome names", () => {
+  const game = new Game();
+  assert.equal(game.room, null);
+  const step = vectors.steps[0];
+  game.receive(bytesOf(step.bytes), 0);
+  assert.ok(game.welcomed);
+  assert.equal(game.room, step.message.room);
+  assert.equal(game.room, "arena-2_b");
 });

@@ -1,12 +1,15 @@
-//! The fan-out: takes each tick's [`TickOutput`] from the sim thread and queues it to every
-//! connection, off the sim thread. The only owner of the links and of each client's delivery
-//! state (welcomed, ack sent, behind, stalled).
+//! A room's fan-out: takes each tick's [`TickOutput`] from the room's sim and queues it to
+//! every connection of the room, off the sim thread. The only owner of the room's links and
+//! of each client's delivery state (welcomed, ack sent, behind, stalled); which connection
+//! plays which player it learns from the sim's outcomes, never decides.
 //!
-//! Up-to-date clients get the tick's shared body behind a few bytes of their own header
-//! (tag, tick, ack). A client whose queue is full misses that frame, is marked behind and
-//! asks the sim for a keyframe, which it gets instead of the frames it missed; one full for
-//! longer than the stall limit is disconnected (close 1008). Ticks with nothing in them are
-//! not sent, unless the client's ack moved.
+//! A connection's reader registers its link here before its join reaches the sim (both go
+//! through ordered channels, so the registration is always seen first). Up-to-date clients
+//! get the tick's shared body behind a few bytes of their own header (tag, tick, ack). A
+//! client whose queue is full misses that frame, is marked behind and asks the sim for a
+//! keyframe, which it gets instead of the frames it missed; one full for longer than the
+//! stall limit is disconnected (close 1008). Ticks with nothing in them are not sent, unless
+//! the client's ack moved.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,15 +21,37 @@ use skirmish_shared::codec::{write_frame_header, write_keyframe_header};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::link::{Close, CloseCode, ConnId, Delivery, Head, Link, Outgoing, TickOutput};
+use super::outbox::{Close, CloseCode, Delivery, Head, Link, Outgoing};
+use crate::link::{ConnId, TickOutput};
 
 /// Four empty arrays: the body of a frame that only carries a new ack.
 const EMPTY_BODY: &[u8] = &[0x90, 0x90, 0x90, 0x90];
 
+/// What reaches a room's fan-out, in order.
+#[derive(Debug)]
+pub enum FanoutMsg {
+    /// A connection is about to join this room: where its frames go.
+    Register {
+        /// The connection.
+        conn: ConnId,
+        /// Its outbound side.
+        link: Link,
+    },
+    /// The connection has ended.
+    Unregister {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// One tick's output (boxed: it is large, and one a tick).
+    Tick(Box<TickOutput>),
+    /// The room is gone: close every connection with this.
+    Closed(Close),
+}
+
 /// One connection's delivery state.
 #[derive(Debug)]
 struct Subscriber {
-    player: PlayerId,
+    conn: ConnId,
     link: Link,
     ack: u32,
     last_ack_sent: u32,
@@ -48,10 +73,13 @@ pub struct Delivered {
     pub body_bytes: usize,
 }
 
-/// Every connection's delivery state.
+/// Every connection of one room and its delivery state.
 #[derive(Debug)]
 pub struct Fanout {
-    subscribers: HashMap<ConnId, Subscriber>,
+    /// Registered connections not (or no longer) playing a player.
+    links: HashMap<ConnId, Link>,
+    /// Connections playing a player, by player.
+    subscribers: HashMap<PlayerId, Subscriber>,
     keyframe_request: Arc<AtomicBool>,
     stall_ticks: u32,
     head: Vec<u8>,
@@ -62,11 +90,59 @@ impl Fanout {
     /// disconnects clients full for more than `stall_ticks` ticks.
     pub fn new(keyframe_request: Arc<AtomicBool>, stall_ticks: u32) -> Self {
         Self {
+            links: HashMap::new(),
             subscribers: HashMap::new(),
             keyframe_request,
             stall_ticks,
             head: Vec::with_capacity(16),
         }
+    }
+
+    /// Handles one message; `false` once the room is closed.
+    pub fn handle(&mut self, msg: FanoutMsg) -> bool {
+        match msg {
+            FanoutMsg::Register { conn, link } => {
+                self.links.insert(conn, link);
+            }
+            FanoutMsg::Unregister { conn } => {
+                self.links.remove(&conn);
+            }
+            FanoutMsg::Tick(out) => {
+                self.deliver(*out);
+            }
+            FanoutMsg::Closed(close) => {
+                self.close_all(&close);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Registers a connection's link (what [`FanoutMsg::Register`] does).
+    pub fn register(&mut self, conn: ConnId, link: Link) {
+        self.links.insert(conn, link);
+    }
+
+    /// Closes every connection of the room.
+    pub fn close_all(&mut self, close: &Close) {
+        for (_, link) in self.links.drain() {
+            link.closer.close(close.clone());
+        }
+        for (_, s) in self.subscribers.drain() {
+            s.link.closer.close(close.clone());
+        }
+    }
+
+    /// The link of `conn`, wherever it is kept; taken out.
+    fn take_link(&mut self, conn: ConnId, player: Option<PlayerId>) -> Option<Link> {
+        if let Some(link) = self.links.remove(&conn) {
+            return Some(link);
+        }
+        let player = player?;
+        if self.subscribers.get(&player).is_some_and(|s| s.conn == conn) {
+            return self.subscribers.remove(&player).map(|s| s.link);
+        }
+        None
     }
 
     /// Queues one tick's output to every connection. Never waits.
@@ -75,42 +151,51 @@ impl Fanout {
             body_bytes: out.body.as_ref().map_or(0, Bytes::len),
             ..Delivered::default()
         };
-        for conn in &out.left {
-            self.subscribers.remove(conn);
+        // Connections that no longer play their player: back to plain registered links
+        // (the reader unregisters them when it ends).
+        for &(conn, player) in &out.detached {
+            if let Some(link) = self.take_link(conn, Some(player)) {
+                self.links.insert(conn, link);
+            }
         }
-        for (conn, close) in out.kicked {
-            if let Some(s) = self.subscribers.remove(&conn) {
-                s.link.closer.close(close);
+        for d in &out.disconnects {
+            let link = self.links.remove(&d.conn);
+            if let Some(link) = link {
+                link.closer.close(Close::from(d.reason));
             }
         }
         let keyframe = out.keyframe.clone();
-        for j in out.joined {
+        for w in out.welcomed {
+            let Some(link) = self.links.remove(&w.conn) else {
+                continue; // the connection ended before its welcome
+            };
             let body = keyframe.clone().unwrap_or_else(|| Bytes::from_static(&[0x90]));
             // A fresh queue always has room for the welcome.
-            if j.link.offer(Outgoing::Welcome { head: j.welcome_head, body }) == Delivery::Queued {
+            if link.offer(Outgoing::Welcome { head: w.head, body }) == Delivery::Queued {
                 done.sent += 1;
             }
-            self.subscribers.insert(
-                j.conn,
-                Subscriber {
-                    player: j.player,
-                    link: j.link,
-                    ack: 0,
-                    last_ack_sent: 0,
-                    needs_keyframe: false,
-                    stalled_ticks: 0,
-                    kicked: false,
-                    welcomed_at: out.tick,
-                },
-            );
+            let fresh = Subscriber {
+                conn: w.conn,
+                link,
+                ack: 0,
+                last_ack_sent: 0,
+                needs_keyframe: false,
+                stalled_ticks: 0,
+                kicked: false,
+                welcomed_at: out.tick,
+            };
+            if let Some(old) = self.subscribers.insert(w.player, fresh) {
+                // Taken over: the sim said so in `disconnects` too; make sure.
+                old.link.closer.close(Close::from(crate::link::DisconnectReason::TakenOver));
+            }
         }
-        for (conn, ack) in &out.acks {
-            if let Some(s) = self.subscribers.get_mut(conn) {
+        for (player, ack) in &out.acks {
+            if let Some(s) = self.subscribers.get_mut(player) {
                 s.ack = *ack;
             }
         }
         let empty = Bytes::from_static(EMPTY_BODY);
-        for (&conn, s) in self.subscribers.iter_mut() {
+        for (&player, s) in self.subscribers.iter_mut() {
             // Just welcomed: the welcome already holds this tick.
             if s.kicked || s.welcomed_at == out.tick {
                 continue;
@@ -146,8 +231,8 @@ impl Fanout {
                     self.keyframe_request.store(true, Ordering::Release);
                     if s.stalled_ticks > self.stall_ticks {
                         warn!(
-                            conn,
-                            player = s.player,
+                            conn = s.conn,
+                            player,
                             ticks = s.stalled_ticks,
                             "client stalled, disconnecting"
                         );
@@ -156,7 +241,7 @@ impl Fanout {
                             .closer
                             .close(Close::new(CloseCode::Policy, "too slow: stopped reading"));
                     } else {
-                        debug!(conn, player = s.player, "client behind, keyframe next");
+                        debug!(conn = s.conn, player, "client behind, keyframe next");
                     }
                 }
                 Delivery::Gone => {}
@@ -166,13 +251,17 @@ impl Fanout {
     }
 }
 
-/// Delivers tick outputs until the sim thread stops sending them.
-pub async fn run(mut fanout: Fanout, mut outputs: mpsc::UnboundedReceiver<TickOutput>) {
-    while let Some(out) = outputs.recv().await {
-        let backlog = outputs.len();
+/// Handles a room's messages until the room closes or its sim stops sending.
+pub async fn run(mut fanout: Fanout, mut inbox: mpsc::UnboundedReceiver<FanoutMsg>) {
+    while let Some(msg) = inbox.recv().await {
+        let backlog = inbox.len();
         if backlog > 30 {
             warn!(backlog, "fan-out is behind the simulation");
         }
-        fanout.deliver(out);
+        if !fanout.handle(msg) {
+            break;
+        }
     }
+    // The sim is gone without saying why (the server is stopping): connections close
+    // through the shutdown signal; nothing more to deliver.
 }

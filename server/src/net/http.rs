@@ -1,154 +1,274 @@
-//! The little HTTP/1.1 this server speaks: read one request head (bounded in size and time),
-//! answer it, close. The WebSocket upgrade starts here too; everything after it is
-//! tungstenite's.
+//! The HTTP routes, served by hyper: the web client's files (with ETags), `GET /rooms`,
+//! `/healthz`, `/readyz`, `/metrics`, and the WebSocket upgrade at `/ws` (checked here, run
+//! by [`super::ws`] once hyper hands over the connection).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+use super::{Listener, NetContext};
 
 /// Bytes a request head may take at most; larger gets 431.
 pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// Headers a request may have at most; more gets 431.
 pub const MAX_HEADERS: usize = 32;
+/// A room whose ticks have been late this long makes `/healthz` fail.
+pub const HEALTH_LATE_LIMIT: Duration = Duration::from_secs(1);
 
-/// The parts of a request this server looks at.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    /// The method, e.g. `GET`.
-    pub method: String,
-    /// The path without query string.
-    pub path: String,
-    /// `Upgrade` contains `websocket`.
-    pub upgrade_websocket: bool,
-    /// `Connection` contains `upgrade`.
-    pub connection_upgrade: bool,
-    /// `Sec-WebSocket-Key`.
-    pub ws_key: Option<String>,
-    /// `Sec-WebSocket-Version`.
-    pub ws_version: Option<String>,
-    /// `Origin`.
-    pub origin: Option<String>,
-    /// `Host`.
-    pub host: Option<String>,
+/// The body every response has.
+pub type Body = Full<Bytes>;
+
+/// A WebSocket upgrade accepted by [`route`], for the connection's task to take over once
+/// hyper has sent the 101.
+pub struct PendingUpgrade {
+    /// Resolves to the upgraded connection.
+    pub on_upgrade: hyper::upgrade::OnUpgrade,
 }
 
-/// Why no request could be read.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum HeadError {
-    /// The head is over [`MAX_HEAD_BYTES`] or has too many headers.
-    #[error("request head too large")]
-    TooLarge,
-    /// Not HTTP.
-    #[error("malformed request: {0}")]
-    Malformed(httparse::Error),
-    /// The peer closed before finishing the head.
-    #[error("connection closed before the request was complete")]
-    Closed,
-    /// The peer took longer than the handshake timeout.
-    #[error("request head timed out")]
-    Timeout,
-    /// The socket failed.
-    #[error("socket error: {0}")]
-    Io(#[from] std::io::Error),
+/// Where [`route`] leaves an accepted upgrade.
+pub type UpgradeSlot = Arc<Mutex<Option<PendingUpgrade>>>;
+
+/// Answers a connection refused before any HTTP is read (over a cap) and closes it.
+pub async fn refuse(mut stream: TcpStream, status: u16, text: &str) {
+    let reason = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
-/// Reads one request head. Returns it with any bytes read past its end.
-pub async fn read_head(
-    stream: &mut TcpStream,
-    timeout: Duration,
-) -> Result<(Request, Vec<u8>), HeadError> {
-    tokio::time::timeout(timeout, read_head_inner(stream)).await.map_err(|_| HeadError::Timeout)?
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut res = Response::new(Full::new(body.into()));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    res
 }
 
-async fn read_head_inner(stream: &mut TcpStream) -> Result<(Request, Vec<u8>), HeadError> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(HeadError::Closed);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf) {
-            Ok(httparse::Status::Complete(len)) => {
-                let parsed = to_request(&req);
-                return Ok((parsed, buf[len..].to_vec()));
+/// A refusal that also closes the connection (a client that broke a rule gets no more).
+fn refusal(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut res = text(status, body);
+    res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// Answers one request.
+pub fn route(
+    mut req: Request<Incoming>,
+    kind: Listener,
+    ctx: &NetContext,
+    upgrade: &UpgradeSlot,
+) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    if kind == Listener::Metrics {
+        return match path.as_str() {
+            "/metrics" => metrics(ctx),
+            _ => text(StatusCode::NOT_FOUND, "only /metrics here\n"),
+        };
+    }
+    if path == "/ws" {
+        return websocket(&mut req, ctx, upgrade);
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return res;
+    }
+    match path.as_str() {
+        "/metrics" if ctx.limits.metrics_on_main => metrics(ctx),
+        "/healthz" => health(ctx),
+        "/readyz" => {
+            if ctx.registry.ready() && !*ctx.shutdown.borrow() {
+                text(StatusCode::OK, "ready\n")
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, "not accepting players\n")
             }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_BYTES => continue,
-            Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
-                return Err(HeadError::TooLarge);
-            }
-            Err(e) => return Err(HeadError::Malformed(e)),
         }
+        "/rooms" => rooms(ctx),
+        _ => asset(&req, &path, ctx),
     }
 }
 
-fn to_request(req: &httparse::Request<'_, '_>) -> Request {
-    let mut out = Request {
-        method: req.method.unwrap_or_default().to_owned(),
-        path: req.path.unwrap_or("/").split(['?', '#']).next().unwrap_or("/").to_owned(),
-        ..Request::default()
-    };
-    for h in req.headers.iter() {
-        let value = String::from_utf8_lossy(h.value).trim().to_owned();
-        let has = |word: &str| value.split(',').any(|v| v.trim().eq_ignore_ascii_case(word));
-        match h.name.to_ascii_lowercase().as_str() {
-            "upgrade" => out.upgrade_websocket = has("websocket"),
-            "connection" => out.connection_upgrade = has("upgrade"),
-            "sec-websocket-key" => out.ws_key = Some(value),
-            "sec-websocket-version" => out.ws_version = Some(value),
-            "origin" => out.origin = Some(value),
-            "host" => out.host = Some(value),
-            _ => {}
+fn metrics(ctx: &NetContext) -> Response<Body> {
+    let mut res = text(StatusCode::OK, ctx.metrics.render());
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE));
+    res
+}
+
+/// 200 while every room ticks on time; 503 naming the rooms whose ticks have been late for
+/// more than [`HEALTH_LATE_LIMIT`].
+fn health(ctx: &NetContext) -> Response<Body> {
+    let late = ctx.registry.late_rooms(HEALTH_LATE_LIMIT);
+    if late.is_empty() {
+        return text(StatusCode::OK, "ok\n");
+    }
+    let mut body = String::from("late rooms:");
+    for (id, by) in late {
+        body.push_str(&format!(" {id} ({} ms)", by.as_millis()));
+    }
+    body.push('\n');
+    text(StatusCode::SERVICE_UNAVAILABLE, body)
+}
+
+/// `[{"id":"arena","players":2,"cap":100}, …]`
+fn rooms(ctx: &NetContext) -> Response<Body> {
+    let mut body = String::from("[");
+    for (i, r) in ctx.registry.list().iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(
+            "{{\"id\":{},\"players\":{},\"cap\":{}}}",
+            json_string(&r.id),
+            r.players,
+            r.cap
+        ));
+    }
+    body.push(']');
+    let mut res = text(StatusCode::OK, body);
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+/// A JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
         }
     }
+    out.push('"');
     out
 }
 
-/// Writes a complete response and closes the write side.
-pub async fn respond(
-    stream: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    extra_headers: &str,
-    body: &[u8],
-    head_only: bool,
-) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n{extra_headers}\r\n",
-        reason(status),
-        body.len(),
-    );
-    stream.write_all(head.as_bytes()).await?;
-    if !head_only {
-        stream.write_all(body).await?;
+fn asset(req: &Request<Incoming>, path: &str, ctx: &NetContext) -> Response<Body> {
+    let Some(asset) = ctx.assets.get(path) else {
+        return text(StatusCode::NOT_FOUND, "not found\n");
+    };
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    let mut res = if asset.not_modified(if_none_match) {
+        let mut res = Response::new(Full::new(Bytes::new()));
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let mut res = Response::new(Full::new(asset.body.clone()));
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+        res
+    };
+    let h = res.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&asset.etag) {
+        h.insert(header::ETAG, etag);
     }
-    stream.shutdown().await
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(asset.cache_control));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    res
 }
 
-/// Writes a plain-text error response.
-pub async fn respond_text(stream: &mut TcpStream, status: u16, text: &str) -> std::io::Result<()> {
-    respond(stream, status, "text/plain; charset=utf-8", "", text.as_bytes(), false).await
+fn header_has(req: &Request<Incoming>, name: header::HeaderName, word: &str) -> bool {
+    req.headers()
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(word))
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        101 => "Switching Protocols",
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "Error",
+/// Checks a WebSocket upgrade request and accepts it (101) or refuses it.
+fn websocket(
+    req: &mut Request<Incoming>,
+    ctx: &NetContext,
+    upgrade: &UpgradeSlot,
+) -> Response<Body> {
+    match accept_websocket(req, &ctx.limits.allowed_origins) {
+        Ok((res, on_upgrade)) => {
+            *upgrade.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(PendingUpgrade { on_upgrade });
+            res
+        }
+        Err(res) => *res,
     }
+}
+
+/// The WebSocket handshake (RFC 6455 §4.2) over hyper: a valid upgrade request from an allowed
+/// origin gets the 101 response and the future of the upgraded connection; anything else the
+/// refusal to send (403, 405, 400, 426). Also used by the Autobahn echo example.
+pub fn accept_websocket(
+    req: &mut Request<Incoming>,
+    allowed_origins: &[String],
+) -> Result<(Response<Body>, hyper::upgrade::OnUpgrade), Box<Response<Body>>> {
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !origin_allowed(origin, host, allowed_origins) {
+            tracing::debug!(%origin, "websocket refused: origin not allowed");
+            return Err(Box::new(refusal(StatusCode::FORBIDDEN, "origin not allowed\n")));
+        }
+    }
+    if req.method() != Method::GET {
+        return Err(Box::new(refusal(StatusCode::METHOD_NOT_ALLOWED, "WebSocket needs GET\n")));
+    }
+    if req.version() != Version::HTTP_11 {
+        return Err(Box::new(refusal(StatusCode::BAD_REQUEST, "WebSocket needs HTTP/1.1\n")));
+    }
+    if !header_has(req, header::UPGRADE, "websocket")
+        || !header_has(req, header::CONNECTION, "upgrade")
+    {
+        return Err(Box::new(refusal(
+            StatusCode::UPGRADE_REQUIRED,
+            "this path only speaks WebSocket\n",
+        )));
+    }
+    if req.headers().get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+        let mut res = refusal(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 required\n");
+        res.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        return Err(Box::new(res));
+    }
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
+        return Err(Box::new(refusal(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key\n")));
+    };
+    if !valid_websocket_key(key.as_bytes()) {
+        return Err(Box::new(refusal(StatusCode::BAD_REQUEST, "invalid Sec-WebSocket-Key\n")));
+    }
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(req);
+    let mut res = Response::new(Full::new(Bytes::new()));
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = res.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    Ok((res, on_upgrade))
+}
+
+/// RFC 6455 §4.1: the key is 16 random bytes in base64, so 24 characters ending `==`.
+fn valid_websocket_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22].iter().all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// Whether a browser page from `origin` may open a WebSocket: one of `allowed`, or (with
@@ -169,26 +289,6 @@ pub fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> b
     matches!(hostname.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]")
 }
 
-/// The `101 Switching Protocols` answer to a valid WebSocket request, or the status and
-/// text to refuse it with.
-pub fn websocket_accept(req: &Request) -> Result<String, (u16, &'static str)> {
-    if req.method != "GET" {
-        return Err((405, "WebSocket needs GET"));
-    }
-    if !req.upgrade_websocket || !req.connection_upgrade {
-        return Err((426, "this path only speaks WebSocket"));
-    }
-    if req.ws_version.as_deref() != Some("13") {
-        return Err((426, "WebSocket version 13 required"));
-    }
-    let key = req.ws_key.as_deref().ok_or((400, "missing Sec-WebSocket-Key"))?;
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-    Ok(format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n\r\n"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +305,18 @@ mod tests {
         let list = vec!["https://game.example".to_owned()];
         assert!(origin_allowed("https://game.example", Some("x"), &list));
         assert!(!origin_allowed("http://localhost:5000", Some("localhost:5000"), &list));
+    }
+
+    #[test]
+    fn websocket_keys() {
+        assert!(valid_websocket_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!valid_websocket_key(b"short=="));
+        assert!(!valid_websocket_key(b"dGhlIHNhbXBsZSBub25jZQ!="));
+        assert!(!valid_websocket_key(b"dGhlIHNhbXBsZSBub25jZQxx"));
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
     }
 }

@@ -1,15 +1,17 @@
-//! The network side: accept TCP connections, answer plain HTTP (the web client, a health
-//! check, metrics), upgrade `/ws` to WebSocket, and run each connection's session. Nothing
-//! here touches the world: sessions only decode, validate and forward to the sim thread.
+//! The network side: accept TCP connections, serve HTTP/1.1 with hyper (the web client,
+//! `/rooms`, health, metrics) and upgrade `/ws` to WebSocket, where [`ws`] runs the
+//! connection over the room it joins. Nothing here touches a world: connections only
+//! decode, validate and forward to their room.
 //!
-//! Every limit a hostile client could push against is here or in [`session`]: connection
-//! caps (global and per IP), request head size and time, the Origin allowlist, WebSocket
-//! message, frame and buffer sizes.
+//! Every limit a hostile client could push against is here, in [`http`] or in [`ws`]:
+//! connection caps (global and per IP), request head size and time, the Origin allowlist,
+//! WebSocket message, frame and buffer sizes.
 
 pub mod assets;
 pub mod fanout;
 pub mod http;
-pub mod session;
+pub mod outbox;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,8 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
-use tokio::io::AsyncWriteExt;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -26,10 +28,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, info, warn};
 
-use crate::link::{Inbound, InputBoard};
 use crate::metrics::Metrics;
+use crate::room::registry::Registry;
 use assets::Assets;
-use http::HeadError;
 
 /// Largest message a client may send: inputs are a few dozen bytes, a join with a long
 /// name a few hundred.
@@ -48,7 +49,7 @@ pub struct NetLimits {
     pub cap_loopback: bool,
     /// Origins allowed to open a WebSocket; empty: own origin and localhost.
     pub allowed_origins: Vec<String>,
-    /// Time to send the whole request head.
+    /// Time to send a whole request head (and the WebSocket upgrade).
     pub handshake_timeout: Duration,
     /// Interval of the server's pings.
     pub ping_interval: Duration,
@@ -58,15 +59,15 @@ pub struct NetLimits {
     pub send_buffer_bytes: Option<usize>,
     /// Ticks per second (the input rate limit follows it).
     pub tick_rate: u32,
+    /// Whether `/metrics` is served on the main port (not when it has a port of its own).
+    pub metrics_on_main: bool,
 }
 
 /// What every connection task shares.
 #[derive(Debug)]
 pub struct NetContext {
-    /// Into the sim thread.
-    pub inbound: Sender<Inbound>,
-    /// Where readers put validated inputs (the sim's board).
-    pub board: Arc<InputBoard>,
+    /// The rooms, and where joins are placed.
+    pub registry: Arc<Registry>,
     /// The web client's files.
     pub assets: Assets,
     /// The limits.
@@ -77,7 +78,7 @@ pub struct NetContext {
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
-    /// The server's counters.
+    /// The server's metrics.
     pub metrics: Arc<Metrics>,
     next_conn: AtomicU64,
 }
@@ -85,16 +86,14 @@ pub struct NetContext {
 impl NetContext {
     /// A context with these limits.
     pub fn new(
-        inbound: Sender<Inbound>,
-        board: Arc<InputBoard>,
+        registry: Arc<Registry>,
         assets: Assets,
         limits: NetLimits,
         shutdown: watch::Receiver<bool>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            inbound,
-            board,
+            registry,
             assets,
             slots: Arc::new(Semaphore::new(limits.max_connections)),
             per_ip: Mutex::new(HashMap::new()),
@@ -103,6 +102,11 @@ impl NetContext {
             metrics,
             next_conn: AtomicU64::new(1),
         }
+    }
+
+    /// A new connection id.
+    pub fn next_conn(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Counts a connection from `ip`, or `None` if that address has too many open.
@@ -150,10 +154,20 @@ pub fn websocket_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_CLIENT_MESSAGE))
 }
 
+/// What a request is served as: plain HTTP on the main port, or only metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The game's port: page, rooms, health, WebSocket (and metrics unless separate).
+    Main,
+    /// `--metrics-addr`: `/metrics` only.
+    Metrics,
+}
+
 /// Accepts connections until `stop` resolves, then waits (up to [`SHUTDOWN_GRACE`]) for
 /// the open ones to close.
 pub async fn serve(
     listener: TcpListener,
+    kind: Listener,
     ctx: Arc<NetContext>,
     stop: impl std::future::Future<Output = ()>,
 ) {
@@ -165,7 +179,7 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let ctx = ctx.clone();
-                    tasks.spawn(async move { handle(stream, peer, ctx).await });
+                    tasks.spawn(async move { handle(stream, peer, kind, ctx).await });
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(e) => {
@@ -177,7 +191,7 @@ pub async fn serve(
         }
     }
     drop(listener);
-    info!(open = tasks.len(), "no longer accepting; closing connections");
+    info!(open = tasks.len(), ?kind, "no longer accepting; closing connections");
     let drained =
         tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} })
             .await;
@@ -187,110 +201,78 @@ pub async fn serve(
     }
 }
 
-async fn handle(mut stream: TcpStream, peer: SocketAddr, ctx: Arc<NetContext>) {
+/// One TCP connection: HTTP requests (kept alive) until it closes or is upgraded, then the
+/// WebSocket session on the same task, so that shutdown waits for it.
+async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<NetContext>) {
     let Ok(_slot) = ctx.slots.clone().try_acquire_owned() else {
         debug!(%peer, "connection refused: at capacity");
-        let _ = http::respond_text(&mut stream, 503, "server at capacity").await;
+        http::refuse(stream, 503, "server at capacity").await;
         return;
     };
     let Some(_ip_slot) = ctx.admit_ip(peer.ip()) else {
         debug!(%peer, "connection refused: too many from this address");
-        let _ =
-            http::respond_text(&mut stream, 503, "too many connections from your address").await;
+        http::refuse(stream, 503, "too many connections from your address").await;
         return;
     };
     let _ = stream.set_nodelay(true);
     if let Some(bytes) = ctx.limits.send_buffer_bytes {
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(bytes);
     }
-    let (req, leftover) = match http::read_head(&mut stream, ctx.limits.handshake_timeout).await {
-        Ok(ok) => ok,
-        Err(HeadError::TooLarge) => {
-            let _ = http::respond_text(&mut stream, 431, "request head too large").await;
-            return;
+    let upgrade = Arc::new(Mutex::new(None));
+    let service = {
+        let (ctx, upgrade) = (ctx.clone(), upgrade.clone());
+        hyper::service::service_fn(move |req| {
+            let (ctx, upgrade) = (ctx.clone(), upgrade.clone());
+            async move { Ok::<_, std::convert::Infallible>(http::route(req, kind, &ctx, &upgrade)) }
+        })
+    };
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(ctx.limits.handshake_timeout)
+        .max_buf_size(http::MAX_HEAD_BYTES)
+        .max_headers(http::MAX_HEADERS)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+    tokio::pin!(conn);
+    let mut shutdown = ctx.shutdown.clone();
+    let stopping = async move {
+        let _ = shutdown.wait_for(|&stop| stop).await;
+    };
+    let served = tokio::select! {
+        res = conn.as_mut() => res,
+        () = stopping => {
+            // Finish the request in flight, then close; an idle connection closes at once.
+            conn.as_mut().graceful_shutdown();
+            match tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await {
+                Ok(res) => res,
+                Err(_) => return,
+            }
         }
-        Err(HeadError::Malformed(_)) => {
-            let _ = http::respond_text(&mut stream, 400, "malformed request").await;
-            return;
-        }
+    };
+    if let Err(e) = served {
+        debug!(%peer, error = %e, "http connection ended");
+    }
+    let pending = upgrade.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let Some(pending) = pending else { return };
+    let http::PendingUpgrade { on_upgrade } = pending;
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
         Err(e) => {
-            debug!(%peer, error = %e, "no request");
+            debug!(%peer, error = %e, "websocket upgrade failed");
             return;
         }
     };
-    if req.path == "/ws" {
-        return upgrade(stream, peer, &req, leftover, &ctx).await;
-    }
-    let head_only = req.method == "HEAD";
-    if req.method != "GET" && !head_only {
-        let _ = http::respond_text(&mut stream, 405, "only GET").await;
-        return;
-    }
-    if req.path == "/metrics" {
-        let body = ctx.metrics.render();
-        let _ = http::respond(
-            &mut stream,
-            200,
-            "text/plain; version=0.0.4",
-            "",
-            body.as_bytes(),
-            head_only,
-        )
-        .await;
-        return;
-    }
-    if req.path == "/healthz" {
-        let _ = http::respond(&mut stream, 200, "text/plain", "", b"ok\n", head_only).await;
-        return;
-    }
-    match ctx.assets.get(&req.path) {
-        Some(asset) => {
-            let _ = http::respond(&mut stream, 200, asset.content_type, "", &asset.body, head_only)
-                .await;
-        }
-        None => {
-            let _ = http::respond_text(&mut stream, 404, "not found").await;
-        }
-    }
-}
-
-async fn upgrade(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    req: &http::Request,
-    leftover: Vec<u8>,
-    ctx: &Arc<NetContext>,
-) {
-    if let Some(origin) = &req.origin
-        && !http::origin_allowed(origin, req.host.as_deref(), &ctx.limits.allowed_origins)
-    {
-        debug!(%peer, %origin, "websocket refused: origin not allowed");
-        let _ = http::respond_text(&mut stream, 403, "origin not allowed").await;
-        return;
-    }
-    let accept = match http::websocket_accept(req) {
-        Ok(accept) => accept,
-        Err((status, text)) => {
-            let extra = if status == 426 { "Sec-WebSocket-Version: 13\r\n" } else { "" };
-            let _ = http::respond(&mut stream, status, "text/plain", extra, text.as_bytes(), false)
-                .await;
-            return;
-        }
-    };
-    if stream.write_all(accept.as_bytes()).await.is_err() {
-        return;
-    }
-    let conn = ctx.next_conn.fetch_add(1, Ordering::Relaxed);
+    let conn = ctx.next_conn();
     debug!(conn, %peer, "websocket open");
-    let ws = WebSocketStream::from_partially_read(
-        stream,
-        leftover,
+    let socket = WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
         Role::Server,
         Some(websocket_config()),
     )
     .await;
-    ctx.metrics.connections.fetch_add(1, Ordering::Relaxed);
-    session::run(ws, conn, ctx.clone()).await;
-    ctx.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    ctx.metrics.connection_opened();
+    ws::run(socket, conn, ctx.clone()).await;
+    ctx.metrics.connection_closed();
     debug!(conn, "websocket closed");
 }

@@ -4,15 +4,11 @@
 use bevy_ecs::prelude::Component;
 use skirmish_shared::{Direction, PlayerId};
 
-use crate::link::ConnId;
-
 /// Who the entity is. Set at spawn, never changed.
 #[derive(Component, Debug)]
 pub struct Player {
     /// The id clients know the player by.
     pub id: PlayerId,
-    /// The connection controlling it.
-    pub conn: ConnId,
     /// Display name.
     pub name: String,
 }
@@ -52,8 +48,10 @@ pub const MAX_MOVES_PER_TICK: usize = 2;
 /// The player's inputs: those waiting, and those applied this tick.
 #[derive(Component, Debug)]
 pub struct Controls {
-    /// The controlling connection's slot on the input board, where its reader puts validated
-    /// inputs (at most [`crate::link::INPUT_QUEUE_CAPACITY`] waiting).
+    /// The player's seat: its slot on the input board, where the reader of the connection
+    /// playing it puts validated inputs (at most [`crate::link::INPUT_QUEUE_CAPACITY`]
+    /// waiting). Fixed for the player's life; which connection may write to it is the session
+    /// core's business.
     pub slot: u32,
     /// Sequence number of the last input applied: the ack clients get.
     pub acked: u32,

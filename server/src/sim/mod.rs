@@ -4,7 +4,8 @@
 //! [`inputs::apply_inputs`] → [`movement::movement`] → [`attack::attack`] →
 //! [`life::death_and_respawn`] → [`snapshot::snapshot`]. [`Simulation::step`] runs exactly
 //! one tick and returns its [`TickOutput`], so tests drive the game tick by tick in memory;
-//! [`ticker`] runs it on a fixed clock in production and hands each output to the fan-out.
+//! the room's runner (`crate::room`) runs it on a fixed clock and hands each output to the
+//! room's fan-out. Nothing here knows of sockets or tasks.
 
 pub mod attack;
 pub mod components;
@@ -13,7 +14,6 @@ pub mod life;
 pub mod movement;
 pub mod snapshot;
 pub mod state;
-pub mod ticker;
 
 use bevy_ecs::prelude::{IntoScheduleConfigs, Schedule, World};
 use crossbeam_channel::Receiver;
@@ -26,8 +26,8 @@ use std::sync::atomic::AtomicBool;
 
 use crate::link::{Inbound, TickOutput};
 use state::{
-    Clients, Clock, Inbox, InputSlots, KeyframeRequest, Output, PendingJoins, PlayerIds, Removed,
-    Sessions, Settings, SpawnRng, TickEvents,
+    Clock, Inbox, InputDelays, KeyframeRequest, Output, PendingJoins, PlayerIds, Removed, Seats,
+    Settings, SpawnRng, TickEvents,
 };
 
 /// What the simulation needs to start.
@@ -37,13 +37,15 @@ pub struct SimConfig {
     pub rules: Rules,
     /// Ticks per second.
     pub tick_rate: u32,
-    /// Players admitted at most.
+    /// Players in the world at most, connected or waiting to be resumed (the room's seats).
     pub max_players: usize,
     /// Ticks a disconnected player waits in the world for its client to resume (0: leaves at
     /// once).
     pub resume_grace_ticks: u64,
     /// Seed of the spawn-point generator (fixed in tests for repeatable games).
     pub seed: u64,
+    /// The room's id, told to every player in its welcome.
+    pub room: String,
 }
 
 impl Default for SimConfig {
@@ -54,6 +56,7 @@ impl Default for SimConfig {
             max_players: 1000,
             resume_grace_ticks: 30 * 30,
             seed: 0,
+            room: "default".into(),
         }
     }
 }
@@ -79,23 +82,18 @@ impl Simulation {
             rules: config.rules.clone(),
             rules_encoded: skirmish_shared::codec::encode_rules(&config.rules),
             tick_rate: config.tick_rate,
-            max_players: config.max_players,
+            room: config.room.clone(),
             resume_grace_ticks: config.resume_grace_ticks,
         });
         world.insert_resource(Inbox(inbox));
         world.insert_resource(Clock::default());
-        world.insert_resource(Clients::default());
         world.insert_resource(PlayerIds::default());
         world.insert_resource(SpawnRng(fastrand::Rng::with_seed(config.seed)));
         world.insert_resource(TickEvents::default());
         world.insert_resource(Removed::default());
         world.insert_resource(PendingJoins::default());
-        world.insert_resource(Sessions::default());
-        // One input slot per connection with a player; taken-over connections keep theirs
-        // until they end, so leave room for as many again.
-        world.insert_resource(InputSlots::new(
-            config.max_players.saturating_mul(2).saturating_add(64),
-        ));
+        world.insert_resource(Seats::new(config.max_players));
+        world.insert_resource(InputDelays::default());
         world.insert_resource(KeyframeRequest::default());
         world.insert_resource(Output::default());
         let mut schedule = Schedule::default();
@@ -117,12 +115,25 @@ impl Simulation {
     pub fn step(&mut self) -> TickOutput {
         self.world.resource_mut::<Clock>().tick += 1;
         self.schedule.run(&mut self.world);
-        std::mem::take(&mut self.world.resource_mut::<Output>().0)
+        let players = self.player_count();
+        let mut out = std::mem::take(&mut self.world.resource_mut::<Output>().0);
+        out.players = players;
+        out
     }
 
     /// The board the connections' readers put inputs on.
     pub fn input_board(&self) -> Arc<crate::link::InputBoard> {
-        self.world.resource::<InputSlots>().board.clone()
+        self.world.resource::<Seats>().board.clone()
+    }
+
+    /// The input delays counted since the last call, for the room's metrics.
+    pub fn input_delays(&mut self) -> &mut crate::metrics::LocalHistogram {
+        &mut self.world.resource_mut::<InputDelays>().into_inner().0
+    }
+
+    /// The session core: who plays whom in this room.
+    pub fn sessions(&self) -> &crate::session::Sessions<bevy_ecs::entity::Entity> {
+        &self.world.resource::<Seats>().sessions
     }
 
     /// The flag the fan-out sets to get a keyframe in the next tick's output.
@@ -137,7 +148,7 @@ impl Simulation {
 
     /// Players in the world, connected or waiting to be resumed.
     pub fn player_count(&self) -> usize {
-        self.world.resource::<Sessions>().by_token.len()
+        self.world.resource::<Seats>().sessions.len()
     }
 
     /// Every player's replicated state, sorted by id: what a client's replica must equal.

@@ -16,7 +16,7 @@ use skirmish_shared::{Change, FrameBodyWriter, PlayerId, WelcomeHead};
 
 use super::components::{Health, Player, Position, Replicated};
 use super::state::{Clock, KeyframeRequest, Output, PendingJoins, Removed, Settings, TickEvents};
-use crate::link::Joined;
+use crate::link::Welcomed;
 
 /// Buffers reused from tick to tick.
 #[derive(Debug, Default)]
@@ -108,14 +108,14 @@ pub fn snapshot(
             rules: &settings.rules_encoded,
             token: &join.token,
             resumed: join.resumed,
+            room: &settings.room,
             tick,
         };
         write_welcome_header(&mut head, &welcome);
-        out.joined.push(Joined {
+        out.welcomed.push(Welcomed {
             conn: join.conn,
             player: join.player,
-            link: join.link,
-            welcome_head: Bytes::from(head),
+            head: Bytes::from(head),
         });
     }
 }

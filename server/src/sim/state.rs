@@ -1,8 +1,7 @@
-//! The simulation's resources: the clock, the rules, who is connected, and the tick's
+//! The simulation's resources: the clock, the rules, the room's seats, and the tick's
 //! outputs (events, removals, the [`TickOutput`] under construction) that the snapshot system
 //! finishes.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -10,7 +9,9 @@ use bevy_ecs::prelude::{Entity, Resource};
 use crossbeam_channel::Receiver;
 use skirmish_shared::{Event, PlayerId, ResumeToken, Rules, TickRules};
 
-use crate::link::{ConnId, Inbound, InputBoard, Link, TickOutput};
+use crate::link::{ConnId, Inbound, InputBoard, TickOutput};
+use crate::metrics::LocalHistogram;
+use crate::session::Sessions;
 
 /// The number of the tick being simulated; the first tick is 1.
 #[derive(Resource, Debug, Default, Clone, Copy)]
@@ -28,10 +29,10 @@ pub struct Settings {
     pub rules_encoded: Vec<u8>,
     /// Ticks per second.
     pub tick_rate: u32,
+    /// The room's id, as every welcome carries it.
+    pub room: String,
     /// The rules in subunits per tick.
     pub per_tick: TickRules,
-    /// Players admitted at most; later joins are refused with close 1013.
-    pub max_players: usize,
     /// Ticks a disconnected player waits in the world for its client to resume.
     pub resume_grace_ticks: u64,
 }
@@ -40,35 +41,21 @@ pub struct Settings {
 #[derive(Resource, Debug)]
 pub struct Inbox(pub Receiver<Inbound>);
 
-/// Which player each joined connection controls, by its resume token (the player's entity
-/// and id live in its [`Session`]; links live in the fan-out).
-#[derive(Resource, Debug, Default)]
-pub struct Clients {
-    /// Resume token of each connection's player.
-    pub by_conn: HashMap<ConnId, ResumeToken>,
+/// The room's players and their connections (the session core), and the input board their
+/// readers write to.
+#[derive(Resource, Debug)]
+pub struct Seats {
+    /// Who plays whom: the one owner of every connection ↔ player binding in this room.
+    pub sessions: Sessions<Entity>,
+    /// The board the connections' readers put inputs on, one slot per seat.
+    pub board: Arc<InputBoard>,
 }
 
-/// A player that can be resumed with its token.
-#[derive(Debug, Clone, Copy)]
-pub struct Session {
-    /// The player's entity.
-    pub entity: Entity,
-    /// The player's id.
-    pub player: PlayerId,
-    /// Its connection, while it has one.
-    pub conn: Option<ConnId>,
-    /// While disconnected: the tick at which the player leaves for good.
-    pub expires_at: Option<u64>,
-}
-
-/// Every player's resume token, and the disconnected ones in order of expiry.
-#[derive(Resource, Debug, Default)]
-pub struct Sessions {
-    /// Sessions by token.
-    pub by_token: HashMap<ResumeToken, Session>,
-    /// `(expiry tick, token)` of disconnected players, oldest first; entries whose session
-    /// was resumed (or expired again later) are skipped when they come up.
-    pub expiring: VecDeque<(u64, ResumeToken)>,
+impl Seats {
+    /// `seats` seats, all free, and a board with a slot for each.
+    pub fn new(seats: usize) -> Self {
+        Self { sessions: Sessions::new(seats), board: Arc::new(InputBoard::new(seats)) }
+    }
 }
 
 /// Player ids, handed out increasing from 1 and never reused.
@@ -111,8 +98,6 @@ pub struct PendingJoin {
     pub conn: ConnId,
     /// Its player.
     pub player: PlayerId,
-    /// Where its frames go.
-    pub link: Link,
     /// The player's resume token.
     pub token: ResumeToken,
     /// Whether the join got an existing player back.
@@ -127,41 +112,16 @@ pub struct PendingJoins(pub Vec<PendingJoin>);
 #[derive(Resource, Debug, Clone, Default)]
 pub struct KeyframeRequest(pub Arc<AtomicBool>);
 
-/// The input board shared with the readers, and which connection holds which slot.
-#[derive(Resource, Debug)]
-pub struct InputSlots {
-    /// The board.
-    pub board: Arc<InputBoard>,
-    /// Slots no connection holds.
-    pub free: Vec<u32>,
-    /// The slot of each connection that has one.
-    pub by_conn: HashMap<ConnId, u32>,
-}
+/// How long this tick's applied inputs waited from arrival, counted locally and flushed to
+/// the room's metrics by its runner (one atomic add per bucket, not per input).
+#[derive(Resource, Debug, Default)]
+pub struct InputDelays(pub LocalHistogram);
 
-impl InputSlots {
-    /// A board of `capacity` slots, all free (lowest first).
-    pub fn new(capacity: usize) -> Self {
-        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
-        Self {
-            board: Arc::new(InputBoard::new(capacity as usize)),
-            free: (0..capacity).rev().collect(),
-            by_conn: HashMap::new(),
-        }
-    }
-
-    /// Gives `conn` an empty slot, or `None` if all are taken.
-    pub fn allocate(&mut self, conn: ConnId) -> Option<u32> {
-        let slot = self.free.pop()?;
-        self.board.clear(slot);
-        self.by_conn.insert(conn, slot);
-        Some(slot)
-    }
-
-    /// Frees `conn`'s slot (its reader has ended).
-    pub fn release(&mut self, conn: ConnId) {
-        if let Some(slot) = self.by_conn.remove(&conn) {
-            self.free.push(slot);
-        }
+impl InputDelays {
+    /// Counts one input that waited `nanos`.
+    #[inline]
+    pub fn record(&mut self, nanos: u64) {
+        self.0.record(std::time::Duration::from_nanos(nanos));
     }
 }
 

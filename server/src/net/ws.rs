@@ -1,5 +1,6 @@
 //! One WebSocket connection after the upgrade: this task reads, decodes, validates and
-//! forwards to the sim; a spawned writer task drains the connection's bounded queue.
+//! forwards to the connection's room (placed by the registry at join); a spawned writer task
+//! drains the connection's bounded queue.
 //!
 //! A client closing its socket is not an error. Whoever decides the connection must end
 //! (the reader on bad input, the sim on a full server or a stalled client, the server on
@@ -11,12 +12,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
-use crossbeam_channel::Sender;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use skirmish_shared::protocol::MAX_NAME_CHARS;
 use skirmish_shared::{ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -24,14 +23,16 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsClos
 use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info};
 
-use crate::link::{
-    Close, CloseCode, Closer, ConnId, INPUT_QUEUE_CAPACITY, Inbound, InputBoard, Link, Outgoing,
-    Route,
-};
+use crate::link::{ConnId, INPUT_QUEUE_CAPACITY, Inbound, Route};
 use crate::metrics::Metrics;
 use crate::net::NetContext;
+use crate::net::fanout::FanoutMsg;
+use crate::net::outbox::{Close, CloseCode, Closer, Link, Outgoing};
+use crate::room::RoomHandle;
+use crate::room::registry::{PlaceError, RoomRequest};
 
-type Ws = WebSocketStream<TcpStream>;
+/// An upgraded HTTP connection speaking WebSocket.
+pub type Ws = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Frames queued per connection at most: a client further behind gets a keyframe instead.
 pub const OUTBOX_CAPACITY: usize = 8;
@@ -50,10 +51,9 @@ pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
     let link = Link { outbox, closer: closer.clone() };
     let mut reader = Reader {
         conn,
-        inbound: &ctx.inbound,
+        ctx: &ctx,
         link: link.clone(),
-        route: None,
-        board: &ctx.board,
+        joined: None,
         last_seq: 0,
         bucket: InputBucket::new(ctx.limits.tick_rate),
         last_seen: &last_seen,
@@ -66,15 +66,17 @@ pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
         _ = asked.wait_for(Option::is_some) => {}
         _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
     }
-    let joined = reader.route.is_some();
+    let joined = reader.joined.take();
     // The reader's link holds a queue sender: drop it so the writer sees the end.
     drop(reader);
     drop(link);
     if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
         debug!(conn, "writer did not finish in time");
     }
-    if joined {
-        let _ = ctx.inbound.send(Inbound::Leave { conn });
+    if let Some((room, _)) = joined {
+        // A closed room has nobody left to tell.
+        let _ = room.inbox.send(Inbound::Leave { conn });
+        let _ = room.fanout.send(FanoutMsg::Unregister { conn });
     }
 }
 
@@ -130,11 +132,10 @@ impl LastSeen {
 
 struct Reader<'a> {
     conn: ConnId,
-    inbound: &'a Sender<Inbound>,
+    ctx: &'a NetContext,
     link: Link,
-    /// Where the sim publishes this connection's input slot, once joined.
-    route: Option<Route>,
-    board: &'a InputBoard,
+    /// Once joined: the room, and where its sim publishes this connection's input slot.
+    joined: Option<(Arc<RoomHandle>, Route)>,
     last_seq: u32,
     bucket: InputBucket,
     last_seen: &'a LastSeen,
@@ -230,7 +231,7 @@ impl Reader<'_> {
             }
         };
         match msg {
-            ClientMsg::Join { .. } if self.route.is_some() => {
+            ClientMsg::Join { .. } if self.joined.is_some() => {
                 Err(Close::new(CloseCode::Policy, "already joined"))
             }
             ClientMsg::Join { protocol_version, .. } if protocol_version != PROTOCOL_VERSION => {
@@ -241,26 +242,8 @@ impl Reader<'_> {
                     ),
                 ))
             }
-            ClientMsg::Join { name, resume, .. } => {
-                let mut new_token = [0u8; 16];
-                getrandom::fill(&mut new_token)
-                    .map_err(|_| Close::new(CloseCode::Internal, "no random source for a token"))?;
-                let route = Route::default();
-                self.route = Some(route.clone());
-                let name = name.as_deref().and_then(clean_name);
-                let join = Inbound::Join {
-                    conn: self.conn,
-                    name,
-                    link: self.link.clone(),
-                    route,
-                    resume,
-                    new_token,
-                };
-                self.inbound
-                    .send(join)
-                    .map_err(|_| Close::new(CloseCode::GoingAway, "server shutting down"))
-            }
-            ClientMsg::Input(_) | ClientMsg::Ping { .. } if self.route.is_none() => {
+            ClientMsg::Join { name, resume, room, .. } => self.join(name, resume, room),
+            ClientMsg::Input(_) | ClientMsg::Ping { .. } if self.joined.is_none() => {
                 Err(Close::new(CloseCode::Policy, "join first"))
             }
             ClientMsg::Input(_) | ClientMsg::Ping { .. } if !self.bucket.take(Instant::now())? => {
@@ -283,8 +266,9 @@ impl Reader<'_> {
                 self.last_seq = input.seq;
                 // No slot yet: the sim has not seen the join; the client has no welcome yet
                 // either, so it has nothing to act on.
-                let slot = self.route.as_ref().and_then(Route::get);
-                if !slot.is_some_and(|slot| self.board.push(slot, input)) {
+                let pushed =
+                    self.joined.as_ref().is_some_and(|(room, route)| room.board.push(route, input));
+                if !pushed {
                     debug!(
                         conn = self.conn,
                         seq = input.seq,
@@ -300,6 +284,43 @@ impl Reader<'_> {
                 Ok(())
             }
         }
+    }
+}
+
+impl Reader<'_> {
+    /// Places the join in a room, registers this connection with the room's fan-out, then
+    /// sends the join to the room's sim (in that order: the fan-out must know the link before
+    /// the welcome comes).
+    fn join(
+        &mut self,
+        name: Option<String>,
+        resume: Option<skirmish_shared::ResumeToken>,
+        room: Option<String>,
+    ) -> Result<(), Close> {
+        let mut new_token = [0u8; 16];
+        getrandom::fill(&mut new_token)
+            .map_err(|_| Close::new(CloseCode::Internal, "no random source for a token"))?;
+        let request = room.map_or(RoomRequest::QuickPlay, RoomRequest::Named);
+        let room = self.ctx.registry.place(&request, resume.as_ref()).map_err(|e| match e {
+            PlaceError::InvalidName => Close::new(CloseCode::Policy, "invalid room name"),
+            PlaceError::RoomFull => Close::new(CloseCode::TryAgainLater, "room full"),
+            PlaceError::NoRoomAvailable => {
+                Close::new(CloseCode::TryAgainLater, "no room available")
+            }
+            PlaceError::ShuttingDown => Close::new(CloseCode::GoingAway, "server shutting down"),
+        })?;
+        let route = Route::default();
+        let name = name.as_deref().and_then(clean_name);
+        let registered =
+            room.fanout.send(FanoutMsg::Register { conn: self.conn, link: self.link.clone() });
+        let join = Inbound::Join { conn: self.conn, name, route: route.clone(), resume, new_token };
+        let sent = registered.is_ok() && room.inbox.send(join).is_ok();
+        debug!(conn = self.conn, room = %room.id, "join placed");
+        self.joined = Some((room, route));
+        if !sent {
+            return Err(Close::new(CloseCode::Internal, "room failed"));
+        }
+        Ok(())
     }
 }
 
@@ -351,10 +372,9 @@ async fn write_loop(
                 if res.is_err() {
                     return;
                 }
-                metrics.frames_sent.fetch_add(count, Ordering::Relaxed);
-                metrics.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+                metrics.frames_sent(count, bytes as u64);
                 if let Some(started) = started {
-                    metrics.frame_delivery.record(started.elapsed());
+                    metrics.frame_delivery().record(started.elapsed());
                 }
             }
             // A peer that stopped reading must not keep us from closing.

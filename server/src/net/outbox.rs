@@ -1,0 +1,195 @@
+//! A connection's outbound side, as the fan-out and the connection's tasks see it: the
+//! bounded queue of messages its writer sends, the [`Closer`] anyone may use to end it, and
+//! the WebSocket close codes the server speaks. The simulation's transport-neutral
+//! [`DisconnectReason`]s are mapped to close codes here, and only here.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+
+use crate::link::DisconnectReason;
+
+/// The longest per-client header in front of a shared body: fixarray, tag, tick (u64), ack
+/// (u32).
+pub const HEAD_CAPACITY: usize = 16;
+
+/// A few bytes of per-client header, stored inline so that sending a shared frame to a client
+/// allocates nothing on the sim thread.
+#[derive(Debug, Clone, Copy)]
+pub struct Head {
+    len: u8,
+    bytes: [u8; HEAD_CAPACITY],
+}
+
+impl Head {
+    /// Copies `bytes` (at most [`HEAD_CAPACITY`]) into a head; `None` if too long.
+    pub fn new(bytes: &[u8]) -> Option<Self> {
+        let mut head = Self { len: 0, bytes: [0; HEAD_CAPACITY] };
+        head.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        head.len = bytes.len() as u8;
+        Some(head)
+    }
+
+    /// The header bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// Simulation (or reader) → one connection's writer.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// A per-client head followed by a body shared with other clients; the writer joins them
+    /// into one WebSocket message.
+    Shared {
+        /// Tag, tick and ack for this client.
+        head: Head,
+        /// The tick's encoded body, the same allocation for every client.
+        body: Bytes,
+        /// When the tick started, to measure delivery time.
+        started: Option<Instant>,
+    },
+    /// A welcome: this player's header (id, rules, tick) followed by the tick's keyframe
+    /// body, shared with every other client that joins or resyncs this tick.
+    Welcome {
+        /// The welcome header, up to and including the tick.
+        head: Bytes,
+        /// The keyframe's entity array.
+        body: Bytes,
+    },
+    /// A complete message for this client alone (pong).
+    Whole(Bytes),
+    /// A WebSocket ping (heartbeat).
+    Ping,
+}
+
+/// WebSocket close codes the server uses (RFC 6455 §7.4 and the 4000 range for ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseCode {
+    /// 1000: done.
+    Normal,
+    /// 1001: the server is shutting down.
+    GoingAway,
+    /// 1003: a text frame; the protocol is binary.
+    Unsupported,
+    /// 1007: the bytes are not a valid message.
+    InvalidPayload,
+    /// 1008: the client broke a rule (input before join, join twice, flooding, too slow).
+    Policy,
+    /// 1009: a message larger than the limit.
+    TooBig,
+    /// 1011: the server failed.
+    Internal,
+    /// 1013: the server is full; try again later.
+    TryAgainLater,
+    /// 4001: the client speaks another protocol version.
+    VersionMismatch,
+    /// 4002: the same resume token joined on a newer connection.
+    SessionTakenOver,
+    /// 4003: the peer sent nothing (not even a pong) within the idle timeout.
+    IdleTimeout,
+}
+
+impl CloseCode {
+    /// The numeric code sent on the wire.
+    pub fn as_u16(self) -> u16 {
+        match self {
+            CloseCode::Normal => 1000,
+            CloseCode::GoingAway => 1001,
+            CloseCode::Unsupported => 1003,
+            CloseCode::InvalidPayload => 1007,
+            CloseCode::Policy => 1008,
+            CloseCode::TooBig => 1009,
+            CloseCode::Internal => 1011,
+            CloseCode::TryAgainLater => 1013,
+            CloseCode::VersionMismatch => 4001,
+            CloseCode::SessionTakenOver => 4002,
+            CloseCode::IdleTimeout => 4003,
+        }
+    }
+}
+
+/// Why a connection is being closed: a code and a short human-readable reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Close {
+    /// The close code.
+    pub code: CloseCode,
+    /// Sent as the close frame's reason (at most 123 bytes on the wire).
+    pub reason: String,
+}
+
+impl Close {
+    /// A close with this code and reason.
+    pub fn new(code: CloseCode, reason: impl Into<String>) -> Self {
+        Self { code, reason: reason.into() }
+    }
+}
+
+/// Asks a connection to close; any holder may ask, the first reason wins.
+#[derive(Debug, Clone)]
+pub struct Closer(Arc<watch::Sender<Option<Close>>>);
+
+impl Closer {
+    /// A closer and the receiver its connection's writer watches.
+    pub fn new() -> (Self, watch::Receiver<Option<Close>>) {
+        let (tx, rx) = watch::channel(None);
+        (Self(Arc::new(tx)), rx)
+    }
+
+    /// Requests the close; ignored if one was already requested.
+    pub fn close(&self, close: Close) {
+        self.0.send_if_modified(|slot| {
+            if slot.is_some() {
+                return false;
+            }
+            *slot = Some(close);
+            true
+        });
+    }
+}
+
+/// The sim's handle on one connection.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// The bounded queue of messages the connection's writer sends.
+    pub outbox: mpsc::Sender<Outgoing>,
+    /// Closes the connection, also when its queue is full.
+    pub closer: Closer,
+}
+
+/// What the sim did with a message for one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued.
+    Queued,
+    /// The queue is full: the client is behind.
+    Full,
+    /// The connection is gone.
+    Gone,
+}
+
+impl Link {
+    /// Queues a message without waiting.
+    pub fn offer(&self, msg: Outgoing) -> Delivery {
+        match self.outbox.try_send(msg) {
+            Ok(()) => Delivery::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => Delivery::Full,
+            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
+        }
+    }
+}
+
+impl From<DisconnectReason> for Close {
+    fn from(reason: DisconnectReason) -> Self {
+        match reason {
+            DisconnectReason::AlreadyJoined => Close::new(CloseCode::Policy, "already joined"),
+            DisconnectReason::RoomFull => Close::new(CloseCode::TryAgainLater, "room full"),
+            DisconnectReason::TakenOver => {
+                Close::new(CloseCode::SessionTakenOver, "session taken over by a newer connection")
+            }
+        }
+    }
+}
