@@ -100,6 +100,12 @@ impl Arena {
         self.sim.step()
     }
 
+    /// Queues a tick's output to the clients and empties their queues (untimed work).
+    pub fn deliver(&mut self, out: TickOutput) {
+        self.fanout.deliver(out);
+        self.drain();
+    }
+
     /// Queues one input for every player: a random direction of full length, with attack
     /// pressed by about `attack_fraction` of them.
     pub fn feed_inputs(&mut self, attack_fraction: f32) {

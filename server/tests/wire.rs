@@ -583,6 +583,20 @@ async fn slow_or_huge_handshakes_are_cut_off() {
     huge.extend_from_slice(b"\r\n\r\n");
     let answer = raw_request(app.addr, &huge).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // Not HTTP at all: 400.
+    let answer = raw_request(app.addr, b"GARBAGE\x01\x02 NOT HTTP\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // A WebSocket upgrade with a key that is not 16 bytes of base64, or over HTTP/1.0: 400.
+    let upgrade = |version: &str, key: &str| {
+        format!(
+            "GET /ws HTTP/{version}\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+    };
+    let answer = raw_request(app.addr, upgrade("1.1", "not-a-key").as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "bad key: {answer}");
+    let answer = raw_request(app.addr, upgrade("1.0", "dGhlIHNhbXBsZSBub25jZQ==").as_bytes()).await;
+    assert!(answer.contains(" 400 "), "HTTP/1.0: {answer}");
     app.shutdown().await;
 }
 
