@@ -661,7 +661,7 @@ async fn a_silent_peer_is_dropped_and_its_player_leaves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_origins_and_too_many_connections_per_address_are_refused() {
     let app = TestApp::spawn(Config {
-        max_connections_per_ip: 2,
+        max_connections_per_ip: 3,
         cap_loopback: true,
         ..TestApp::arena()
     })
@@ -675,13 +675,25 @@ async fn foreign_origins_and_too_many_connections_per_address_are_refused() {
     };
     let answer = raw_request(app.addr, upgrade("https://evil.example").as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
-    let answer = raw_request(app.addr, upgrade(&format!("http://{}", app.addr)).as_bytes()).await;
+    // An accepted upgrade stays open: read only the response head.
+    let mut tcp = TcpStream::connect(app.addr).await.expect("tcp connect");
+    tcp.write_all(upgrade(&format!("http://{}", app.addr)).as_bytes()).await.expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n =
+            tokio::time::timeout(WAIT, tcp.read(&mut byte)).await.expect("answer").expect("read");
+        assert_eq!(n, 1, "closed before the head ended: {}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let answer = String::from_utf8_lossy(&head);
     assert!(answer.starts_with("HTTP/1.1 101"), "own origin: {answer}");
 
     let _one = Player::join(app.addr, "one").await;
     let _two = Player::join(app.addr, "two").await;
     let answer = raw_request(app.addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert!(answer.starts_with("HTTP/1.1 503"), "third connection from 127.0.0.1: {answer}");
+    assert!(answer.starts_with("HTTP/1.1 503"), "fourth connection from 127.0.0.1: {answer}");
+    drop(tcp);
     app.shutdown().await;
 }
 
