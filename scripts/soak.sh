@@ -13,7 +13,7 @@ CLIENTS=${2:-300}
 ADDR=${SOAK_ADDR:-127.0.0.1:5077}
 cargo build --release --locked --bin skirmish
 cargo build --release --locked -p skirmish-benches --bin swarm
-target/release/skirmish --addr "$ADDR" --log warn --max-players $((CLIENTS * 10)) &
+target/release/skirmish --addr "$ADDR" --log warn --max-players-per-room $((CLIENTS * 10)) &
 SERVER=$!
 SWARM=""
 trap 'kill $SERVER 2>/dev/null || true; [ -z "$SWARM" ] || kill $SWARM 2>/dev/null || true' EXIT
@@ -23,15 +23,16 @@ target/release/swarm --addr "$ADDR" --clients "$CLIENTS" --duration $((MINUTES *
   --churn-secs 10 --server-pid $SERVER > target/soak-swarm.txt 2>/dev/null &
 SWARM=$!
 
-metric() { sed -n "s/^$1 //p" <<<"$2"; }
+# A metric summed over its labels (rooms); empty if absent.
+metric() { awk -v n="$1" 'index($1, n) == 1 && (length($1) == length(n) || substr($1, length(n) + 1, 1) == "{") {s += $2; f = 1} END {if (f) print s}' <<<"$2"; }
 printf '%6s %9s %6s %8s %13s %6s\n' "t (s)" "RSS MiB" "conns" "ticks" "mean tick ms" "late"
 first_rss=""; last_rss=0; prev_ticks=0; prev_sum=0; samples=0
 while kill -0 $SWARM 2>/dev/null; do
   sleep 10
   samples=$((samples + 1))
   rss=$(awk '/VmRSS/ {print $2}' /proc/$SERVER/status)
-  m=$(exec 3<>/dev/tcp/${ADDR%:*}/${ADDR#*:}; printf 'GET /metrics HTTP/1.1\r\nHost: soak\r\n\r\n' >&3; cat <&3)
-  ticks=$(metric skirmish_ticks_total "$m"); sum=$(metric skirmish_tick_seconds_sum "$m")
+  m=$(exec 3<>/dev/tcp/${ADDR%:*}/${ADDR#*:}; printf 'GET /metrics HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n' >&3; cat <&3)
+  ticks=$(metric skirmish_ticks_total "$m"); sum=$(metric skirmish_tick_duration_seconds_sum "$m")
   if [ -z "$ticks" ] || [ -z "$sum" ]; then echo "metrics unavailable at $((samples * 10)) s"; continue; fi
   late=$(metric skirmish_late_ticks_total "$m"); conns=$(metric skirmish_connections "$m")
   mean=$(python3 -c "d=$ticks-$prev_ticks; print(f'{(($sum)-($prev_sum))/d*1000:.3f}' if d else '-')")

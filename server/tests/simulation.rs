@@ -620,3 +620,19 @@ fn the_sim_gives_back_every_seat_it_does_not_keep() {
     assert_eq!(out.tokens_removed, vec![u128::from(a).to_le_bytes()]);
     assert_eq!(out.players, 0);
 }
+
+/// The fan-out lets go of every connection that ended, whatever the order in which it hears
+/// of it (the reader's unregister usually arrives before the tick that detaches the player).
+#[test]
+fn the_fan_out_forgets_connections_that_ended() {
+    let mut h = Harness::new(SimConfig { resume_grace_ticks: 300, ..Harness::rules() });
+    let conns: Vec<ConnId> = (0..3).map(|_| h.join()).collect();
+    assert_eq!(h.room.fanout.connections(), 3);
+    for conn in conns {
+        h.leave(conn);
+    }
+    h.step();
+    h.step();
+    assert_eq!(h.room.fanout.connections(), 0, "no link kept for a connection that ended");
+    assert_eq!(h.room.sim.player_count(), 3, "the players wait to be resumed");
+}

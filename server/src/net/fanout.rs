@@ -118,6 +118,11 @@ impl Fanout {
         true
     }
 
+    /// Connections this fan-out holds a link for (registered or playing).
+    pub fn connections(&self) -> usize {
+        self.links.len() + self.subscribers.len()
+    }
+
     /// Registers a connection's link (what [`FanoutMsg::Register`] does).
     pub fn register(&mut self, conn: ConnId, link: Link) {
         self.links.insert(conn, link);
@@ -151,17 +156,19 @@ impl Fanout {
             body_bytes: out.body.as_ref().map_or(0, Bytes::len),
             ..Delivered::default()
         };
-        // Connections that no longer play their player: back to plain registered links
-        // (the reader unregisters them when it ends).
-        for &(conn, player) in &out.detached {
-            if let Some(link) = self.take_link(conn, Some(player)) {
-                self.links.insert(conn, link);
+        // Connections the sim ends: registered and not yet welcomed, or (taken over) playing
+        // a player named in `detached`.
+        for d in &out.disconnects {
+            let player = out.detached.iter().find(|(c, _)| *c == d.conn).map(|&(_, p)| p);
+            if let Some(link) = self.take_link(d.conn, player) {
+                link.closer.close(Close::from(d.reason));
             }
         }
-        for d in &out.disconnects {
-            let link = self.links.remove(&d.conn);
-            if let Some(link) = link {
-                link.closer.close(Close::from(d.reason));
+        // Connections that no longer play their player: their delivery state goes (the
+        // reader unregisters the connection when it ends, which may already have happened).
+        for &(conn, player) in &out.detached {
+            if self.subscribers.get(&player).is_some_and(|s| s.conn == conn) {
+                self.subscribers.remove(&player);
             }
         }
         let keyframe = out.keyframe.clone();
