@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use skirmish_server::harness::{LocalClient, LocalRoom, message_bytes};
+use skirmish_server::harness::{LocalClient, LocalRoom, message_len};
 use skirmish_server::link::{ConnId, TickOutput};
 use skirmish_server::net::fanout::{Delivered, Fanout};
 use skirmish_server::sim::{SimConfig, Simulation};
@@ -129,7 +129,7 @@ impl Arena {
     pub fn drain(&mut self) {
         for c in &mut self.clients {
             while let Ok(msg) = c.queue.try_recv() {
-                self.received_bytes += message_bytes(&msg).len();
+                self.received_bytes += message_len(&msg);
             }
         }
     }

@@ -123,6 +123,16 @@ pub fn message_bytes(msg: &Outgoing) -> Vec<u8> {
     }
 }
 
+/// The length of [`message_bytes`] without building it.
+pub fn message_len(msg: &Outgoing) -> usize {
+    match msg {
+        Outgoing::Whole(b) => b.len(),
+        Outgoing::Shared { head, body, .. } => head.as_slice().len() + body.len(),
+        Outgoing::Welcome { head, body } => head.len() + body.len(),
+        Outgoing::Ping => 0,
+    }
+}
+
 /// Decodes a queued message as a client would; `None` for a ping (not a protocol message).
 pub fn decode(msg: &Outgoing) -> Option<ServerMsg> {
     if matches!(msg, Outgoing::Ping) {

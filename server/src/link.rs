@@ -111,19 +111,23 @@ pub struct TickOutput {
 /// Inputs a connection may have waiting for the sim at most; more are dropped.
 pub const INPUT_QUEUE_CAPACITY: usize = 8;
 
-/// An input and when it arrived, in nanoseconds since the board was made.
+/// An input and when it arrived, in microseconds since the board was made (wrapping after
+/// 71 minutes; only differences of a few ticks are ever taken).
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
 struct Queued {
     input: Input,
-    arrived: u64,
+    arrived: u32,
 }
 
-/// Inputs waiting to be applied, stored inline, oldest first.
+/// Inputs waiting to be applied, stored inline, oldest first. The bookkeeping comes first so
+/// that it shares a cache line with the slot's lock and the oldest inputs.
 #[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
 struct InputRing {
-    slots: [Queued; INPUT_QUEUE_CAPACITY],
     start: u8,
     len: u8,
+    slots: [Queued; INPUT_QUEUE_CAPACITY],
 }
 
 impl InputRing {
@@ -149,6 +153,7 @@ impl InputRing {
 
 /// One seat's slot: the ring and the generation of the connection allowed to push.
 #[derive(Debug, Default)]
+#[repr(C)]
 struct Slot {
     generation: u32,
     ring: InputRing,
@@ -177,9 +182,10 @@ impl InputBoard {
         Some(m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Nanoseconds since the board was made: the clock of input arrival times.
-    pub fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    /// Microseconds since the board was made, wrapping: the clock of input arrival times
+    /// (the wait of an input is `now().wrapping_sub(arrived)`).
+    pub fn now(&self) -> u32 {
+        self.epoch.elapsed().as_micros() as u32
     }
 
     /// Queues an input through `route`; `false` (dropped) if the route is not (or no longer)
@@ -194,7 +200,7 @@ impl InputBoard {
 
     /// Takes up to `out.len()` inputs from `slot`, oldest first, each with its arrival time
     /// (see [`now`](Self::now)); returns how many.
-    pub fn take(&self, slot: u32, out: &mut [(Input, u64)]) -> usize {
+    pub fn take(&self, slot: u32, out: &mut [(Input, u32)]) -> usize {
         let Some(mut s) = self.slot(slot) else { return 0 };
         let mut n = 0;
         while n < out.len() {
@@ -266,7 +272,7 @@ mod tests {
         board.bind(1, &new);
         assert!(!board.push(&old, input(2)), "the old connection's route is dead");
         assert!(board.push(&new, input(1)));
-        let mut out = [(Input::default(), 0); 4];
+        let mut out = [(Input::default(), 0u32); 4];
         assert_eq!(board.take(1, &mut out), 1, "only the new connection's input is there");
         assert_eq!(out[0].0.seq, 1);
         board.unbind(1);

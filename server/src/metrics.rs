@@ -302,7 +302,7 @@ impl Metrics {
         );
         registry.register_with_unit(
             "skirmish_input_delay",
-            "From an input's arrival at the server to the tick that applied it",
+            "From an input's arrival at the server to the tick that applied it (the inputs of one seat in 8, a different eighth each tick)",
             Unit::Seconds,
             input_delay.clone(),
         );

@@ -8,7 +8,7 @@
 //! and only each frame's three-value header is decoded.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -70,7 +70,14 @@ struct Stats {
     frames: u64,
     bytes: u64,
     keyframes: u64,
-    missing_ticks: u64,
+    /// Gaps in a client's tick numbers: ticks it was not sent, lost or (legitimately) idle.
+    gap_ticks: u64,
+    /// Per room, the ticks whose frame carried a change: every client of the room should get
+    /// these (or a keyframe after them).
+    changed_ticks: HashMap<String, HashSet<u64>>,
+    /// Per finished connection: its room, the ticks it got (or skipped by a keyframe), and its
+    /// first and last measured tick.
+    received: Vec<(String, HashSet<u64>, u64, u64)>,
     rejoins: u64,
     inputs: u64,
     latency_us: Histogram<u64>,
@@ -86,13 +93,31 @@ impl Stats {
             frames: 0,
             bytes: 0,
             keyframes: 0,
-            missing_ticks: 0,
+            gap_ticks: 0,
+            changed_ticks: HashMap::new(),
+            received: Vec::new(),
             rejoins: 0,
             inputs: 0,
             latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)
                 .unwrap_or_else(|_| unreachable!("valid histogram bounds")),
             measuring: false,
         }
+    }
+}
+
+impl Stats {
+    /// Ticks that carried a change in a client's room but never reached it (nor a keyframe
+    /// after them): frames really lost. A gap for a tick with no change for this client is
+    /// the protocol's idle-tick rule, not a loss.
+    fn missing_ticks(&self) -> u64 {
+        let mut missing = 0;
+        for (room, got, first, last) in &self.received {
+            let Some(changed) = self.changed_ticks.get(room) else { continue };
+            missing +=
+                changed.iter().filter(|&&t| t >= *first && t <= *last && !got.contains(&t)).count()
+                    as u64;
+        }
+        missing
     }
 }
 
@@ -219,12 +244,12 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
             if let Message::Binary(b) = msg
                 && let Ok(ServerMsg::Welcome(w)) = ServerMsg::decode(&b)
             {
-                return Some((ws, w.tick_rate));
+                return Some((ws, w.tick_rate, w.room));
             }
         }
         None
     };
-    let Ok(Some((mut ws, tick_rate))) =
+    let Ok(Some((mut ws, tick_rate, room))) =
         tokio::time::timeout(Duration::from_secs(10), connect).await
     else {
         stats.borrow_mut().connect_failures += 1;
@@ -238,6 +263,8 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
     let mut seq = 0u32;
     let mut in_flight: VecDeque<(u32, Instant)> = VecDeque::with_capacity(16);
     let mut last_tick = 0u64;
+    let mut got: HashSet<u64> = HashSet::new();
+    let (mut first_measured, mut last_measured) = (0u64, 0u64);
     let end = tokio::time::sleep_until(end_at.into());
     tokio::pin!(end);
     loop {
@@ -279,12 +306,27 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
                 }
                 s.frames += 1;
                 s.bytes += bytes.len() as u64;
+                if first_measured == 0 {
+                    first_measured = tick;
+                }
                 if tag == 2 {
                     s.keyframes += 1;
-                } else if last_tick != 0 && tick > last_tick + 1 {
-                    s.missing_ticks += tick - last_tick - 1;
+                    // The keyframe stands in for the frames missed before it.
+                    if last_tick != 0 {
+                        got.extend(last_tick + 1..tick);
+                    }
+                } else {
+                    if last_tick != 0 && tick > last_tick + 1 {
+                        s.gap_ticks += tick - last_tick - 1;
+                    }
+                    // Four empty arrays after the header: a frame that only moves the ack.
+                    if r.rest() != [0x90, 0x90, 0x90, 0x90] {
+                        s.changed_ticks.entry(room.clone()).or_default().insert(tick);
+                    }
                 }
+                got.insert(tick);
                 last_tick = tick;
+                last_measured = tick;
                 while let Some(&(q, sent)) = in_flight.front() {
                     if q > ack {
                         break;
@@ -295,6 +337,9 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
                 }
             }
         }
+    }
+    if first_measured != 0 {
+        stats.borrow_mut().received.push((room, got, first_measured, last_measured));
     }
     let _ = ws.close(None).await;
 }
@@ -383,7 +428,11 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
         ("acks measured", s.latency_us.len().to_string()),
         ("frames/s per client", format!("{:.1}", s.frames as f64 / wall / clients)),
         ("bytes/s per client", format!("{:.0}", s.bytes as f64 / wall / clients)),
-        ("missing ticks (all clients)", s.missing_ticks.to_string()),
+        ("missing ticks (all clients)", s.missing_ticks().to_string()),
+        (
+            "idle ticks not sent (all clients)",
+            (s.gap_ticks.saturating_sub(s.missing_ticks())).to_string(),
+        ),
         ("keyframe resyncs", s.keyframes.to_string()),
         ("rejoins (churn)", s.rejoins.to_string()),
         ("swarm CPU %", cpu(self_cpu0, self_cpu1).map_or("n/a".into(), |v| format!("{v:.0}"))),

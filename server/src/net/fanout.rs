@@ -260,11 +260,15 @@ impl Fanout {
 
 /// Handles a room's messages until the room closes or its sim stops sending.
 pub async fn run(mut fanout: Fanout, mut inbox: mpsc::UnboundedReceiver<FanoutMsg>) {
+    // Logged once each time the backlog grows past the limit, not once per message.
+    const BEHIND: usize = 30;
+    let mut behind = false;
     while let Some(msg) = inbox.recv().await {
         let backlog = inbox.len();
-        if backlog > 30 {
+        if backlog > BEHIND && !behind {
             warn!(backlog, "fan-out is behind the simulation");
         }
+        behind = backlog > BEHIND;
         if !fanout.handle(msg) {
             break;
         }

@@ -118,10 +118,10 @@ pub struct KeyframeRequest(pub Arc<AtomicBool>);
 pub struct InputDelays(pub LocalHistogram);
 
 impl InputDelays {
-    /// Counts one input that waited `nanos`.
+    /// Counts one input that waited `micros`.
     #[inline]
-    pub fn record(&mut self, nanos: u64) {
-        self.0.record(std::time::Duration::from_nanos(nanos));
+    pub fn record_micros(&mut self, micros: u32) {
+        self.0.record(std::time::Duration::from_micros(u64::from(micros)));
     }
 }
 

@@ -1,0 +1,14 @@
+//! Runs a fixed number of 10k-player ticks (as `benches/tick.rs` sets them up), for counting
+//! instructions with callgrind: `valgrind --tool=callgrind --toggle-collect='*Simulation::step*'
+//! target/release/examples/tick_count`. Deterministic where wall-clock timing on a shared VM
+//! is not.
+
+use skirmish_benches::{Arena, dense_rules};
+
+fn main() {
+    let players = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let ticks = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let mut arena = Arena::new(players, dense_rules(players));
+    let timed = arena.timed_ticks(ticks, players, 0.1);
+    println!("{players} players, {ticks} ticks: {:?} per tick", timed / ticks as u32);
+}
