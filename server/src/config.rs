@@ -103,6 +103,15 @@ pub struct Config {
     /// (close 4003) and its player leaves.
     #[arg(long, env = "SKIRMISH_IDLE_TIMEOUT_MS", default_value_t = 15_000)]
     pub idle_timeout_ms: u64,
+    /// Milliseconds a WebSocket connection has to send its join before it is closed (1008).
+    #[arg(long, env = "SKIRMISH_JOIN_TIMEOUT_MS", default_value_t = 5_000)]
+    pub join_timeout_ms: u64,
+    /// Unsent bytes the kernel may hold for one connection before writes to it wait
+    /// (TCP_NOTSENT_LOWAT, Linux). Small, so a client that stops reading is noticed within a
+    /// few ticks (its queue fills: keyframe, then the stall limit) instead of hiding seconds
+    /// of backlog in an autotuned send buffer. 0: the kernel's default.
+    #[arg(long, env = "SKIRMISH_UNSENT_LIMIT_BYTES", default_value_t = 8192)]
+    pub unsent_limit_bytes: u32,
     /// Kernel send buffer per connection in bytes (default: the OS's). Smaller makes a client
     /// that stops reading show up sooner as behind.
     #[arg(long, env = "SKIRMISH_SEND_BUFFER_BYTES")]
@@ -150,6 +159,8 @@ impl Default for Config {
             handshake_timeout_ms: 10_000,
             ping_interval_ms: 5_000,
             idle_timeout_ms: 15_000,
+            join_timeout_ms: 5_000,
+            unsent_limit_bytes: 8192,
             send_buffer_bytes: None,
             web_root: None,
             seed: None,
@@ -220,7 +231,9 @@ impl Config {
             handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),
             ping_interval: Duration::from_millis(self.ping_interval_ms.max(1)),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
+            join_timeout: Duration::from_millis(self.join_timeout_ms.max(1)),
             send_buffer_bytes: self.send_buffer_bytes,
+            unsent_limit_bytes: self.unsent_limit_bytes,
             tick_rate: self.tick_rate,
             metrics_on_main: self.metrics_addr.is_none(),
         }

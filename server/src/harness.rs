@@ -67,7 +67,12 @@ impl LocalRoom {
 
     /// Connection `conn` has ended, as its reader would report it.
     pub fn leave(&mut self, conn: ConnId) {
-        let _ = self.inbox.send(Inbound::Leave { conn });
+        self.end(conn, false);
+    }
+
+    /// Connection `conn` has ended; `for_good` if its client sent the leave message.
+    pub fn end(&mut self, conn: ConnId, for_good: bool) {
+        let _ = self.inbox.send(Inbound::Leave { conn, for_good });
         self.fanout.handle(FanoutMsg::Unregister { conn });
     }
 

@@ -41,6 +41,9 @@ pub enum Inbound {
     Leave {
         /// The connection.
         conn: ConnId,
+        /// The client said it is leaving for good (the leave message): its player goes at
+        /// once instead of waiting to be resumed.
+        for_good: bool,
     },
 }
 

@@ -206,15 +206,38 @@ fn bunched_inputs_catch_up_two_per_tick() {
     for _ in 0..4 {
         h.input(a, 1.0, 0.0, false);
     }
-    h.step(); // 4 waiting: two applied
+    h.step(); // 4 waiting after idle ticks: two applied (one banked catch-up)
     assert_eq!(h.server_entity(id).x, 800 + 2 * 27);
     assert_eq!(h.clients[&a].replica.ack, 2);
-    h.step(); // 2 waiting: both applied
+    h.step(); // 2 waiting, nothing banked: one applied
+    assert_eq!(h.clients[&a].replica.ack, 3);
+    h.step();
     assert_eq!(h.clients[&a].replica.ack, 4);
+    h.step(); // none waiting: one move banked
     h.input(a, 1.0, 0.0, false);
-    h.step(); // 1 waiting: one applied
-    assert_eq!(h.server_entity(id).x, 800 + 5 * 27);
-    assert_eq!(h.clients[&a].replica.ack, 5);
+    h.input(a, 1.0, 0.0, false);
+    h.step(); // the tick without input is caught up
+    assert_eq!(h.server_entity(id).x, 800 + 6 * 27);
+    assert_eq!(h.clients[&a].replica.ack, 6);
+}
+
+/// Two inputs every tick (the speed hack the swarm found: 60 inputs/s at 30 Hz moved a player
+/// at 2.00x): over 60 ticks the player moves at most 61 steps, never 120.
+#[test]
+fn more_inputs_than_ticks_give_no_speed() {
+    let mut h = Harness::new(Harness::rules());
+    let a = h.join();
+    let id = h.player(a);
+    h.place(id, 0, 800);
+    h.step();
+    for _ in 0..60 {
+        h.input(a, 1.0, 0.0, false);
+        h.input(a, 1.0, 0.0, false);
+        h.step();
+    }
+    let moved = h.server_entity(id).x;
+    assert!(moved <= 61 * 27, "moved {moved} subunits in 60 ticks: more than one step a tick");
+    assert!(moved >= 60 * 27, "still moves every tick: {moved}");
 }
 
 #[test]

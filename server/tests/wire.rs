@@ -1130,3 +1130,237 @@ async fn metrics_can_have_a_port_of_their_own() {
     assert!(http_get(metrics_addr, "/").await.starts_with("HTTP/1.1 404"), "only metrics there");
     app.shutdown().await;
 }
+
+// ---- Hostile clients ---------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_never_joins_is_closed_after_the_join_timeout() {
+    let app = TestApp::spawn(Config { join_timeout_ms: 300, ..TestApp::arena() }).await;
+    let mut ws = connect(app.addr).await;
+    let started = std::time::Instant::now();
+    // Answering pings (tungstenite does while reading) does not count as joining.
+    let (code, reason) = close_code(&mut ws).await;
+    assert_eq!((code, reason.as_str()), (1008, "no join within the join timeout"));
+    assert!(started.elapsed() >= Duration::from_millis(250), "not before the timeout");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_ping_frames_is_a_flood() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut ok = Player::join(app.addr, "ok").await;
+    let mut flood = Player::join(app.addr, "pings").await;
+    for _ in 0..2_000 {
+        if flood.ws.send(Message::Ping(bytes::Bytes::from_static(b"x"))).await.is_err() {
+            break;
+        }
+    }
+    let (code, reason) = close_code(&mut flood.ws).await;
+    assert_eq!((code, reason.as_str()), (1008, "input flood"));
+    sync(&mut ok).await;
+    app.shutdown().await;
+}
+
+/// Two inputs per tick, sustained: the player never moves faster than the rules allow while
+/// connected, and the connection is closed as a flood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_inputs_per_tick_give_no_speed_and_are_a_flood() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut watcher = Player::join(app.addr, "watch").await;
+    let mut cheat = Player::join(app.addr, "cheat").await;
+    let id = cheat.id;
+    let start_tick = cheat.replica.tick;
+    let mut interval = tokio::time::interval(Duration::from_millis(33));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let close = loop {
+        assert!(tokio::time::Instant::now() < deadline, "never closed as a flood");
+        tokio::select! {
+            _ = interval.tick() => {
+                for _ in 0..2 {
+                    cheat.seq += 1;
+                    let input = Input { seq: cheat.seq, dir: Direction::new(1.0, 0.0).expect("dir"), attack: false };
+                    let _ = cheat.ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await;
+                }
+            }
+            msg = cheat.ws.next() => match msg {
+                Some(Ok(Message::Close(Some(frame)))) => break (u16::from(frame.code), frame.reason.to_string()),
+                Some(Ok(Message::Binary(b))) => {
+                    if let Ok(ServerMsg::Frame(f)) = ServerMsg::decode(&b) {
+                        cheat.replica.apply(&f).expect("applies");
+                        let me = &cheat.replica.entities[&id];
+                        let ticks = (f.tick - start_tick) as i32;
+                        assert!(me.x <= (ticks + 1) * 27, "moved {} subunits in {ticks} ticks", me.x);
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("connection ended without a close frame: {other:?}"),
+            },
+        }
+    };
+    assert_eq!(close, (1008, "input flood".to_owned()));
+    sync(&mut watcher).await;
+    app.shutdown().await;
+}
+
+/// Bytes of a WebSocket frame a client sends, masked with a zero key unless `unmasked`.
+fn client_frame(first_byte: u8, payload: &[u8], unmasked: bool) -> Vec<u8> {
+    let mut f = vec![first_byte];
+    if unmasked {
+        f.push(payload.len() as u8);
+    } else {
+        f.push(0x80 | payload.len() as u8);
+        f.extend_from_slice(&[0, 0, 0, 0]);
+    }
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Upgrades a raw TCP connection and returns it (the 101 head read).
+async fn raw_upgrade(addr: SocketAddr) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.expect("tcp connect");
+    tcp.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n =
+            tokio::time::timeout(WAIT, tcp.read(&mut byte)).await.expect("answer").expect("read");
+        assert_eq!(n, 1, "closed during the handshake");
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    tcp
+}
+
+/// The close code in the first close frame the server sends on a raw connection.
+async fn raw_close_code(tcp: &mut TcpStream) -> u16 {
+    let mut buf = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut chunk = [0u8; 256];
+        let n = tokio::time::timeout_at(deadline, tcp.read(&mut chunk))
+            .await
+            .expect("a close frame within 10 s")
+            .expect("read");
+        assert!(n > 0, "closed without a close frame: {buf:02x?}");
+        buf.extend_from_slice(&chunk[..n]);
+        // Server frames are unmasked: opcode byte, length byte (< 126 here), payload.
+        let mut at = 0;
+        while at + 2 <= buf.len() {
+            let len = usize::from(buf[at + 1] & 0x7f);
+            if at + 2 + len > buf.len() {
+                break;
+            }
+            if buf[at] & 0x0f == 0x8 && len >= 2 {
+                return u16::from_be_bytes([buf[at + 2], buf[at + 3]]);
+            }
+            at += 2 + len;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_protocol_violations_close_with_1002() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    for (what, frame) in [
+        ("an unmasked client frame", client_frame(0x82, &[0x90], true)),
+        ("reserved bits set", client_frame(0xC2, &[0x90], false)),
+        ("an unknown opcode", client_frame(0x83, &[0x90], false)),
+        ("a fragmented ping", client_frame(0x09, b"x", false)),
+    ] {
+        let mut tcp = raw_upgrade(app.addr).await;
+        tcp.write_all(&frame).await.expect("write");
+        assert_eq!(raw_close_code(&mut tcp).await, 1002, "{what}");
+    }
+    app.shutdown().await;
+}
+
+/// A player that stops reading (a tiny receive buffer it never drains) while still sending,
+/// with the default send limits: its unsent backlog stays small, its queue fills, and it is
+/// closed at the stall limit instead of hiding seconds of frames in a kernel buffer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_is_closed_with_the_default_send_limits() {
+    let config = Config { stall_timeout_ms: 500, ..TestApp::arena() };
+    let app = TestApp::spawn(config).await;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(1024).expect("rcvbuf");
+    let tcp = socket.connect(app.addr).await.expect("connect");
+    let (mut stalled, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", app.addr), tcp)
+        .await
+        .expect("handshake");
+    let join = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: Some("stalled".into()),
+        resume: None,
+        room: None,
+    };
+    stalled.send(Message::Binary(join.encode().into())).await.expect("join");
+    let ServerMsg::Welcome(w) = next_msg(&mut stalled, "welcome").await else {
+        panic!("no welcome")
+    };
+    let stalled_id = w.player_id;
+    let mut watcher = Player::join(app.addr, "watcher").await;
+    // Traffic: 20 players moving and attacking every tick.
+    let until = tokio::time::Instant::now() + WAIT;
+    let mut bots = Vec::new();
+    for i in 0..20 {
+        let mut p = Player::join(app.addr, &format!("b{i}")).await;
+        bots.push(tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_millis(33));
+            while tokio::time::Instant::now() < until {
+                tokio::select! {
+                    _ = interval.tick() => { p.input(1.0, 0.0, p.seq.is_multiple_of(3)).await; }
+                    msg = p.ws.next() => if !matches!(msg, Some(Ok(_))) { break },
+                }
+            }
+        }));
+    }
+    // The stalled client keeps sending (so it is never idle) and never reads.
+    let pacer = tokio::spawn(async move {
+        let mut seq = 0;
+        let mut interval = tokio::time::interval(Duration::from_millis(100));
+        while tokio::time::Instant::now() < until {
+            interval.tick().await;
+            seq += 1;
+            let input = Input { seq, dir: Direction::default(), attack: false };
+            let sent = tokio::time::timeout(
+                Duration::from_millis(100),
+                stalled.send(Message::Binary(ClientMsg::Input(input).encode().into())),
+            )
+            .await;
+            if matches!(sent, Ok(Err(_))) {
+                break;
+            }
+        }
+    });
+    // With no resume grace, its player leaves when the server drops the connection.
+    watcher
+        .until("the stalled player to be dropped", |p| p.saw(Event::Left { id: stalled_id }))
+        .await;
+    pacer.abort();
+    for b in bots {
+        b.abort();
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_is_gone_at_once_and_cannot_be_resumed() {
+    let app = TestApp::spawn(with_grace(30_000)).await;
+    let mut a = Player::join(app.addr, "a").await;
+    let mut b = Player::join(app.addr, "b").await;
+    sync(&mut a).await;
+    let (id, token) = (b.id, b.welcome.token);
+    b.ws.send(Message::Binary(ClientMsg::Leave.encode().into())).await.expect("send leave");
+    assert_eq!(close_code(&mut b.ws).await, (1000, "bye".into()));
+    // Within the 30 s grace window, yet everyone is told at once.
+    a.until("b's leave", |p| p.saw(Event::Left { id })).await;
+    let again = Player::join_with(app.addr, "b", Some(token)).await;
+    assert!(!again.welcome.resumed, "a player that left for good is not resumed");
+    assert_ne!(again.id, id);
+    app.shutdown().await;
+}

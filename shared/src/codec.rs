@@ -22,6 +22,7 @@ mod client_tag {
     pub const JOIN: i64 = 0;
     pub const INPUT: i64 = 1;
     pub const PING: i64 = 2;
+    pub const LEAVE: i64 = 3;
 }
 
 /// Server → client tags.
@@ -127,6 +128,10 @@ impl ClientMsg {
                 write_int(&mut out, client_tag::PING);
                 write_uint(&mut out, u64::from(*client_time));
             }
+            ClientMsg::Leave => {
+                write_array_len(&mut out, 1);
+                write_int(&mut out, client_tag::LEAVE);
+            }
         }
         out
     }
@@ -176,6 +181,10 @@ impl ClientMsg {
             client_tag::PING => {
                 arity(2)?;
                 ClientMsg::Ping { client_time: r.int_as()? }
+            }
+            client_tag::LEAVE => {
+                arity(1)?;
+                ClientMsg::Leave
             }
             other => return Err(DecodeError::UnknownTag(other)),
         };
@@ -629,9 +638,29 @@ mod tests {
             ClientMsg::Join { protocol_version: 7, name: None, resume: None, room: None },
             ClientMsg::Input(Input { seq: 70_000, dir: dir(0.6, -0.8), attack: true }),
             ClientMsg::Ping { client_time: 123_456 },
+            ClientMsg::Leave,
         ] {
             assert_eq!(ClientMsg::decode(&m.encode()), Ok(m));
         }
+    }
+
+    #[test]
+    fn a_leave_is_the_tag_alone() {
+        assert_eq!(ClientMsg::Leave.encode(), [0x91, 0x03]);
+        let cases: &[(&[u8], DecodeError)] = &[
+            // A leave carries nothing: any field after the tag is the wrong shape, not ignored.
+            (&[0x92, 0x03, 0x00], DecodeError::Arity { tag: 3, len: 2 }),
+            (&[0x92, 0x03, 0xc0], DecodeError::Arity { tag: 3, len: 2 }),
+            (&[0x91, 0x03, 0x00], DecodeError::TrailingBytes(1)),
+            (&[0x91], DecodeError::LengthTooLarge),
+            (&[0x91, 0x04], DecodeError::UnknownTag(4)),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(ClientMsg::decode(bytes), Err(*want), "{bytes:02x?}");
+        }
+        // Like every tag, 3 is read in any integer form, not only the shortest.
+        assert_eq!(ClientMsg::decode(&[0x91, 0xcc, 0x03]), Ok(ClientMsg::Leave));
+        assert_eq!(ClientMsg::decode(&[0x91, 0xd0, 0x03]), Ok(ClientMsg::Leave));
     }
 
     #[test]

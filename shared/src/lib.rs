@@ -10,19 +10,23 @@
 //!   bounds-checked reader.
 //! - [`rules`]: the [`Rules`] struct (tutorial defaults) and its per-tick form.
 //! - [`movement`]: the movement step, shared for client-side prediction.
+//! - [`names`]: the display name rule ([`clean_name`]) the server applies to every join.
 //! - [`replica`]: a client's copy of the world and the delta apply function.
 
 pub mod codec;
 pub mod movement;
+pub mod names;
 pub mod protocol;
 pub mod replica;
 pub mod rules;
 pub mod wire;
 
 pub use codec::{DecodeError, FrameBodyWriter, WelcomeHead};
+pub use names::clean_name;
 pub use protocol::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
-    MAX_ROOM_CHARS, PROTOCOL_VERSION, PlayerId, ResumeToken, ServerMsg, Welcome, valid_room_name,
+    MAX_NAME_CHARS, MAX_ROOM_CHARS, PROTOCOL_VERSION, PlayerId, ResumeToken, ServerMsg, Welcome,
+    valid_room_name,
 };
 pub use replica::{ApplyError, Replica};
 pub use rules::{Rules, RulesError, SUBUNITS, TickRules};

@@ -12,7 +12,7 @@ pub const PROTOCOL_VERSION: u16 = 3;
 /// A resume token: 128 random bits handed out in the welcome.
 pub type ResumeToken = [u8; 16];
 
-/// Longest display name kept, in characters; longer names are cut.
+/// Longest display name kept, in characters; longer names are cut ([`crate::clean_name`]).
 pub const MAX_NAME_CHARS: usize = 16;
 
 /// Longest room name, in characters (see [`valid_room_name`]).
@@ -104,7 +104,8 @@ pub enum ClientMsg {
     Join {
         /// Must equal [`PROTOCOL_VERSION`].
         protocol_version: u16,
-        /// Shown above the player; the server trims it and picks one if absent.
+        /// Shown above the player; the server cleans it ([`crate::clean_name`]) and picks
+        /// one if absent or nothing is left.
         name: Option<String>,
         /// The token of an earlier welcome, to get that player back.
         resume: Option<ResumeToken>,
@@ -120,6 +121,10 @@ pub enum ClientMsg {
         /// Any number the client wants back (milliseconds of its clock, typically).
         client_time: u32,
     },
+    /// "I am leaving for good": the server removes the player at once (everyone is told it
+    /// left), closes the connection, and its resume token no longer gets it back. A client
+    /// sends this when its user goes away (closes the page), never on a lost connection.
+    Leave,
 }
 
 /// A player's full replicated state. Positions are in subunits ([`crate::SUBUNITS`]).

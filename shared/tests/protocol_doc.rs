@@ -44,6 +44,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             .encode(),
         ),
         ("ping", ClientMsg::Ping { client_time: 1000 }.encode()),
+        ("leave", ClientMsg::Leave.encode()),
         (
             "welcome",
             ServerMsg::Welcome(Welcome {

@@ -1,5 +1,6 @@
 // One WebSocket to the server that comes back by itself: an unexpected close reconnects with
-// backoff (backoff.ts), and every state change is reported for the HUD.
+// backoff (backoff.ts), and every state change is reported for the HUD. Only `leave` (the user
+// went away) or `stop` ends it.
 
 import { reconnectDelay } from "./backoff";
 
@@ -32,6 +33,17 @@ export class Connection {
     if (this.timer) clearTimeout(this.timer);
     this.ws?.close(1000, "bye");
     this.handlers.onState("closed", "stopped");
+  }
+
+  /**
+   * Leaves for good: sends `bytes` (the leave message) if the socket is open, then closes it
+   * and never reconnects. For the page going away; a socket that merely fails reconnects and
+   * the server resumes the player, so this is never called for that.
+   */
+  leave(bytes: Uint8Array): void {
+    // WebSocket sends in order: the leave goes out before the close frame.
+    this.send(bytes);
+    this.stop();
   }
 
   /** Drops the socket as a network failure would (reconnects). */

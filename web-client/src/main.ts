@@ -4,7 +4,7 @@
 import { Connection, type ConnState } from "./connection";
 import { Game, nowSeconds, performanceNowMs } from "./game";
 import { direction } from "./movement";
-import { encodeJoin, encodePing, validRoomName } from "./protocol";
+import { encodeJoin, encodeLeave, encodePing, validRoomName } from "./protocol";
 import { draw } from "./render";
 
 const canvas = document.getElementById("map") as HTMLCanvasElement;
@@ -52,6 +52,20 @@ if (roomError) {
 } else {
   conn.start();
 }
+
+// The tab is closing or the page is being left: tell the server, so the player leaves at once
+// instead of standing idle through the resume grace window. A send from pagehide still goes
+// out on an open socket. A lost connection never gets here: it reconnects and resumes.
+addEventListener("pagehide", () => {
+  if (roomError) return;
+  conn.leave(encodeLeave());
+  game.token = null; // the server forgets a token on a leave
+});
+// Shown again from the back/forward cache after that pagehide: the player is gone, so join
+// as a new one.
+addEventListener("pageshow", (e) => {
+  if (e.persisted && !roomError) conn.start();
+});
 
 const KEYS: Record<string, string> = {
   ArrowLeft: "left", ArrowRight: "right", ArrowUp: "up", ArrowDown: "down",

@@ -234,3 +234,11 @@ export function encodeInput(seq: number, dx: number, dy: number, attack: boolean
 export function encodePing(clientTime: number): Uint8Array {
   return encode([2, clientTime >>> 0]);
 }
+
+/**
+ * "I am leaving for good": the server removes the player at once (no resume grace window)
+ * and its token stops working. Sent only when the user goes away, never on a lost connection.
+ */
+export function encodeLeave(): Uint8Array {
+  return encode([3]);
+}

@@ -1,7 +1,8 @@
 // The Rust side writes vectors.json (shared/tests/vectors.rs): server messages as bytes,
-// what they decode to, and the client state after applying them in order; joins as bytes;
-// room names and whether the rule allows them. This client must decode the same bytes to the
-// same messages and reach the same states, encode the same joins, and judge names alike.
+// what they decode to, and the client state after applying them in order; joins and the leave
+// as bytes; room names and whether the rule allows them. This client must decode the same bytes
+// to the same messages and reach the same states, encode the same joins and leave, and judge
+// names alike.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
@@ -9,7 +10,7 @@ import { test } from "node:test";
 import { encode } from "@msgpack/msgpack";
 
 import { Game } from "../src/game";
-import { decodeServer, encodeJoin, PROTOCOL_VERSION, ProtocolError, validRoomName } from "../src/protocol";
+import { decodeServer, encodeJoin, encodeLeave, PROTOCOL_VERSION, ProtocolError, validRoomName } from "../src/protocol";
 import { Replica } from "../src/replica";
 
 interface Step {
@@ -27,6 +28,7 @@ const vectors = JSON.parse(readFileSync(new URL("../test/vectors.json", import.m
   protocolVersion: number;
   steps: Step[];
   joins: Join[];
+  leave: string;
   roomNames: { name: string; valid: boolean }[];
 };
 
@@ -71,6 +73,12 @@ test("encodes every join byte for byte as the server's codec does", () => {
     const token = j.token === null ? null : bytesOf(j.token);
     assert.equal(hexOf(encodeJoin(j.name, token, j.room)), j.bytes, JSON.stringify(j));
   }
+});
+
+test("encodes the leave byte for byte as the server's codec does", () => {
+  assert.equal(hexOf(encodeLeave()), vectors.leave);
+  // An array of one element, the tag 3 (docs/protocol.md: `91 03`).
+  assert.equal(vectors.leave, "9103");
 });
 
 test("judges room names by the server's rule", () => {

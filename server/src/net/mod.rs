@@ -55,8 +55,12 @@ pub struct NetLimits {
     pub ping_interval: Duration,
     /// Silence after which a connection is dropped.
     pub idle_timeout: Duration,
+    /// Time a WebSocket connection has to send its join.
+    pub join_timeout: Duration,
     /// Kernel send buffer per connection, if set.
     pub send_buffer_bytes: Option<usize>,
+    /// Unsent bytes the kernel may hold per connection (TCP_NOTSENT_LOWAT); 0: no limit.
+    pub unsent_limit_bytes: u32,
     /// Ticks per second (the input rate limit follows it).
     pub tick_rate: u32,
     /// Whether `/metrics` is served on the main port (not when it has a port of its own).
@@ -217,6 +221,11 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
     let _ = stream.set_nodelay(true);
     if let Some(bytes) = ctx.limits.send_buffer_bytes {
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(bytes);
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if ctx.limits.unsent_limit_bytes > 0 {
+        let _ =
+            socket2::SockRef::from(&stream).set_tcp_notsent_lowat(ctx.limits.unsent_limit_bytes);
     }
     let upgrade = Arc::new(Mutex::new(None));
     let service = {

@@ -73,6 +73,8 @@ pub enum CloseCode {
     Normal,
     /// 1001: the server is shutting down.
     GoingAway,
+    /// 1002: the peer broke the WebSocket protocol (RFC 6455 §7.4.1).
+    ProtocolError,
     /// 1003: a text frame; the protocol is binary.
     Unsupported,
     /// 1007: the bytes are not a valid message.
@@ -99,6 +101,7 @@ impl CloseCode {
         match self {
             CloseCode::Normal => 1000,
             CloseCode::GoingAway => 1001,
+            CloseCode::ProtocolError => 1002,
             CloseCode::Unsupported => 1003,
             CloseCode::InvalidPayload => 1007,
             CloseCode::Policy => 1008,

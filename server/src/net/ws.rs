@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use skirmish_shared::protocol::MAX_NAME_CHARS;
 use skirmish_shared::{ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -43,7 +42,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the connection to its end and tells the sim the player left.
 pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
-    let (sink, stream) = ws.split();
+    let (sink, mut stream) = ws.split();
     let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
     let (closer, close_rx) = Closer::new();
     let writer = tokio::spawn(write_loop(sink, queue, close_rx.clone(), ctx.metrics.clone()));
@@ -54,6 +53,7 @@ pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
         ctx: &ctx,
         link: link.clone(),
         joined: None,
+        left_for_good: false,
         last_seq: 0,
         bucket: InputBucket::new(ctx.limits.tick_rate),
         last_seen: &last_seen,
@@ -61,21 +61,31 @@ pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
     let mut asked = close_rx;
     let mut shutdown = ctx.shutdown.clone();
     tokio::select! {
-        close = reader.read_loop(stream) => closer.close(close),
+        close = reader.read_loop(&mut stream) => closer.close(close),
         close = heartbeat(&link, &last_seen, ctx.limits.ping_interval, ctx.limits.idle_timeout) => closer.close(close),
         _ = asked.wait_for(Option::is_some) => {}
         _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
     }
     let joined = reader.joined.take();
+    let left_for_good = reader.left_for_good;
     // The reader's link holds a queue sender: drop it so the writer sees the end.
     drop(reader);
     drop(link);
-    if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
-        debug!(conn, "writer did not finish in time");
+    // Keep reading (and discarding) while the writer sends the close frame, until the peer
+    // answers it or the grace ends: closing a socket with unread input makes the kernel send
+    // a reset, which would destroy our close frame before the peer read it.
+    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+    let finished = tokio::time::timeout(CLOSE_GRACE, async {
+        let (written, ()) = tokio::join!(writer, drain);
+        written
+    })
+    .await;
+    if finished.is_err() {
+        debug!(conn, "connection did not finish closing in time");
     }
     if let Some((room, _)) = joined {
         // A closed room has nobody left to tell.
-        let _ = room.inbox.send(Inbound::Leave { conn });
+        let _ = room.inbox.send(Inbound::Leave { conn, for_good: left_for_good });
         let _ = room.fanout.send(FanoutMsg::Unregister { conn });
     }
 }
@@ -136,19 +146,24 @@ struct Reader<'a> {
     link: Link,
     /// Once joined: the room, and where its sim publishes this connection's input slot.
     joined: Option<(Arc<RoomHandle>, Route)>,
+    /// The client sent the leave message: its player goes at once.
+    left_for_good: bool,
     last_seq: u32,
     bucket: InputBucket,
     last_seen: &'a LastSeen,
 }
 
-/// Rate limit on inputs and pings: a bucket of [`INPUT_QUEUE_CAPACITY`] tokens refilled at
-/// twice the tick rate. A message without a token is dropped; more drops within one second
-/// than the refill rate (a client sending three times faster than the tick, sustained) is a
-/// flood, and closes the connection.
+/// Rate limit on everything a client sends after joining — inputs, pings, and WebSocket
+/// control frames: a bucket of [`INPUT_QUEUE_CAPACITY`] tokens (the burst a jittery network
+/// may deliver at once) refilled at 1.25 × the tick rate plus one (one input a tick, a ping a
+/// second, and slack). A message without a token is dropped; more drops within one second
+/// than half the tick rate (a client sending 1.5 × faster than it may, sustained) is a flood,
+/// and closes the connection (1008).
 #[derive(Debug)]
 struct InputBucket {
     tokens: f64,
     rate: f64,
+    flood: u32,
     last: Instant,
     window: Instant,
     drops: u32,
@@ -157,9 +172,11 @@ struct InputBucket {
 impl InputBucket {
     fn new(tick_rate: u32) -> Self {
         let now = Instant::now();
+        let tick_rate = tick_rate.max(1);
         Self {
             tokens: INPUT_QUEUE_CAPACITY as f64,
-            rate: 2.0 * f64::from(tick_rate.max(1)),
+            rate: 1.25 * f64::from(tick_rate) + 1.0,
+            flood: (tick_rate / 2).max(1),
             last: now,
             window: now,
             drops: 0,
@@ -180,7 +197,7 @@ impl InputBucket {
             return Ok(true);
         }
         self.drops += 1;
-        if f64::from(self.drops) > self.rate {
+        if self.drops > self.flood {
             return Err(Close::new(CloseCode::Policy, "input flood"));
         }
         Ok(false)
@@ -189,8 +206,20 @@ impl InputBucket {
 
 impl Reader<'_> {
     /// Reads until the peer leaves or breaks a rule; returns how to close.
-    async fn read_loop(&mut self, mut stream: SplitStream<Ws>) -> Close {
-        while let Some(msg) = stream.next().await {
+    async fn read_loop(&mut self, stream: &mut SplitStream<Ws>) -> Close {
+        let join_by = tokio::time::Instant::now() + self.ctx.limits.join_timeout;
+        loop {
+            let next = if self.joined.is_none() {
+                match tokio::time::timeout_at(join_by, stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        return Close::new(CloseCode::Policy, "no join within the join timeout");
+                    }
+                }
+            } else {
+                stream.next().await
+            };
+            let Some(msg) = next else { break };
             self.last_seen.touch();
             let outcome = match msg {
                 Ok(Message::Binary(bytes)) => self.on_binary(&bytes),
@@ -198,9 +227,19 @@ impl Reader<'_> {
                     Err(Close::new(CloseCode::Unsupported, "binary frames only"))
                 }
                 Ok(Message::Close(_)) => return Close::new(CloseCode::Normal, "bye"),
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => Ok(()),
+                // Control frames cost a wake-up and a write (tungstenite answers pings): they
+                // count toward the flood limit like any message.
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {
+                    self.bucket.take(Instant::now()).map(|_| ())
+                }
                 Err(tungstenite::Error::Capacity(e)) => {
                     Err(Close::new(CloseCode::TooBig, e.to_string()))
+                }
+                Err(tungstenite::Error::Protocol(e)) => {
+                    Err(Close::new(CloseCode::ProtocolError, format!("protocol error: {e}")))
+                }
+                Err(tungstenite::Error::Utf8(_)) => {
+                    Err(Close::new(CloseCode::InvalidPayload, "invalid UTF-8"))
                 }
                 Err(e) => {
                     debug!(conn = self.conn, error = %e, "connection ended");
@@ -243,6 +282,10 @@ impl Reader<'_> {
                 ))
             }
             ClientMsg::Join { name, resume, room, .. } => self.join(name, resume, room),
+            ClientMsg::Leave => {
+                self.left_for_good = true;
+                Err(Close::new(CloseCode::Normal, "bye"))
+            }
             ClientMsg::Input(_) | ClientMsg::Ping { .. } if self.joined.is_none() => {
                 Err(Close::new(CloseCode::Policy, "join first"))
             }
@@ -310,7 +353,7 @@ impl Reader<'_> {
             PlaceError::ShuttingDown => Close::new(CloseCode::GoingAway, "server shutting down"),
         })?;
         let route = Route::default();
-        let name = name.as_deref().and_then(clean_name);
+        let name = name.as_deref().and_then(skirmish_shared::clean_name);
         let registered =
             room.fanout.send(FanoutMsg::Register { conn: self.conn, link: self.link.clone() });
         let join = Inbound::Join { conn: self.conn, name, route: route.clone(), resume, new_token };
@@ -322,14 +365,6 @@ impl Reader<'_> {
         }
         Ok(())
     }
-}
-
-/// A display name with control characters removed, trimmed, and cut to
-/// [`MAX_NAME_CHARS`]; `None` if nothing is left.
-pub fn clean_name(raw: &str) -> Option<String> {
-    let name: String = raw.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
-    let name = name.trim();
-    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// Sends queued messages, several per socket write, until asked to close.
@@ -418,13 +453,6 @@ fn truncate(reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_cleaned() {
-        assert_eq!(clean_name("  ann\u{7}  ").as_deref(), Some("ann"));
-        assert_eq!(clean_name("\n\t"), None);
-        assert_eq!(clean_name(&"x".repeat(100)).map(|n| n.len()), Some(MAX_NAME_CHARS));
-    }
 
     #[test]
     fn reasons_fit_a_close_frame() {

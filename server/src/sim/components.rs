@@ -41,8 +41,8 @@ impl Health {
     }
 }
 
-/// Inputs per tick a player may use at most: one, plus one more to catch up when inputs
-/// bunched up in the network.
+/// Inputs per tick a player may use at most: one, plus one more to catch up a tick in which
+/// none arrived (inputs bunched up in the network).
 pub const MAX_MOVES_PER_TICK: usize = 2;
 
 /// The player's inputs: those waiting, and those applied this tick.
@@ -61,6 +61,12 @@ pub struct Controls {
     pub move_count: u8,
     /// Whether an input applied this tick pressed attack.
     pub attack: bool,
+    /// Moves the player may still make, as of tick `budget_at`: one more each tick, at most
+    /// [`MAX_MOVES_PER_TICK`] banked, so bunched inputs catch up a tick they missed but a
+    /// client sending more inputs than ticks never moves faster than the rules.
+    pub budget: u8,
+    /// The tick `budget` was counted at.
+    pub budget_at: u64,
 }
 
 impl Controls {
@@ -72,6 +78,8 @@ impl Controls {
             moves: [Direction::default(); MAX_MOVES_PER_TICK],
             move_count: 0,
             attack: false,
+            budget: MAX_MOVES_PER_TICK as u8,
+            budget_at: 0,
         }
     }
 }

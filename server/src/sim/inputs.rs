@@ -10,7 +10,7 @@ use super::components::{
     AttackCooldown, Controls, Health, MAX_MOVES_PER_TICK, Player, Position, Replicated,
 };
 use super::state::{
-    Clock, Inbox, InputDelays, Output, PendingJoin, PendingJoins, PlayerIds, Removed, Seats,
+    Clock, Inbox, InputDelays, Names, Output, PendingJoin, PendingJoins, PlayerIds, Removed, Seats,
     Settings, SpawnRng, TickEvents,
 };
 use crate::link::{ConnId, Disconnect, DisconnectReason, Inbound, Route};
@@ -40,7 +40,7 @@ pub fn receive(world: &mut World) {
                     out.seats_released += 1;
                 }
             }
-            Inbound::Leave { conn } => leave(world, conn),
+            Inbound::Leave { conn, for_good } => leave(world, conn, for_good),
         }
     }
     expire_sessions(world);
@@ -79,7 +79,9 @@ fn join(
     let rules = world.resource::<Settings>().rules.clone();
     let id = world.resource_mut::<PlayerIds>().allocate();
     let (x, y) = spawn_point(&mut world.resource_mut::<SpawnRng>().0, &rules);
-    let name = name.unwrap_or_else(|| format!("player-{id}"));
+    let wanted = name.unwrap_or_else(|| format!("player-{id}"));
+    // Names are unique in a room: a taken one gets a number.
+    let name = world.resource_mut::<Names>().claim(&wanted);
     info!(conn, player = id, %name, "player joined");
     let entity = world
         .spawn((
@@ -106,10 +108,11 @@ fn join(
 }
 
 /// A connection is gone. Its player stays in the world, idle, for the grace window, so the
-/// client can come back to it; with no grace window it leaves at once.
-pub fn leave(world: &mut World, conn: ConnId) {
+/// client can come back to it; with no grace window, or when the client said it is leaving
+/// for good, it leaves at once.
+pub fn leave(world: &mut World, conn: ConnId, for_good: bool) {
     let now = world.resource::<Clock>().tick;
-    let grace = world.resource::<Settings>().resume_grace_ticks;
+    let grace = if for_good { 0 } else { world.resource::<Settings>().resume_grace_ticks };
     let mut seats = world.resource_mut::<Seats>();
     // Never joined, refused, or already taken over by a newer connection: nothing to do.
     let Some(detached) = seats.sessions.detach(conn, now, grace) else { return };
@@ -143,6 +146,9 @@ fn expire_sessions(world: &mut World) {
 /// is told it left, and its seat goes back to the registry.
 fn remove_player(world: &mut World, token: ResumeToken, session: Session<Entity>) {
     let sent = world.get::<Replicated>(session.entity).is_some_and(|r| r.sent);
+    if let Some(name) = world.get::<Player>(session.entity).map(|p| p.name.clone()) {
+        world.resource_mut::<Names>().release(&name);
+    }
     world.despawn(session.entity);
     info!(player = session.player, "player left");
     world.resource_mut::<TickEvents>().0.push(Event::Left { id: session.player });
@@ -164,9 +170,12 @@ pub fn spawn_point(rng: &mut fastrand::Rng, rules: &Rules) -> (i32, i32) {
 /// One seat in this many has its inputs' waits recorded each tick.
 pub const DELAY_SAMPLE: u32 = 8;
 
-/// Takes this tick's inputs from each player's slot: one, or two when two are waiting, so
-/// inputs that bunched up in the network catch up at once instead of becoming a standing
-/// delay of a tick. Every player whose ack moved is listed in the tick's output. The wait of
+/// Takes this tick's inputs from each player's slot: one, or two when two are waiting and the
+/// player used no input in an earlier tick since its last catch-up, so inputs that bunched up
+/// in the network catch up at once instead of becoming a standing delay of a tick — but a
+/// client sending more inputs than there are ticks gets no speed from them: over any span of
+/// ticks a player uses at most one input per tick plus one. Inputs beyond that wait in the
+/// slot (the reader drops what doesn't fit). Every player whose ack moved is listed in the tick's output. The wait of
 /// each input from its arrival to this tick is recorded for one seat in
 /// [`DELAY_SAMPLE`] (a different eighth each tick, so every player is sampled in turn): a
 /// histogram entry per input would cost ~10% of a 10k-player tick.
@@ -181,12 +190,18 @@ pub fn apply_inputs(
     let now = board.now();
     let phase = (clock.tick % u64::from(DELAY_SAMPLE)) as u32;
     let mut taken = [(Input::default(), 0u32); MAX_MOVES_PER_TICK];
+    let tick = clock.tick;
     for (player, mut c) in &mut players {
-        let n = board.take(c.slot, &mut taken);
+        // One move a tick, one more banked: never more moves than ticks, plus one.
+        let elapsed = tick.saturating_sub(c.budget_at).min(MAX_MOVES_PER_TICK as u64) as u8;
+        let budget = c.budget.saturating_add(elapsed).min(MAX_MOVES_PER_TICK as u8);
+        let n = board.take(c.slot, &mut taken[..usize::from(budget)]);
         if n == 0 && c.move_count == 0 && !c.attack {
-            continue; // idle: don't even mark the component changed
+            continue; // idle: don't even mark the component changed (the budget is lazy)
         }
         let c = &mut *c;
+        c.budget = budget - n as u8;
+        c.budget_at = tick;
         c.move_count = 0;
         c.attack = false;
         for &(input, arrived) in &taken[..n] {

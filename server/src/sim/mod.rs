@@ -26,8 +26,8 @@ use std::sync::atomic::AtomicBool;
 
 use crate::link::{Inbound, TickOutput};
 use state::{
-    Clock, Inbox, InputDelays, KeyframeRequest, Output, PendingJoins, PlayerIds, Removed, Seats,
-    Settings, SpawnRng, TickEvents,
+    Clock, Inbox, InputDelays, KeyframeRequest, Names, Output, PendingJoins, PlayerIds, Removed,
+    Seats, Settings, SpawnRng, TickEvents,
 };
 
 /// What the simulation needs to start.
@@ -88,6 +88,7 @@ impl Simulation {
         world.insert_resource(Inbox(inbox));
         world.insert_resource(Clock::default());
         world.insert_resource(PlayerIds::default());
+        world.insert_resource(Names::default());
         world.insert_resource(SpawnRng(fastrand::Rng::with_seed(config.seed)));
         world.insert_resource(TickEvents::default());
         world.insert_resource(Removed::default());

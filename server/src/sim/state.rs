@@ -79,6 +79,37 @@ impl PlayerIds {
     }
 }
 
+/// The display names in use in this room (compared without case), so that each is unique.
+#[derive(Resource, Debug, Default)]
+pub struct Names(std::collections::HashSet<String>);
+
+impl Names {
+    /// `wanted` if no player of the room has it, else the first free `wanted 2`, `wanted 3`,
+    /// … (the base cut so the whole stays within the name length limit); taken for the
+    /// caller.
+    pub fn claim(&mut self, wanted: &str) -> String {
+        if self.0.insert(wanted.to_lowercase()) {
+            return wanted.to_owned();
+        }
+        for n in 2u32.. {
+            let suffix = format!(" {n}");
+            let keep =
+                skirmish_shared::protocol::MAX_NAME_CHARS.saturating_sub(suffix.chars().count());
+            let base: String = wanted.chars().take(keep).collect();
+            let name = format!("{}{suffix}", base.trim_end());
+            if self.0.insert(name.to_lowercase()) {
+                return name;
+            }
+        }
+        unreachable!("some suffix is free: at most u32::MAX names")
+    }
+
+    /// The name is free again (its player left).
+    pub fn release(&mut self, name: &str) {
+        self.0.remove(&name.to_lowercase());
+    }
+}
+
 /// Random spawn points.
 #[derive(Resource, Debug)]
 pub struct SpawnRng(pub fastrand::Rng);
@@ -128,3 +159,22 @@ impl InputDelays {
 /// The output of the tick being run, filled by the systems and taken by `Simulation::step`.
 #[derive(Resource, Debug, Default)]
 pub struct Output(pub TickOutput);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_without_case_and_within_the_limit() {
+        let mut names = Names::default();
+        assert_eq!(names.claim("ann"), "ann");
+        assert_eq!(names.claim("Ann"), "Ann 2");
+        assert_eq!(names.claim("ann"), "ann 3");
+        names.release("ann");
+        assert_eq!(names.claim("ANN"), "ANN");
+        let long = "abcdefghijklmnop"; // 16, the limit
+        assert_eq!(names.claim(long), long);
+        assert_eq!(names.claim(long), "abcdefghijklmn 2");
+        assert_eq!(names.claim(long).chars().count(), 16);
+    }
+}

@@ -1,0 +1,137 @@
+// The connection's two ways of ending a socket: leaving (the page goes away) sends the leave
+// message, closes with 1000 and never reconnects; a lost connection sends nothing and comes
+// back by itself, so the server can resume the player. Runs against a stand-in WebSocket.
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, mock, test } from "node:test";
+
+import { Connection, type ConnState } from "../src/connection";
+import { encodeLeave } from "../src/protocol";
+
+/** Just enough of the browser's WebSocket for Connection, recording what it is asked to do. */
+class FakeSocket {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  static made: FakeSocket[] = [];
+
+  readyState = FakeSocket.CONNECTING;
+  binaryType = "blob";
+  sent: Uint8Array[] = [];
+  /** Everything asked of the socket, in order: "send 9103", "close 1000 bye". */
+  calls: string[] = [];
+  onopen: (() => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+
+  constructor(readonly url: string) {
+    FakeSocket.made.push(this);
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.readyState !== FakeSocket.OPEN) throw new Error("send on a socket that is not open");
+    this.sent.push(bytes);
+    this.calls.push(`send ${Buffer.from(bytes).toString("hex")}`);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.calls.push(`close ${code} ${reason}`);
+    this.readyState = FakeSocket.CLOSING;
+  }
+
+  /** The server accepts the connection. */
+  accept(): void {
+    this.readyState = FakeSocket.OPEN;
+    this.onopen?.();
+  }
+
+  /** The connection ends (after a close handshake, or because the network failed). */
+  closed(code: number, reason = ""): void {
+    this.readyState = FakeSocket.CLOSED;
+    this.onclose?.({ code, reason });
+  }
+}
+
+const realWebSocket = globalThis.WebSocket;
+let states: [ConnState, string][];
+
+function connect(): Connection {
+  const conn = new Connection("ws://test/ws", {
+    onOpen: (send) => send(Uint8Array.of(0x95, 0x00, 0x03, 0xc0, 0xc0, 0xc0)),
+    onMessage: () => {},
+    onState: (s, detail) => states.push([s, detail]),
+  });
+  conn.start();
+  return conn;
+}
+
+beforeEach(() => {
+  FakeSocket.made = [];
+  states = [];
+  (globalThis as { WebSocket: unknown }).WebSocket = FakeSocket;
+  mock.timers.enable({ apis: ["setTimeout"] });
+});
+
+afterEach(() => {
+  mock.timers.reset();
+  (globalThis as { WebSocket: unknown }).WebSocket = realWebSocket;
+});
+
+test("leaving sends the leave message, then closes with 1000, and does not come back", () => {
+  const conn = connect();
+  const ws = FakeSocket.made[0];
+  ws.accept();
+  conn.leave(encodeLeave());
+  assert.deepEqual(ws.calls, ["send 950003c0c0c0", "send 9103", "close 1000 bye"]);
+  assert.deepEqual(states.at(-1), ["closed", "stopped"]);
+  // The server answers the leave by closing too; nothing reconnects, however long we wait.
+  ws.closed(1000, "bye");
+  mock.timers.tick(60_000);
+  assert.equal(FakeSocket.made.length, 1);
+});
+
+test("leaving while not connected closes without sending anything", () => {
+  const conn = connect();
+  const ws = FakeSocket.made[0];
+  conn.leave(encodeLeave());
+  assert.deepEqual(ws.calls, ["close 1000 bye"]);
+  ws.closed(1006);
+  mock.timers.tick(60_000);
+  assert.equal(FakeSocket.made.length, 1);
+});
+
+test("a lost connection sends no leave and reconnects, so the player can be resumed", () => {
+  connect();
+  const ws = FakeSocket.made[0];
+  ws.accept();
+  ws.closed(1006);
+  assert.deepEqual(ws.calls, ["send 950003c0c0c0"], "nothing but the join went out");
+  assert.equal(states.at(-1)?.[0], "reconnecting");
+  mock.timers.tick(1500); // the first retry comes within 1 s ± 50%
+  assert.equal(FakeSocket.made.length, 2);
+  FakeSocket.made[1].accept();
+  assert.deepEqual(FakeSocket.made[1].calls, ["send 950003c0c0c0"], "a join again, no leave");
+  assert.equal(states.at(-1)?.[0], "open");
+});
+
+test("a connection dropped on purpose (drop) reconnects without a leave too", () => {
+  const conn = connect();
+  const ws = FakeSocket.made[0];
+  ws.accept();
+  conn.drop();
+  ws.closed(4000, "dropped by client");
+  assert.ok(!ws.calls.includes("send 9103"), ws.calls.join(", "));
+  mock.timers.tick(1500);
+  assert.equal(FakeSocket.made.length, 2);
+});
+
+test("a connection left for good can be started again (page back from the cache)", () => {
+  const conn = connect();
+  FakeSocket.made[0].accept();
+  conn.leave(encodeLeave());
+  FakeSocket.made[0].closed(1000, "bye");
+  conn.start();
+  assert.equal(FakeSocket.made.length, 2);
+  FakeSocket.made[1].accept();
+  assert.equal(states.at(-1)?.[0], "open");
+});
