@@ -23,7 +23,7 @@ async fn main() -> std::io::Result<()> {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(async move {
             let service = hyper::service::service_fn(|mut req| async move {
-                let res = match http::accept_websocket(&mut req, &[]) {
+                let res = match http::accept_websocket(&mut req, &[], None) {
                     Ok((res, on_upgrade)) => {
                         tokio::spawn(echo(on_upgrade));
                         res

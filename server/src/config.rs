@@ -93,6 +93,14 @@ pub struct Config {
     /// (non-browser clients) are always allowed.
     #[arg(long, env = "SKIRMISH_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// Host names a browser may address this server by to open a WebSocket, comma-separated
+    /// (e.g. `game.example`); the `Host` of an upgrade that carries an `Origin` must be one of
+    /// them (ports ignored), which stops DNS-rebinding pages. Empty: the names of the bound
+    /// address — `localhost`, `127.0.0.1`, `::1` for a loopback address, the address itself
+    /// for another one, and any name when bound to all interfaces (0.0.0.0 or ::; set this
+    /// flag when serving publicly).
+    #[arg(long, env = "SKIRMISH_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
     /// Milliseconds a client has to send its whole HTTP request (and WebSocket upgrade).
     #[arg(long, env = "SKIRMISH_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
     pub handshake_timeout_ms: u64,
@@ -156,6 +164,7 @@ impl Default for Config {
             max_connections_per_ip: 64,
             cap_loopback: false,
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             handshake_timeout_ms: 10_000,
             ping_interval_ms: 5_000,
             idle_timeout_ms: 15_000,
@@ -232,10 +241,33 @@ impl Config {
             ping_interval: Duration::from_millis(self.ping_interval_ms.max(1)),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
             join_timeout: Duration::from_millis(self.join_timeout_ms.max(1)),
+            allowed_hosts: None,
             send_buffer_bytes: self.send_buffer_bytes,
             unsent_limit_bytes: self.unsent_limit_bytes,
             tick_rate: self.tick_rate,
             metrics_on_main: self.metrics_addr.is_none(),
+        }
+    }
+
+    /// The host names a browser may use to reach a server bound to `bound` (see
+    /// `--allowed-hosts`); `None`: any.
+    pub fn allowed_hosts(&self, bound: std::net::SocketAddr) -> Option<Vec<String>> {
+        let listed: Vec<String> = self
+            .allowed_hosts
+            .iter()
+            .map(|h| h.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        if !listed.is_empty() {
+            return Some(listed);
+        }
+        let ip = bound.ip();
+        if ip.is_unspecified() {
+            None
+        } else if ip.is_loopback() {
+            Some(vec!["localhost".into(), "127.0.0.1".into(), "::1".into(), ip.to_string()])
+        } else {
+            Some(vec![ip.to_string()])
         }
     }
 

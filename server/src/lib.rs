@@ -100,6 +100,7 @@ pub async fn run_with(
     };
     let mut limits = config.net_limits();
     limits.metrics_on_main = listeners.metrics.is_none();
+    limits.allowed_hosts = config.allowed_hosts(listeners.main.local_addr()?);
     let ctx = Arc::new(NetContext::new(
         registry.clone(),
         assets,

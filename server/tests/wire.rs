@@ -1364,3 +1364,45 @@ async fn a_client_that_leaves_is_gone_at_once_and_cannot_be_resumed() {
     assert_ne!(again.id, id);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_unfinished_request_heads() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut half = TcpStream::connect(app.addr).await.expect("connect");
+    half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.expect("write");
+    let mut idle = TcpStream::connect(app.addr).await.expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(WAIT, idle.read(&mut buf)).await.expect("answer").expect("read");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // One request head half sent, one kept-alive idle connection: neither holds up the exit.
+    let started = std::time::Instant::now();
+    app.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(1), "exit took {:?}", started.elapsed());
+    drop((half, idle));
+}
+
+/// DNS rebinding: a page from `evil.example`, which resolves to this loopback server, sends a
+/// matching Origin and Host. The Host is not one of the bound address's names: refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_from_a_rebound_name_cannot_open_a_websocket() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let port = app.addr.port();
+    let upgrade = |host: &str| {
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Origin: http://{host}:{port}\r\n\r\n"
+        )
+    };
+    let answer = raw_request(app.addr, upgrade("evil.example").as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("host not allowed"), "{answer}");
+    // The same from localhost is fine (read only the head: the upgrade stays open).
+    let mut tcp = TcpStream::connect(app.addr).await.expect("connect");
+    tcp.write_all(upgrade("localhost").as_bytes()).await.expect("write");
+    let mut buf = [0u8; 12];
+    tokio::time::timeout(WAIT, tcp.read_exact(&mut buf)).await.expect("answer").expect("read");
+    assert_eq!(&buf, b"HTTP/1.1 101");
+    app.shutdown().await;
+}

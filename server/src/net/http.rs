@@ -25,6 +25,49 @@ pub const HEALTH_LATE_LIMIT: Duration = Duration::from_secs(1);
 /// The body every response has.
 pub type Body = Full<Bytes>;
 
+/// A response body that counts, while it exists, as a request in flight on its connection
+/// (hyper drops it once the response is written), so shutdown knows whether a connection is
+/// answering a request or only idle or in the middle of a request head.
+#[derive(Debug)]
+pub struct Tracked {
+    inner: Body,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Tracked {
+    /// Counts `inner` as in flight until it is dropped.
+    pub fn new(inner: Body, in_flight: Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        in_flight.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self { inner, in_flight }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// A WebSocket upgrade accepted by [`route`], for the connection's task to take over once
 /// hyper has sent the 101.
 pub struct PendingUpgrade {
@@ -201,7 +244,7 @@ fn websocket(
     ctx: &NetContext,
     upgrade: &UpgradeSlot,
 ) -> Response<Body> {
-    match accept_websocket(req, &ctx.limits.allowed_origins) {
+    match accept_websocket(req, &ctx.limits.allowed_origins, ctx.limits.allowed_hosts.as_deref()) {
         Ok((res, on_upgrade)) => {
             *upgrade.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(PendingUpgrade { on_upgrade });
@@ -217,10 +260,19 @@ fn websocket(
 pub fn accept_websocket(
     req: &mut Request<Incoming>,
     allowed_origins: &[String],
+    allowed_hosts: Option<&[String]>,
 ) -> Result<(Response<Body>, hyper::upgrade::OnUpgrade), Box<Response<Body>>> {
     let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
+        // A browser page: the name it used for us must be ours (DNS rebinding: a foreign
+        // name resolving to this address gives a matching Origin and Host).
+        if let Some(hosts) = allowed_hosts
+            && !host.is_some_and(|h| host_allowed(h, hosts))
+        {
+            tracing::debug!(?host, "websocket refused: host not allowed");
+            return Err(Box::new(refusal(StatusCode::FORBIDDEN, "host not allowed\n")));
+        }
         if !origin_allowed(origin, host, allowed_origins) {
             tracing::debug!(%origin, "websocket refused: origin not allowed");
             return Err(Box::new(refusal(StatusCode::FORBIDDEN, "origin not allowed\n")));
@@ -264,6 +316,19 @@ pub fn accept_websocket(
     Ok((res, on_upgrade))
 }
 
+/// Whether the `Host` header value `host` (name or address, with or without a port) names
+/// one of `allowed`.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) { name } else { host }
+        })
+    };
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
 /// RFC 6455 §4.1: the key is 16 random bytes in base64, so 24 characters ending `==`.
 fn valid_websocket_key(key: &[u8]) -> bool {
     key.len() == 24
@@ -305,6 +370,17 @@ mod tests {
         let list = vec!["https://game.example".to_owned()];
         assert!(origin_allowed("https://game.example", Some("x"), &list));
         assert!(!origin_allowed("http://localhost:5000", Some("localhost:5000"), &list));
+    }
+
+    #[test]
+    fn hosts() {
+        let local = ["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        assert!(host_allowed("127.0.0.1:5000", &local));
+        assert!(host_allowed("LOCALHOST:80", &local));
+        assert!(host_allowed("[::1]:5000", &local));
+        assert!(host_allowed("localhost", &local));
+        assert!(!host_allowed("evil.example:5000", &local));
+        assert!(!host_allowed("localhost.evil.example", &local));
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct NetLimits {
     pub cap_loopback: bool,
     /// Origins allowed to open a WebSocket; empty: own origin and localhost.
     pub allowed_origins: Vec<String>,
+    /// Host names a browser may use for a WebSocket upgrade; `None`: any.
+    pub allowed_hosts: Option<Vec<String>>,
     /// Time to send a whole request head (and the WebSocket upgrade).
     pub handshake_timeout: Duration,
     /// Interval of the server's pings.
@@ -228,11 +230,15 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
             socket2::SockRef::from(&stream).set_tcp_notsent_lowat(ctx.limits.unsent_limit_bytes);
     }
     let upgrade = Arc::new(Mutex::new(None));
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let service = {
-        let (ctx, upgrade) = (ctx.clone(), upgrade.clone());
+        let (ctx, upgrade, in_flight) = (ctx.clone(), upgrade.clone(), in_flight.clone());
         hyper::service::service_fn(move |req| {
-            let (ctx, upgrade) = (ctx.clone(), upgrade.clone());
-            async move { Ok::<_, std::convert::Infallible>(http::route(req, kind, &ctx, &upgrade)) }
+            let (ctx, upgrade, in_flight) = (ctx.clone(), upgrade.clone(), in_flight.clone());
+            async move {
+                let res = http::route(req, kind, &ctx, &upgrade);
+                Ok::<_, std::convert::Infallible>(res.map(|b| http::Tracked::new(b, in_flight)))
+            }
         })
     };
     let mut builder = http1::Builder::new();
@@ -251,7 +257,11 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
     let served = tokio::select! {
         res = conn.as_mut() => res,
         () = stopping => {
-            // Finish the request in flight, then close; an idle connection closes at once.
+            // Idle between requests, or in the middle of a request head: nothing to finish.
+            if in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            // Finish the response in flight, then close.
             conn.as_mut().graceful_shutdown();
             match tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await {
                 Ok(res) => res,
