@@ -84,6 +84,10 @@ pub struct Config {
     /// Open connections from one IP address at most; more are refused with HTTP 503.
     #[arg(long, env = "SKIRMISH_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
     pub max_connections_per_ip: usize,
+    /// Joins one IP address may make per second, after a burst of 10; faster joins are
+    /// refused (close 1013). Loopback peers are exempt unless `--cap-loopback`.
+    #[arg(long, env = "SKIRMISH_JOINS_PER_IP_PER_SEC", default_value_t = 1.0)]
+    pub joins_per_ip_per_sec: f64,
     /// Apply the per-address cap to loopback peers too. Off by default: behind a local
     /// reverse proxy every player comes from 127.0.0.1, and so does a local load test.
     #[arg(long, env = "SKIRMISH_CAP_LOOPBACK")]
@@ -163,6 +167,7 @@ impl Default for Config {
             resume_grace_ms: 30_000,
             max_connections_per_ip: 64,
             cap_loopback: false,
+            joins_per_ip_per_sec: 1.0,
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             handshake_timeout_ms: 10_000,
@@ -231,6 +236,7 @@ impl Config {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             cap_loopback: self.cap_loopback,
+            joins_per_ip_per_sec: self.joins_per_ip_per_sec.max(0.0),
             allowed_origins: self
                 .allowed_origins
                 .iter()

@@ -109,6 +109,8 @@ pub struct TickOutput {
     pub seats_released: usize,
     /// Players in the room after this tick, connected or waiting.
     pub players: usize,
+    /// Seats a new player could take from waiting players beyond their share.
+    pub evictable: usize,
 }
 
 /// Inputs a connection may have waiting for the sim at most; more are dropped.

@@ -1406,3 +1406,55 @@ async fn a_page_from_a_rebound_name_cannot_open_a_websocket() {
     assert_eq!(&buf, b"HTTP/1.1 101");
     app.shutdown().await;
 }
+
+/// The attack: join, drop, join again, one connection at a time. Each dropped player waits
+/// 30 s for a resume; before, 40 of them locked a room. Now waiting players hold at most a
+/// quarter of a full room: new players take the seats of those that waited longest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_players_waiting_to_be_resumed_cannot_lock_a_room() {
+    let app = TestApp::spawn(Config { max_players_per_room: 4, ..with_grace(30_000) }).await;
+    for i in 0..12 {
+        let p = Player::join_room(app.addr, &format!("ghost{i}"), Some("arena"), None).await;
+        drop(p);
+    }
+    // Every seat has been held by a waiting player many times over; an honest player still
+    // gets in, and so does the next.
+    let mut honest = Player::join_room(app.addr, "honest", Some("arena"), None).await;
+    sync(&mut honest).await;
+    let _second = Player::join_room(app.addr, "second", Some("arena"), None).await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_from_one_address_are_rate_limited() {
+    let config = Config {
+        cap_loopback: true,
+        joins_per_ip_per_sec: 0.5,
+        max_connections_per_ip: 100,
+        ..TestApp::arena()
+    };
+    let app = TestApp::spawn(config).await;
+    let mut players = Vec::new();
+    for i in 0..10 {
+        players.push(Player::join(app.addr, &format!("p{i}")).await); // the burst
+    }
+    assert_eq!(
+        join_refused_quick(app.addr).await,
+        (1013, "too many joins from your address".into())
+    );
+    sync(&mut players[0]).await;
+    app.shutdown().await;
+}
+
+/// A quick-play join that is expected to be refused.
+async fn join_refused_quick(addr: SocketAddr) -> (u16, String) {
+    let mut ws = connect(addr).await;
+    let join = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: None,
+        resume: None,
+        room: None,
+    };
+    ws.send(Message::Binary(join.encode().into())).await.expect("send join");
+    close_code(&mut ws).await
+}

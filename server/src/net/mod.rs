@@ -49,6 +49,8 @@ pub struct NetLimits {
     pub cap_loopback: bool,
     /// Origins allowed to open a WebSocket; empty: own origin and localhost.
     pub allowed_origins: Vec<String>,
+    /// Joins one address may make per second (after a burst of [`JOIN_BURST`]).
+    pub joins_per_ip_per_sec: f64,
     /// Host names a browser may use for a WebSocket upgrade; `None`: any.
     pub allowed_hosts: Option<Vec<String>>,
     /// Time to send a whole request head (and the WebSocket upgrade).
@@ -82,6 +84,8 @@ pub struct NetContext {
     slots: Arc<Semaphore>,
     /// Open connections per IP address.
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Join rate per IP address.
+    joins: Mutex<HashMap<IpAddr, JoinBucket>>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
     /// The server's metrics.
@@ -103,6 +107,7 @@ impl NetContext {
             assets,
             slots: Arc::new(Semaphore::new(limits.max_connections)),
             per_ip: Mutex::new(HashMap::new()),
+            joins: Mutex::new(HashMap::new()),
             limits,
             shutdown,
             metrics,
@@ -127,6 +132,43 @@ impl NetContext {
         }
         *n += 1;
         Some(IpSlot { ctx: Some(self.clone()), ip })
+    }
+}
+
+/// Joins from one address: a bucket of [`JOIN_BURST`] refilled at `--joins-per-ip-per-sec`.
+#[derive(Debug, Clone, Copy)]
+struct JoinBucket {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+/// Joins one address may make at once before the rate applies (players behind one NAT).
+pub const JOIN_BURST: f64 = 10.0;
+/// Addresses whose join rate is remembered at most; idle ones (full buckets) are forgotten
+/// first.
+const JOIN_TABLE_LIMIT: usize = 65_536;
+
+impl NetContext {
+    /// Takes a join from `ip`; `false` if that address joins faster than the limit.
+    /// Loopback peers are exempt unless `--cap-loopback`, as for the connection cap.
+    pub fn admit_join(&self, ip: IpAddr) -> bool {
+        if ip.is_loopback() && !self.limits.cap_loopback {
+            return true;
+        }
+        let rate = self.limits.joins_per_ip_per_sec;
+        let now = std::time::Instant::now();
+        let mut map = self.joins.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= JOIN_TABLE_LIMIT {
+            map.retain(|_, b| b.tokens + (now - b.at).as_secs_f64() * rate < JOIN_BURST);
+        }
+        let b = map.entry(ip).or_insert(JoinBucket { tokens: JOIN_BURST, at: now });
+        b.tokens = (b.tokens + (now - b.at).as_secs_f64() * rate).min(JOIN_BURST);
+        b.at = now;
+        if b.tokens < 1.0 {
+            return false;
+        }
+        b.tokens -= 1.0;
+        true
     }
 }
 
@@ -291,7 +333,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
     )
     .await;
     ctx.metrics.connection_opened();
-    ws::run(socket, conn, ctx.clone()).await;
+    ws::run(socket, conn, peer.ip(), ctx.clone()).await;
     ctx.metrics.connection_closed();
     debug!(conn, "websocket closed");
 }

@@ -41,7 +41,7 @@ pub const MAX_SEQ_JUMP: u32 = 10_000;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the connection to its end and tells the sim the player left.
-pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
+pub async fn run(ws: Ws, conn: ConnId, ip: std::net::IpAddr, ctx: Arc<NetContext>) {
     let (sink, mut stream) = ws.split();
     let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
     let (closer, close_rx) = Closer::new();
@@ -50,6 +50,7 @@ pub async fn run(ws: Ws, conn: ConnId, ctx: Arc<NetContext>) {
     let link = Link { outbox, closer: closer.clone() };
     let mut reader = Reader {
         conn,
+        ip,
         ctx: &ctx,
         link: link.clone(),
         joined: None,
@@ -142,6 +143,7 @@ impl LastSeen {
 
 struct Reader<'a> {
     conn: ConnId,
+    ip: std::net::IpAddr,
     ctx: &'a NetContext,
     link: Link,
     /// Once joined: the room, and where its sim publishes this connection's input slot.
@@ -343,6 +345,9 @@ impl Reader<'_> {
         let mut new_token = [0u8; 16];
         getrandom::fill(&mut new_token)
             .map_err(|_| Close::new(CloseCode::Internal, "no random source for a token"))?;
+        if !self.ctx.admit_join(self.ip) {
+            return Err(Close::new(CloseCode::TryAgainLater, "too many joins from your address"));
+        }
         let request = room.map_or(RoomRequest::QuickPlay, RoomRequest::Named);
         let room = self.ctx.registry.place(&request, resume.as_ref()).map_err(|e| match e {
             PlaceError::InvalidName => Close::new(CloseCode::Policy, "invalid room name"),

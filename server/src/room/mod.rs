@@ -70,6 +70,9 @@ pub struct RoomHandle {
     seats: AtomicUsize,
     /// Players after the last tick.
     players: AtomicUsize,
+    /// Seats held by waiting players beyond their share after the last tick: a full room
+    /// still takes that many new players.
+    evictable: AtomicUsize,
     /// When the next tick is due, in nanoseconds since the registry's epoch.
     next_due: AtomicU64,
     /// Since when the room's ticks have been starting late (nanoseconds since the registry's
@@ -87,6 +90,17 @@ impl RoomHandle {
     /// Seats taken, counting joins not yet seen by the room.
     pub fn seats_taken(&self) -> usize {
         self.seats.load(Ordering::Acquire)
+    }
+
+    /// Whether a new player can be placed here: a free seat, or one a waiting player beyond
+    /// its share would give up.
+    pub fn has_room(&self) -> bool {
+        self.seats_taken().saturating_sub(self.evictable.load(Ordering::Relaxed)) < self.cap
+    }
+
+    /// Seats taken less those a new player could have: how full the room is for placement.
+    pub fn fullness(&self) -> usize {
+        self.seats_taken().saturating_sub(self.evictable.load(Ordering::Relaxed))
     }
 
     /// Whether the room has closed (emptied or failed).
@@ -185,6 +199,7 @@ impl Room {
         self.sim.input_delays().flush_into(&self.metrics.input_delay);
         self.metrics.players.set(i64::try_from(output.players).unwrap_or(i64::MAX));
         self.handle.players.store(output.players, Ordering::Relaxed);
+        self.handle.evictable.store(output.evictable, Ordering::Relaxed);
         if output.seats_released > 0 {
             self.handle.seats.fetch_sub(output.seats_released, Ordering::AcqRel);
         }

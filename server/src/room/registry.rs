@@ -228,9 +228,7 @@ impl Registry {
                     return Err(PlaceError::InvalidName);
                 }
                 match inner.rooms.get(name.as_str()) {
-                    Some(room) if room.seats.load(Ordering::Acquire) >= cap => {
-                        return Err(PlaceError::RoomFull);
-                    }
+                    Some(room) if !room.has_room() => return Err(PlaceError::RoomFull),
                     Some(room) => room.clone(),
                     None => self.open(&mut inner, RoomId::from(name.as_str()), false)?,
                 }
@@ -294,6 +292,7 @@ impl Registry {
             quick,
             seats: AtomicUsize::new(0),
             players: AtomicUsize::new(0),
+            evictable: AtomicUsize::new(0),
             next_due: AtomicU64::new(self.state.nanos(clock.next_due())),
             late_since: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -358,11 +357,7 @@ impl Registry {
         if inner.closing || self.shutting_down.load(Ordering::Acquire) {
             return false;
         }
-        inner.rooms.len() < self.settings.max_rooms
-            || inner
-                .rooms
-                .values()
-                .any(|r| r.seats.load(Ordering::Acquire) < self.settings.sim.max_players)
+        inner.rooms.len() < self.settings.max_rooms || inner.rooms.values().any(|r| r.has_room())
     }
 
     /// Rooms open now.

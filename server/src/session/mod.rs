@@ -9,7 +9,14 @@
 //! - a connection is bound to at most one player, and a player to at most one connection;
 //! - `by_conn` and each session's `conn` say the same thing;
 //! - a player waiting to be resumed has an expiry tick and an entry in the expiry queue;
-//! - every seat is either free or held by exactly one player; players never exceed seats.
+//! - every seat is either free or held by exactly one player; players never exceed seats;
+//! - `waiting` counts the players with no connection.
+//!
+//! Players waiting to be resumed hold their seats, but only up to a share of the room: when
+//! the room is full and more than [`Sessions::waiting_share`] of its seats are held by
+//! waiting players, a new player takes the seat of the one that has waited longest
+//! ([`Sessions::evict_waiting`]). So clients that connect, drop and join again can't lock a
+//! room with players nobody will ever resume.
 //!
 //! The table knows nothing of sockets or of the world: the caller (the room's simulation)
 //! spawns and despawns entities and publishes inputs routes; the entity handle is generic so
@@ -87,6 +94,8 @@ pub struct Sessions<E> {
     /// Seats no player holds, lowest last (handed out lowest first).
     free_seats: Vec<u32>,
     seats: u32,
+    /// Players with no connection.
+    waiting: usize,
 }
 
 impl<E: Copy> Sessions<E> {
@@ -99,7 +108,40 @@ impl<E: Copy> Sessions<E> {
             expiring: VecDeque::new(),
             free_seats: (0..seats).rev().collect(),
             seats,
+            waiting: 0,
         }
+    }
+
+    /// Players waiting to be resumed.
+    pub fn waiting(&self) -> usize {
+        self.waiting
+    }
+
+    /// Seats that waiting players may hold before a new player may take one: a quarter of
+    /// the room (at least one).
+    pub fn waiting_share(&self) -> usize {
+        (self.seats as usize / 4).max(1)
+    }
+
+    /// Waiting players beyond the share: seats a new player could take in a full room.
+    pub fn evictable(&self) -> usize {
+        self.waiting.saturating_sub(self.waiting_share())
+    }
+
+    /// In a full room with more waiting players than their share, removes the one that has
+    /// waited longest (the caller despawns it) so a new player can have its seat.
+    pub fn evict_waiting(&mut self) -> Option<(ResumeToken, Session<E>)> {
+        if !self.free_seats.is_empty() || self.evictable() == 0 {
+            return None;
+        }
+        while let Some((at, token)) = self.expiring.pop_front() {
+            let still_waiting = self.by_token.get(&token).is_some_and(|s| s.expires_at == Some(at));
+            if still_waiting {
+                let session = self.remove(&token)?;
+                return Some((token, session));
+            }
+        }
+        None
     }
 
     /// Players in the room, connected or waiting to be resumed.
@@ -171,6 +213,9 @@ impl<E: Copy> Sessions<E> {
         }
         let session = self.by_token.get_mut(token)?;
         let taken_over = session.conn.replace(conn);
+        if taken_over.is_none() {
+            self.waiting -= 1;
+        }
         session.expires_at = None;
         let session = *session;
         if let Some(old) = taken_over {
@@ -194,6 +239,7 @@ impl<E: Copy> Sessions<E> {
         session.conn = None;
         session.expires_at = Some(until);
         let session = *session;
+        self.waiting += 1;
         self.expiring.push_back((until, token));
         Some(Detached::Waiting { session, until })
     }
@@ -216,8 +262,11 @@ impl<E: Copy> Sessions<E> {
     /// Takes a player out of the table for good and frees its seat.
     fn remove(&mut self, token: &ResumeToken) -> Option<Session<E>> {
         let session = self.by_token.remove(token)?;
-        if let Some(conn) = session.conn {
-            self.by_conn.remove(&conn);
+        match session.conn {
+            Some(conn) => {
+                self.by_conn.remove(&conn);
+            }
+            None => self.waiting -= 1,
         }
         self.free_seats.push(session.seat);
         Some(session)
@@ -244,6 +293,8 @@ impl<E: Copy> Sessions<E> {
                 }
             }
         }
+        let waiting = self.by_token.values().filter(|s| s.conn.is_none()).count();
+        assert_eq!(self.waiting, waiting, "the waiting count is right");
         let mut seats: Vec<u32> =
             self.by_token.values().map(|s| s.seat).chain(self.free_seats.iter().copied()).collect();
         seats.sort_unstable();
@@ -360,6 +411,33 @@ mod tests {
         assert_eq!(gone, 0, "the first window's end no longer applies");
         s.expire(150, |_, _| gone += 1);
         assert_eq!(gone, 1);
+        s.check();
+    }
+
+    #[test]
+    fn waiting_players_hold_at_most_their_share_of_a_full_room() {
+        let mut s = Sessions::new(4); // share: 1 seat
+        for (conn, t) in [(1, 1), (2, 2), (3, 3), (4, 4)] {
+            join(&mut s, conn, t, u32::from(t));
+        }
+        assert_eq!(s.evict_waiting(), None, "nobody waits");
+        s.detach(1, 10, 100);
+        assert_eq!(s.evict_waiting(), None, "one waiting player is within the share");
+        s.detach(2, 20, 100);
+        s.detach(3, 30, 100);
+        assert_eq!(s.waiting(), 3);
+        assert_eq!(s.evictable(), 2);
+        s.check();
+        let (token, gone) = s.evict_waiting().expect("over the share: the longest waiting goes");
+        assert_eq!((token, gone.player), (super::tests::token(1), 1));
+        assert_eq!(s.evict_waiting(), None, "a seat is free now");
+        let seat = s.reserve_seat(9).expect("the freed seat");
+        s.bind_new(9, super::tests::token(9), 9, 9, seat);
+        let (_, gone) = s.evict_waiting().expect("full again, still one over the share");
+        assert_eq!(gone.player, 2);
+        s.check();
+        // Its old expiry is skipped when it comes up.
+        s.expire(1000, |_, x| assert_eq!(x.player, 3));
         s.check();
     }
 

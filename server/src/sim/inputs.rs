@@ -75,7 +75,17 @@ fn join(
     route: &Route,
     token: ResumeToken,
 ) -> Result<(), Refusal> {
-    let seat = world.resource_mut::<Seats>().sessions.reserve_seat(conn)?;
+    let seat = match world.resource_mut::<Seats>().sessions.reserve_seat(conn) {
+        Err(Refusal::Full) => {
+            // Players nobody resumed hold at most their share of a full room.
+            let evicted = world.resource_mut::<Seats>().sessions.evict_waiting();
+            let Some((token, session)) = evicted else { return Err(Refusal::Full) };
+            info!(player = session.player, "waiting player gives its seat to a new one");
+            remove_player(world, token, session);
+            world.resource_mut::<Seats>().sessions.reserve_seat(conn)?
+        }
+        other => other?,
+    };
     let rules = world.resource::<Settings>().rules.clone();
     let id = world.resource_mut::<PlayerIds>().allocate();
     let (x, y) = spawn_point(&mut world.resource_mut::<SpawnRng>().0, &rules);

@@ -117,8 +117,10 @@ impl Simulation {
         self.world.resource_mut::<Clock>().tick += 1;
         self.schedule.run(&mut self.world);
         let players = self.player_count();
+        let evictable = self.sessions().evictable();
         let mut out = std::mem::take(&mut self.world.resource_mut::<Output>().0);
         out.players = players;
+        out.evictable = evictable;
         out
     }
 
