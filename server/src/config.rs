@@ -92,6 +92,12 @@ pub struct Config {
     /// reverse proxy every player comes from 127.0.0.1, and so does a local load test.
     #[arg(long, env = "SKIRMISH_CAP_LOOPBACK")]
     pub cap_loopback: bool,
+    /// Reverse proxies whose `X-Forwarded-For` header names the client, comma-separated
+    /// addresses or networks (e.g. `127.0.0.1,10.0.0.0/8`). Their connections are counted
+    /// against the per-address caps by the forwarded address; anyone else's header is
+    /// ignored.
+    #[arg(long, env = "SKIRMISH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Origins allowed to open a WebSocket, comma-separated (e.g. `https://game.example`).
     /// Empty: the server's own origin and localhost. Requests without an Origin header
     /// (non-browser clients) are always allowed.
@@ -170,6 +176,7 @@ impl Default for Config {
             joins_per_ip_per_sec: 1.0,
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
             handshake_timeout_ms: 10_000,
             ping_interval_ms: 5_000,
             idle_timeout_ms: 15_000,
@@ -248,6 +255,7 @@ impl Config {
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
             join_timeout: Duration::from_millis(self.join_timeout_ms.max(1)),
             allowed_hosts: None,
+            trusted_proxies: crate::net::proxy::TrustedProxies::default(),
             send_buffer_bytes: self.send_buffer_bytes,
             unsent_limit_bytes: self.unsent_limit_bytes,
             tick_rate: self.tick_rate,

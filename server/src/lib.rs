@@ -57,6 +57,9 @@ pub enum ServerError {
     /// The sim threads could not be started or stopped.
     #[error("simulation threads failed: {0}")]
     SimThread(String),
+    /// A `--trusted-proxies` entry is not an address or network.
+    #[error("invalid --trusted-proxies: {0}")]
+    Proxies(#[from] net::proxy::ProxyError),
     /// A socket operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -101,6 +104,7 @@ pub async fn run_with(
     let mut limits = config.net_limits();
     limits.metrics_on_main = listeners.metrics.is_none();
     limits.allowed_hosts = config.allowed_hosts(listeners.main.local_addr()?);
+    limits.trusted_proxies = net::proxy::TrustedProxies::parse(&config.trusted_proxies)?;
     let ctx = Arc::new(NetContext::new(
         registry.clone(),
         assets,

@@ -1458,3 +1458,45 @@ async fn join_refused_quick(addr: SocketAddr) -> (u16, String) {
     ws.send(Message::Binary(join.encode().into())).await.expect("send join");
     close_code(&mut ws).await
 }
+
+/// Behind a reverse proxy every connection comes from the proxy. With `--trusted-proxies`,
+/// the per-address cap counts the address the proxy forwards; anyone else's header is
+/// ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_caps_count_the_forwarded_address() {
+    let config = Config {
+        cap_loopback: true,
+        max_connections_per_ip: 2,
+        trusted_proxies: vec!["127.0.0.1".into()],
+        ..TestApp::arena()
+    };
+    let app = TestApp::spawn(config).await;
+    let upgrade = |client: &str| {
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             X-Forwarded-For: {client}\r\n\r\n"
+        )
+    };
+    let open = |client: &'static str| {
+        let req = upgrade(client);
+        async move {
+            let mut tcp = TcpStream::connect(app.addr).await.expect("connect");
+            tcp.write_all(req.as_bytes()).await.expect("write");
+            let mut buf = [0u8; 12];
+            tokio::time::timeout(WAIT, tcp.read_exact(&mut buf))
+                .await
+                .expect("answer")
+                .expect("read");
+            (tcp, String::from_utf8_lossy(&buf).into_owned())
+        }
+    };
+    let (_a1, s1) = open("203.0.113.7").await;
+    let (_a2, s2) = open("203.0.113.7").await;
+    let (_a3, s3) = open("203.0.113.7").await;
+    assert_eq!((s1.as_str(), s2.as_str()), ("HTTP/1.1 101", "HTTP/1.1 101"));
+    assert_eq!(s3, "HTTP/1.1 503", "a third connection from the same forwarded address");
+    let (_b1, other) = open("198.51.100.1").await;
+    assert_eq!(other, "HTTP/1.1 101", "another client behind the same proxy");
+    app.shutdown().await;
+}

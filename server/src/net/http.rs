@@ -73,6 +73,10 @@ impl hyper::body::Body for Tracked {
 pub struct PendingUpgrade {
     /// Resolves to the upgraded connection.
     pub on_upgrade: hyper::upgrade::OnUpgrade,
+    /// The client's address (behind a trusted proxy, the one it forwarded).
+    pub client_ip: std::net::IpAddr,
+    /// The forwarded address's place under the per-address cap, if counted here.
+    pub(crate) ip_slot: Option<super::IpSlot>,
 }
 
 /// Where [`route`] leaves an accepted upgrade.
@@ -114,7 +118,8 @@ fn refusal(status: StatusCode, body: &'static str) -> Response<Body> {
 pub fn route(
     mut req: Request<Incoming>,
     kind: Listener,
-    ctx: &NetContext,
+    peer: std::net::SocketAddr,
+    ctx: &Arc<NetContext>,
     upgrade: &UpgradeSlot,
 ) -> Response<Body> {
     let path = req.uri().path().to_owned();
@@ -125,7 +130,7 @@ pub fn route(
         };
     }
     if path == "/ws" {
-        return websocket(&mut req, ctx, upgrade);
+        return websocket(&mut req, peer, ctx, upgrade);
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
@@ -241,13 +246,37 @@ fn header_has(req: &Request<Incoming>, name: header::HeaderName, word: &str) -> 
 /// Checks a WebSocket upgrade request and accepts it (101) or refuses it.
 fn websocket(
     req: &mut Request<Incoming>,
-    ctx: &NetContext,
+    peer: std::net::SocketAddr,
+    ctx: &Arc<NetContext>,
     upgrade: &UpgradeSlot,
 ) -> Response<Body> {
+    let proxies = &ctx.limits.trusted_proxies;
+    let from_proxy = proxies.contains(peer.ip());
+    let client_ip = if from_proxy {
+        let forwarded =
+            req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        proxies.client_ip(peer.ip(), forwarded)
+    } else {
+        peer.ip()
+    };
+    // Through a trusted proxy the per-address cap applies to the forwarded address here.
+    let ip_slot = if from_proxy {
+        match ctx.admit_ip(client_ip) {
+            Some(slot) => Some(slot),
+            None => {
+                return refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many connections from your address\n",
+                );
+            }
+        }
+    } else {
+        None
+    };
     match accept_websocket(req, &ctx.limits.allowed_origins, ctx.limits.allowed_hosts.as_deref()) {
         Ok((res, on_upgrade)) => {
             *upgrade.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(PendingUpgrade { on_upgrade });
+                Some(PendingUpgrade { on_upgrade, client_ip, ip_slot });
             res
         }
         Err(res) => *res,

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod fanout;
 pub mod http;
 pub mod outbox;
+pub mod proxy;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -51,6 +52,8 @@ pub struct NetLimits {
     pub allowed_origins: Vec<String>,
     /// Joins one address may make per second (after a burst of [`JOIN_BURST`]).
     pub joins_per_ip_per_sec: f64,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: proxy::TrustedProxies,
     /// Host names a browser may use for a WebSocket upgrade; `None`: any.
     pub allowed_hosts: Option<Vec<String>>,
     /// Time to send a whole request head (and the WebSocket upgrade).
@@ -121,7 +124,7 @@ impl NetContext {
     }
 
     /// Counts a connection from `ip`, or `None` if that address has too many open.
-    fn admit_ip(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+    pub(crate) fn admit_ip(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
         if ip.is_loopback() && !self.limits.cap_loopback {
             return Some(IpSlot { ctx: None, ip });
         }
@@ -173,7 +176,7 @@ impl NetContext {
 }
 
 /// One connection counted against its address (unless exempt); uncounted when dropped.
-struct IpSlot {
+pub(crate) struct IpSlot {
     ctx: Option<Arc<NetContext>>,
     ip: IpAddr,
 }
@@ -257,11 +260,15 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
         http::refuse(stream, 503, "server at capacity").await;
         return;
     };
-    let Some(_ip_slot) = ctx.admit_ip(peer.ip()) else {
+    // Behind a trusted proxy the client's address is known only from the request: counted
+    // per request then (see `http::route`).
+    let from_proxy = ctx.limits.trusted_proxies.contains(peer.ip());
+    let ip_slot = if from_proxy { None } else { ctx.admit_ip(peer.ip()) };
+    if !from_proxy && ip_slot.is_none() {
         debug!(%peer, "connection refused: too many from this address");
         http::refuse(stream, 503, "too many connections from your address").await;
         return;
-    };
+    }
     let _ = stream.set_nodelay(true);
     if let Some(bytes) = ctx.limits.send_buffer_bytes {
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(bytes);
@@ -278,7 +285,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
         hyper::service::service_fn(move |req| {
             let (ctx, upgrade, in_flight) = (ctx.clone(), upgrade.clone(), in_flight.clone());
             async move {
-                let res = http::route(req, kind, &ctx, &upgrade);
+                let res = http::route(req, kind, peer, &ctx, &upgrade);
                 Ok::<_, std::convert::Infallible>(res.map(|b| http::Tracked::new(b, in_flight)))
             }
         })
@@ -316,7 +323,10 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
     }
     let pending = upgrade.lock().unwrap_or_else(|e| e.into_inner()).take();
     let Some(pending) = pending else { return };
-    let http::PendingUpgrade { on_upgrade } = pending;
+    // The client's address (behind a trusted proxy: the forwarded one, counted against its
+    // cap by the route) and its slot, held while the session lasts.
+    let http::PendingUpgrade { on_upgrade, client_ip, ip_slot: _forwarded_slot } = pending;
+    let _ip_slot = ip_slot;
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(e) => {
@@ -333,7 +343,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
     )
     .await;
     ctx.metrics.connection_opened();
-    ws::run(socket, conn, peer.ip(), ctx.clone()).await;
+    ws::run(socket, conn, client_ip, ctx.clone()).await;
     ctx.metrics.connection_closed();
     debug!(conn, "websocket closed");
 }
