@@ -121,6 +121,11 @@ pub struct Config {
     /// (close 4003) and its player leaves.
     #[arg(long, env = "SKIRMISH_IDLE_TIMEOUT_MS", default_value_t = 15_000)]
     pub idle_timeout_ms: u64,
+    /// Milliseconds a write to a client (a response, or WebSocket frames) may stay blocked
+    /// before the connection is dropped: a client that stops reading a download can't hold
+    /// its slot.
+    #[arg(long, env = "SKIRMISH_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub write_timeout_ms: u64,
     /// Milliseconds a WebSocket connection has to send its join before it is closed (1008).
     #[arg(long, env = "SKIRMISH_JOIN_TIMEOUT_MS", default_value_t = 5_000)]
     pub join_timeout_ms: u64,
@@ -181,6 +186,7 @@ impl Default for Config {
             ping_interval_ms: 5_000,
             idle_timeout_ms: 15_000,
             join_timeout_ms: 5_000,
+            write_timeout_ms: 10_000,
             unsent_limit_bytes: 8192,
             send_buffer_bytes: None,
             web_root: None,
@@ -254,6 +260,7 @@ impl Config {
             ping_interval: Duration::from_millis(self.ping_interval_ms.max(1)),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
             join_timeout: Duration::from_millis(self.join_timeout_ms.max(1)),
+            write_timeout: Duration::from_millis(self.write_timeout_ms.max(1)),
             allowed_hosts: None,
             trusted_proxies: crate::net::proxy::TrustedProxies::default(),
             send_buffer_bytes: self.send_buffer_bytes,

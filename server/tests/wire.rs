@@ -1500,3 +1500,38 @@ async fn behind_a_trusted_proxy_caps_count_the_forwarded_address() {
     assert_eq!(other, "HTTP/1.1 101", "another client behind the same proxy");
     app.shutdown().await;
 }
+
+/// Slow downloads: clients that request a big file and never read it. Each is dropped when
+/// its writes have been blocked for the write timeout, so they can't hold the server's
+/// connection slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_nobody_reads_is_cut_off_at_the_write_deadline() {
+    let web_root = std::env::temp_dir().join(format!("skirmish-big-{}", std::process::id()));
+    std::fs::create_dir_all(&web_root).expect("temp dir");
+    std::fs::write(web_root.join("big.bin"), vec![7u8; 8 << 20]).expect("write file");
+    let config = Config {
+        web_root: Some(web_root.clone()),
+        max_connections: 2,
+        write_timeout_ms: 300,
+        ..TestApp::arena()
+    };
+    let app = TestApp::spawn(config).await;
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("rcvbuf");
+        let mut tcp = socket.connect(app.addr).await.expect("connect");
+        tcp.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+        slow.push(tcp);
+    }
+    // Both slots are held until the deadline passes; then the server serves again.
+    eventually("a slot to be free again", || async {
+        raw_request(app.addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .starts_with("HTTP/1.1 200")
+    })
+    .await;
+    drop(slow);
+    let _ = std::fs::remove_dir_all(&web_root);
+    app.shutdown().await;
+}

@@ -8,6 +8,7 @@
 //! WebSocket message, frame and buffer sizes.
 
 pub mod assets;
+pub mod deadline;
 pub mod fanout;
 pub mod http;
 pub mod outbox;
@@ -62,6 +63,8 @@ pub struct NetLimits {
     pub ping_interval: Duration,
     /// Silence after which a connection is dropped.
     pub idle_timeout: Duration,
+    /// Time a write to a client may stay blocked before the connection is dropped.
+    pub write_timeout: Duration,
     /// Time a WebSocket connection has to send its join.
     pub join_timeout: Duration,
     /// Kernel send buffer per connection, if set.
@@ -297,6 +300,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
         .max_buf_size(http::MAX_HEAD_BYTES)
         .max_headers(http::MAX_HEADERS)
         .keep_alive(true);
+    let stream = deadline::WriteDeadline::new(stream, ctx.limits.write_timeout);
     let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
     tokio::pin!(conn);
     let mut shutdown = ctx.shutdown.clone();
@@ -326,7 +330,6 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
     // The client's address (behind a trusted proxy: the forwarded one, counted against its
     // cap by the route) and its slot, held while the session lasts.
     let http::PendingUpgrade { on_upgrade, client_ip, ip_slot: _forwarded_slot } = pending;
-    let _ip_slot = ip_slot;
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(e) => {
