@@ -8,6 +8,12 @@ use skirmish_server::{Config, telemetry};
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     telemetry::init(&config.log).context("invalid --log filter")?;
+    // Every connection is a descriptor: use all the system allows this process (the soft
+    // limit is often 1024 while the hard one is far higher).
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;

@@ -1535,3 +1535,77 @@ async fn a_download_nobody_reads_is_cut_off_at_the_write_deadline() {
     let _ = std::fs::remove_dir_all(&web_root);
     app.shutdown().await;
 }
+
+/// The real binary under `ulimit -n 64`: with more clients than descriptors it keeps
+/// running, tells the clients it can't take that it is out of descriptors (503) instead of
+/// leaving them hanging, logs the failing accepts once per interval, and serves again once
+/// descriptors are free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
+    use std::io::BufRead;
+    let bin = env!("CARGO_BIN_EXE_skirmish");
+    let mut child = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "ulimit -n 64 && exec {bin} --addr 127.0.0.1:0 --handshake-timeout-ms 60000 --log warn,skirmish_server=info"
+            ),
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the server");
+    let stderr = child.stderr.take().expect("stderr");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("serving addr=").nth(1) {
+                    let _ = addr_tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+                }
+                lines.lock().expect("lines").push(line);
+            }
+        });
+    }
+    let addr: SocketAddr = addr_rx
+        .recv_timeout(WAIT)
+        .expect("the server reports its address")
+        .parse()
+        .expect("an address");
+    // 100 connections that send nothing hold descriptors (their handshake timeout is long).
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        held.push(TcpStream::connect(addr).await.expect("the kernel accepts into the backlog"));
+    }
+    // Some of them are told the server is out of descriptors.
+    let mut told = 0;
+    for tcp in held.iter_mut().rev().take(40) {
+        let mut buf = [0u8; 64];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(200), tcp.read(&mut buf)).await
+            && String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 503")
+        {
+            told += 1;
+        }
+    }
+    assert!(told > 0, "no client was told the server is out of descriptors");
+    drop(held);
+    eventually("the server to serve again", || async {
+        raw_request(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .starts_with("HTTP/1.1 200")
+    })
+    .await;
+    let warnings = lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .filter(|l| l.contains("accepting connections fails"))
+        .count();
+    assert!((1..=2).contains(&warnings), "{warnings} warnings: once per 10 s expected");
+    let _ = child.kill();
+    let _ = child.wait();
+}

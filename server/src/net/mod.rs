@@ -217,6 +217,33 @@ pub enum Listener {
     Metrics,
 }
 
+/// Whether an accept failed for want of file descriptors (the process's or the system's).
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    // EMFILE, ENFILE.
+    matches!(e.raw_os_error(), Some(24 | 23))
+}
+
+/// Failed accepts, logged once per [`AcceptFailures::EVERY`] with how many there were.
+#[derive(Debug, Default)]
+struct AcceptFailures {
+    since: u64,
+    last_log: Option<std::time::Instant>,
+}
+
+impl AcceptFailures {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn record(&mut self, e: &std::io::Error) {
+        self.since += 1;
+        let now = std::time::Instant::now();
+        if self.last_log.is_none_or(|at| now - at >= Self::EVERY) {
+            warn!(error = %e, failures = self.since, "accepting connections fails; backing off");
+            self.last_log = Some(now);
+            self.since = 0;
+        }
+    }
+}
+
 /// Accepts connections until `stop` resolves, then waits (up to [`SHUTDOWN_GRACE`]) for
 /// the open ones to close.
 pub async fn serve(
@@ -227,7 +254,15 @@ pub async fn serve(
 ) {
     let mut tasks = JoinSet::new();
     tokio::pin!(stop);
+    // A descriptor kept in reserve: out of descriptors, it is given up to accept one waiting
+    // connection and tell it so (503) instead of leaving every client hanging.
+    let mut spare = std::fs::File::open("/dev/null").ok();
+    let mut failures = AcceptFailures::default();
     loop {
+        // Re-armed before anything else takes a freed descriptor.
+        if spare.is_none() {
+            spare = std::fs::File::open("/dev/null").ok();
+        }
         tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
@@ -235,10 +270,15 @@ pub async fn serve(
                     let ctx = ctx.clone();
                     tasks.spawn(async move { handle(stream, peer, kind, ctx).await });
                 }
-                // Out of file descriptors and the like: back off instead of spinning.
                 Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    failures.record(&e);
+                    if out_of_descriptors(&e) && spare.take().is_some() {
+                        if let Ok((stream, _)) = listener.accept().await {
+                            tasks.spawn(http::refuse(stream, 503, "server out of file descriptors"));
+                        }
+                    }
+                    // Back off instead of spinning on a failing accept.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
