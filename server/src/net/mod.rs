@@ -272,10 +272,11 @@ pub async fn serve(
                 }
                 Err(e) => {
                     failures.record(&e);
-                    if out_of_descriptors(&e) && spare.take().is_some() {
-                        if let Ok((stream, _)) = listener.accept().await {
-                            tasks.spawn(http::refuse(stream, 503, "server out of file descriptors"));
-                        }
+                    if out_of_descriptors(&e)
+                        && spare.take().is_some()
+                        && let Ok((stream, _)) = listener.accept().await
+                    {
+                        tasks.spawn(http::refuse(stream, 503, "server out of file descriptors"));
                     }
                     // Back off instead of spinning on a failing accept.
                     tokio::time::sleep(Duration::from_millis(20)).await;
