@@ -204,3 +204,22 @@ test("a ?room= that breaks the naming rule is named in the HUD, and no socket op
   assert.equal(await page.evaluate(() => window.skirmish.playerId), 0);
   await page.context().close();
 });
+
+test("closing a page leaves at once: the other page sees the player go, long before the resume window", async () => {
+  const open = async (name) => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${base}?name=${name}&room=leavers`);
+    await waitFor(page, `${name}'s welcome`, () => window.skirmish.playerId > 0);
+    return page;
+  };
+  const stay = await open("stay");
+  const go = await open("go");
+  const goId = await go.evaluate(() => window.skirmish.playerId);
+  await waitFor(stay, "page stay to see the other player", (id) => window.skirmish.entities().some((e) => e.id === id), goId);
+  const closedAt = Date.now();
+  await go.close(); // pagehide: the client sends leave
+  // The server keeps a dropped player 30 s for a resume; a leave removes it at once.
+  await waitFor(stay, "the closed page's player to leave", (id) => !window.skirmish.entities().some((e) => e.id === id), goId);
+  assert.ok(Date.now() - closedAt < 10_000, `took ${Date.now() - closedAt} ms`);
+  await stay.context().close();
+});
