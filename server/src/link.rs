@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use skirmish_shared::{Input, PlayerId, ResumeToken};
+use skirmish_shared::{Direction, Input, PlayerId, ResumeToken};
 
 /// Identifies one connection for the server's lifetime.
 pub type ConnId = u64;
@@ -113,16 +113,22 @@ pub struct TickOutput {
     pub evictable: usize,
 }
 
+/// The unit of input arrival times, in microseconds.
+pub const ARRIVAL_UNIT_MICROS: u64 = 32;
+
 /// Inputs a connection may have waiting for the sim at most; more are dropped.
 pub const INPUT_QUEUE_CAPACITY: usize = 8;
 
-/// An input and when it arrived, in microseconds since the board was made (wrapping after
-/// 71 minutes; only differences of a few ticks are ever taken).
+/// An input and when it arrived, in the board's clock (see [`InputBoard::now`]). Laid out
+/// by hand so the arrival time sits in what would be the input's padding: 16 bytes, as the
+/// input alone.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C)]
 struct Queued {
-    input: Input,
-    arrived: u32,
+    seq: u32,
+    dir: Direction,
+    attack: bool,
+    arrived: u16,
 }
 
 /// Inputs waiting to be applied, stored inline, oldest first. The bookkeeping comes first so
@@ -187,10 +193,12 @@ impl InputBoard {
         Some(m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Microseconds since the board was made, wrapping: the clock of input arrival times
-    /// (the wait of an input is `now().wrapping_sub(arrived)`).
-    pub fn now(&self) -> u32 {
-        self.epoch.elapsed().as_micros() as u32
+    /// The clock of input arrival times: units of [`ARRIVAL_UNIT_MICROS`] since the board was
+    /// made, wrapping every 2.1 s. Only waits of a few ticks are ever measured with it
+    /// (`now().wrapping_sub(arrived)`): an input waits at most [`INPUT_QUEUE_CAPACITY`] ticks
+    /// of a live player.
+    pub fn now(&self) -> u16 {
+        (self.epoch.elapsed().as_micros() / u128::from(ARRIVAL_UNIT_MICROS)) as u16
     }
 
     /// Queues an input through `route`; `false` (dropped) if the route is not (or no longer)
@@ -199,18 +207,25 @@ impl InputBoard {
         let Some((slot, generation)) = route.get() else { return false };
         let arrived = self.now();
         self.slot(slot).is_some_and(|mut s| {
-            s.generation == generation && s.ring.push(Queued { input, arrived })
+            s.generation == generation
+                && s.ring.push(Queued {
+                    seq: input.seq,
+                    dir: input.dir,
+                    attack: input.attack,
+                    arrived,
+                })
         })
     }
 
-    /// Takes up to `out.len()` inputs from `slot`, oldest first, each with its arrival time
-    /// (see [`now`](Self::now)); returns how many.
-    pub fn take(&self, slot: u32, out: &mut [(Input, u32)]) -> usize {
+    /// Takes up to `max` (and `out.len()`) inputs from `slot`, oldest first, each with its
+    /// arrival time (see [`now`](Self::now)); returns how many.
+    pub fn take(&self, slot: u32, out: &mut [(Input, u16)], max: usize) -> usize {
         let Some(mut s) = self.slot(slot) else { return 0 };
+        let max = max.min(out.len());
         let mut n = 0;
-        while n < out.len() {
+        while n < max {
             let Some(q) = s.ring.pop() else { break };
-            out[n] = (q.input, q.arrived);
+            out[n] = (Input { seq: q.seq, dir: q.dir, attack: q.attack }, q.arrived);
             n += 1;
         }
         n
@@ -261,7 +276,6 @@ impl Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use skirmish_shared::Direction;
 
     fn input(seq: u32) -> Input {
         Input { seq, dir: Direction::default(), attack: false }
@@ -277,11 +291,16 @@ mod tests {
         board.bind(1, &new);
         assert!(!board.push(&old, input(2)), "the old connection's route is dead");
         assert!(board.push(&new, input(1)));
-        let mut out = [(Input::default(), 0u32); 4];
-        assert_eq!(board.take(1, &mut out), 1, "only the new connection's input is there");
+        let mut out = [(Input::default(), 0u16); 4];
+        assert_eq!(board.take(1, &mut out, 4), 1, "only the new connection's input is there");
         assert_eq!(out[0].0.seq, 1);
         board.unbind(1);
         assert!(!board.push(&new, input(2)));
+    }
+
+    #[test]
+    fn a_queued_input_takes_no_more_room_than_the_input() {
+        assert_eq!(std::mem::size_of::<Queued>(), std::mem::size_of::<Input>());
     }
 
     #[test]

@@ -1557,6 +1557,15 @@ async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
         .spawn()
         .expect("spawn the server");
     let stderr = child.stderr.take().expect("stderr");
+    // Killed however the test ends.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = KillOnDrop(child);
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     {
@@ -1606,6 +1615,4 @@ async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
         .filter(|l| l.contains("accepting connections fails"))
         .count();
     assert!((1..=2).contains(&warnings), "{warnings} warnings: once per 10 s expected");
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -4,8 +4,12 @@
 //! resyncs and connect failures, its own CPU and the server's, and the server's own view from
 //! `/metrics`. Bounded by `--clients` and `--duration`.
 //!
-//! Lean on purpose (it shares the machine with the server): one thread, 4 KiB read buffers,
-//! and only each frame's three-value header is decoded.
+//! With `--hostile N`, N more connections attack the server beside the bots (see [`hostile`]);
+//! they are counted apart and never enter the bots' figures.
+//!
+//! Lean on purpose (it shares the machine with the server): one thread for the bots (a second
+//! one for the hostile connections, if any), 4 KiB read buffers, and only each frame's
+//! three-value header is decoded.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -54,6 +58,12 @@ struct Args {
     /// i mod N). 0: every bot asks for quick play and the server places it.
     #[arg(long, env = "SWARM_ROOMS", default_value_t = 0)]
     rooms: usize,
+    /// Hostile connections beside the bots, not counted in the bots' figures: hostile i
+    /// repeats attack i mod 5 until the end (join and drop at once, flood inputs, never join,
+    /// flood WebSocket pings, stop reading); the summary counts each kind's connections and the
+    /// close codes the server ended them with.
+    #[arg(long, env = "SWARM_HOSTILE", default_value_t = 0)]
+    hostile: usize,
     /// Print the summary as one JSON object instead of a table.
     #[arg(long, env = "SWARM_JSON")]
     json: bool,
@@ -367,6 +377,17 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
         let start = t0 + ramp.mul_f64(i as f64 / args.clients.max(1) as f64);
         bots.push(tokio::task::spawn_local(bot(i, args.clone(), stats.clone(), start, end_at)));
     }
+    let hostiles = match args.hostile {
+        0 => None,
+        count => Some(hostile::spawn(hostile::Plan {
+            addr: args.addr,
+            rooms: args.rooms,
+            count,
+            start: t0,
+            ramp,
+            end_at,
+        })?),
+    };
     let bar = if args.json {
         ProgressBar::hidden()
     } else {
@@ -409,6 +430,11 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
     for b in bots {
         let _ = b.await;
     }
+    // Err: the hostile thread failed before reporting (its runtime did not start).
+    let hostile_report = match hostiles {
+        Some(report) => Some(report.await),
+        None => None,
+    };
     bar.finish_and_clear();
 
     let s = stats.borrow();
@@ -477,7 +503,7 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
         ),
     ];
     if args.json {
-        let fields: Vec<String> = rows
+        let mut fields: Vec<String> = rows
             .iter()
             .map(|(k, v)| {
                 let key = k
@@ -491,12 +517,493 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
                 }
             })
             .collect();
+        match &hostile_report {
+            Some(Ok(report)) => fields.push(format!("\"hostile\":{}", report.json())),
+            Some(Err(_)) => fields.push("\"hostile\":null".to_owned()),
+            None => {}
+        }
         println!("{{{}}}", fields.join(","));
     } else {
-        println!("swarm: {} clients against {} for {}s", args.clients, args.addr, args.duration);
+        let hostile = match args.hostile {
+            0 => String::new(),
+            n => format!(" (and {n} hostile)"),
+        };
+        println!(
+            "swarm: {} clients{hostile} against {} for {}s",
+            args.clients, args.addr, args.duration
+        );
         for (k, v) in &rows {
             println!("  {k:<38} {v:>14}");
         }
+        match &hostile_report {
+            Some(Ok(report)) => print!("{}", report.table()),
+            Some(Err(_)) => println!("hostile connections: no report (their thread failed)"),
+            None => {}
+        }
     }
     Ok(())
+}
+
+/// Hostile connections (`--hostile N`): each repeats one attack until the run ends, on a
+/// thread of its own so their work never delays an honest bot's timestamps. They count their
+/// connections and how each one ended, apart from the bots' [`Stats`].
+mod hostile {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    use std::net::SocketAddr;
+    use std::rc::Rc;
+    use std::time::{Duration, Instant};
+
+    use futures_util::{SinkExt, Stream, StreamExt};
+    use skirmish_shared::{ClientMsg, Direction, Input, PROTOCOL_VERSION, ServerMsg};
+    use tokio::net::{TcpSocket, TcpStream};
+    use tokio::sync::oneshot;
+    use tokio_tungstenite::WebSocketStream;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+    use tokio_tungstenite::tungstenite::{self, Bytes, Message};
+
+    /// The least time between two connections of one hostile, so that a server refusing at
+    /// once is not hammered in a tight loop; also join-drop's pace.
+    const CYCLE: Duration = Duration::from_millis(200);
+    /// Pause after the server closed a flooding or stalled connection.
+    const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+    /// A connect and upgrade that take longer count as failed.
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Join-drop drops its connection at the welcome, or after this long without one.
+    const WELCOME_WAIT: Duration = Duration::from_secs(1);
+    /// After a failed write, how long to look for the close frame the server may have sent.
+    const CLOSE_WAIT: Duration = Duration::from_secs(1);
+    /// WebSocket pings sent on one connection at most.
+    const PING_FLOOD_LIMIT: usize = 5_000;
+    /// The stalled connection's receive buffer (the kernel may double it).
+    const STALL_RECEIVE_BUFFER: u32 = 4096;
+    /// The stalled connection sends an input this often, so it is never idle.
+    const STALL_INPUT_EVERY: Duration = Duration::from_millis(500);
+
+    /// The attacks, given out round-robin by hostile index: from five hostiles on, every kind
+    /// is present.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Attack {
+        /// Join, drop the socket (no close frame) at the welcome, join again as a new player,
+        /// one connection at a time, one every [`CYCLE`]: each leaves a player waiting out its
+        /// resume window.
+        JoinDrop,
+        /// Join, then two inputs a tick until the server closes (expected: 1008 "input flood").
+        InputFlood,
+        /// Upgrade and never join (expected: 1008 after `--join-timeout-ms`).
+        NoJoin,
+        /// Join, then WebSocket pings as fast as the socket takes them, at most
+        /// [`PING_FLOOD_LIMIT`] (expected: 1008 "input flood": control frames count).
+        PingFlood,
+        /// Join on a socket with a small receive buffer and never read, one input every
+        /// [`STALL_INPUT_EVERY`] (expected: the stall limit closes it, 1008 "too slow"; as it
+        /// never reads it can't see the close frame, and shows as a write failing: "none").
+        Stall,
+    }
+
+    impl Attack {
+        const ALL: [Self; 5] =
+            [Self::JoinDrop, Self::InputFlood, Self::NoJoin, Self::PingFlood, Self::Stall];
+
+        fn name(self) -> &'static str {
+            match self {
+                Self::JoinDrop => "join-drop",
+                Self::InputFlood => "input-flood",
+                Self::NoJoin => "no-join",
+                Self::PingFlood => "ping-flood",
+                Self::Stall => "stall",
+            }
+        }
+    }
+
+    /// How one connection ended.
+    #[derive(Debug, Clone, Copy)]
+    enum Ended {
+        /// The server ended it: the code of its close frame, or `None` without one (EOF, a
+        /// reset, a write that failed).
+        Closed(Option<u16>),
+        /// The swarm dropped it on purpose (join-drop).
+        Dropped,
+        /// The run ended first.
+        OpenAtEnd,
+    }
+
+    /// One kind of attack's figures.
+    #[derive(Debug, Default)]
+    struct KindStats {
+        hostiles: usize,
+        /// Upgrades completed.
+        connections: u64,
+        /// Connects or upgrades that failed or took over [`CONNECT_TIMEOUT`].
+        connect_failures: u64,
+        /// Connections the server ended, by close code (`None`: without a close frame).
+        closes: BTreeMap<Option<u16>, u64>,
+        /// Seconds from upgrade to the server's close: the sum (for the mean) and the longest.
+        close_secs_sum: f64,
+        close_secs_max: f64,
+        dropped: u64,
+        /// Connections still open when the run ended, and the oldest one's age: for an attack
+        /// the server should close within seconds, a sign it did not.
+        open_at_end: u64,
+        oldest_open_secs: f64,
+    }
+
+    impl KindStats {
+        fn record(&mut self, ended: Ended, age: Duration) {
+            let secs = age.as_secs_f64();
+            match ended {
+                Ended::Closed(code) => {
+                    *self.closes.entry(code).or_default() += 1;
+                    self.close_secs_sum += secs;
+                    self.close_secs_max = self.close_secs_max.max(secs);
+                }
+                Ended::Dropped => self.dropped += 1,
+                Ended::OpenAtEnd => {
+                    self.open_at_end += 1;
+                    self.oldest_open_secs = self.oldest_open_secs.max(secs);
+                }
+            }
+        }
+
+        fn closed(&self) -> u64 {
+            self.closes.values().sum()
+        }
+    }
+
+    fn code_name(code: Option<u16>) -> String {
+        code.map_or_else(|| "none".to_owned(), |c| c.to_string())
+    }
+
+    /// Every kind's figures, in [`Attack::ALL`] order.
+    #[derive(Debug, Default)]
+    pub struct Report([KindStats; 5]);
+
+    impl Report {
+        /// Lines to print below the summary table.
+        pub fn table(&self) -> String {
+            let mut out = String::from(
+                "hostile connections, apart from the figures above (\"none\": ended without a \
+                 close frame):\n",
+            );
+            let _ = writeln!(
+                out,
+                "  {:<11} {:>8} {:>6} {:>6} {:>7} {:>11} {:>15}  server closes (code x count)",
+                "attack",
+                "hostiles",
+                "conns",
+                "failed",
+                "dropped",
+                "open at end",
+                "s to close avg/max"
+            );
+            for (attack, k) in Attack::ALL.iter().zip(&self.0) {
+                let closed = k.closed();
+                let to_close = match closed {
+                    0 => "-".to_owned(),
+                    n => format!("{:.1}/{:.1}", k.close_secs_sum / n as f64, k.close_secs_max),
+                };
+                let open = match k.open_at_end {
+                    0 => "0".to_owned(),
+                    n => format!("{n} ({:.1} s)", k.oldest_open_secs),
+                };
+                let closes: Vec<String> =
+                    k.closes.iter().map(|(c, n)| format!("{} x{n}", code_name(*c))).collect();
+                let closes = if closes.is_empty() { "-".to_owned() } else { closes.join(", ") };
+                let _ = writeln!(
+                    out,
+                    "  {:<11} {:>8} {:>6} {:>6} {:>7} {:>11} {:>18}  {closes}",
+                    attack.name(),
+                    k.hostiles,
+                    k.connections,
+                    k.connect_failures,
+                    k.dropped,
+                    open,
+                    to_close,
+                );
+            }
+            out
+        }
+
+        /// One JSON object, by attack.
+        pub fn json(&self) -> String {
+            let kinds: Vec<String> = Attack::ALL
+                .iter()
+                .zip(&self.0)
+                .map(|(attack, k)| {
+                    let closes: Vec<String> = k
+                        .closes
+                        .iter()
+                        .map(|(c, n)| format!("\"{}\":{n}", code_name(*c)))
+                        .collect();
+                    let mean = match k.closed() {
+                        0 => "null".to_owned(),
+                        n => format!("{:.3}", k.close_secs_sum / n as f64),
+                    };
+                    format!(
+                        "\"{}\":{{\"hostiles\":{},\"connections\":{},\"connect_failures\":{},\
+                         \"dropped\":{},\"open_at_end\":{},\"oldest_open_secs\":{:.3},\
+                         \"mean_secs_to_close\":{mean},\"max_secs_to_close\":{:.3},\
+                         \"closes\":{{{}}}}}",
+                        attack.name().replace('-', "_"),
+                        k.hostiles,
+                        k.connections,
+                        k.connect_failures,
+                        k.dropped,
+                        k.open_at_end,
+                        k.oldest_open_secs,
+                        k.close_secs_max,
+                        closes.join(","),
+                    )
+                })
+                .collect();
+            format!("{{{}}}", kinds.join(","))
+        }
+    }
+
+    /// What the hostiles do: `count` of them against `addr`, starting spread over `ramp` from
+    /// `start` (as the bots do), until `end_at`.
+    #[derive(Debug)]
+    pub struct Plan {
+        pub addr: SocketAddr,
+        /// As `--rooms`: hostile i joins room `swarm-{i mod rooms}`, or quick play if 0.
+        pub rooms: usize,
+        pub count: usize,
+        pub start: Instant,
+        pub ramp: Duration,
+        pub end_at: Instant,
+    }
+
+    /// Starts the hostiles on their own thread; their report comes when the last one is done
+    /// (an error if the thread could not start its runtime).
+    pub fn spawn(plan: Plan) -> std::io::Result<oneshot::Receiver<Report>> {
+        let (tx, rx) = oneshot::channel();
+        std::thread::Builder::new().name("swarm-hostile".to_owned()).spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            let report = tokio::task::LocalSet::new().block_on(&rt, run(plan));
+            let _ = tx.send(report);
+        })?;
+        Ok(rx)
+    }
+
+    async fn run(plan: Plan) -> Report {
+        let report = Rc::new(RefCell::new(Report::default()));
+        let plan = Rc::new(plan);
+        let mut tasks = Vec::with_capacity(plan.count);
+        for id in 0..plan.count {
+            let kind = id % Attack::ALL.len();
+            report.borrow_mut().0[kind].hostiles += 1;
+            let task = hostile(id, Attack::ALL[kind], plan.clone(), report.clone());
+            tasks.push(tokio::task::spawn_local(task));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        report.take()
+    }
+
+    /// One hostile: its attack, connection after connection, until the end.
+    async fn hostile(id: usize, attack: Attack, plan: Rc<Plan>, report: Rc<RefCell<Report>>) {
+        let start = plan.start + plan.ramp.mul_f64(id as f64 / plan.count.max(1) as f64);
+        tokio::time::sleep_until(start.into()).await;
+        let end = plan.end_at;
+        let kind = id % Attack::ALL.len();
+        while Instant::now() < end {
+            let cycle = Instant::now();
+            let connect = connect(plan.addr, attack == Attack::Stall);
+            let ws =
+                match tokio::time::timeout_at((cycle + CONNECT_TIMEOUT).min(end).into(), connect)
+                    .await
+                {
+                    Ok(Some(ws)) => ws,
+                    _ if Instant::now() >= end => break,
+                    _ => {
+                        report.borrow_mut().0[kind].connect_failures += 1;
+                        tokio::time::sleep_until((cycle + CYCLE).min(end).into()).await;
+                        continue;
+                    }
+                };
+            report.borrow_mut().0[kind].connections += 1;
+            let opened = Instant::now();
+            let join = join_message(id, plan.rooms);
+            let play = async {
+                match attack {
+                    Attack::JoinDrop => join_drop(ws, join).await,
+                    Attack::InputFlood => input_flood(ws, join).await,
+                    Attack::NoJoin => read_end(&mut { ws }).await,
+                    Attack::PingFlood => ping_flood(ws, join).await,
+                    Attack::Stall => stall(ws, join).await,
+                }
+            };
+            let ended = tokio::time::timeout_at(end.into(), play).await.unwrap_or(Ended::OpenAtEnd);
+            report.borrow_mut().0[kind].record(ended, opened.elapsed());
+            let pause = match (attack, ended) {
+                (Attack::InputFlood | Attack::PingFlood | Attack::Stall, Ended::Closed(_)) => {
+                    RECONNECT_AFTER
+                }
+                _ => Duration::ZERO,
+            };
+            let next = (cycle + CYCLE).max(Instant::now() + pause).min(end);
+            tokio::time::sleep_until(next.into()).await;
+        }
+    }
+
+    type Ws = WebSocketStream<TcpStream>;
+
+    /// A WebSocket to `addr`, on a socket with a small receive buffer if asked.
+    async fn connect(addr: SocketAddr, small_receive_buffer: bool) -> Option<Ws> {
+        let tcp = if small_receive_buffer {
+            let socket =
+                if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.ok()?;
+            // Before connecting: the window is negotiated in the handshake.
+            socket.set_recv_buffer_size(STALL_RECEIVE_BUFFER).ok()?;
+            socket.connect(addr).await.ok()?
+        } else {
+            TcpStream::connect(addr).await.ok()?
+        };
+        let _ = tcp.set_nodelay(true);
+        let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+        let url = format!("ws://{addr}/ws");
+        let (ws, _) =
+            tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await.ok()?;
+        Some(ws)
+    }
+
+    fn join_message(id: usize, rooms: usize) -> Message {
+        let join = ClientMsg::Join {
+            protocol_version: PROTOCOL_VERSION,
+            name: Some(format!("hostile{id}")),
+            resume: None,
+            room: (rooms > 0).then(|| format!("swarm-{}", id % rooms)),
+        };
+        Message::Binary(join.encode().into())
+    }
+
+    /// A full-stick input that attacks: whatever the server lets through, it uses.
+    fn input_message(seq: u32) -> Message {
+        let dir = Direction::new(1.0, 0.0).unwrap_or_default();
+        Message::Binary(ClientMsg::Input(Input { seq, dir, attack: true }).encode().into())
+    }
+
+    /// What a message read says about the connection's end, if it ended.
+    fn ending(msg: Option<Result<Message, tungstenite::Error>>) -> Option<Ended> {
+        match msg {
+            // 1005: a close frame without a code.
+            Some(Ok(Message::Close(frame))) => {
+                Some(Ended::Closed(Some(frame.map_or(1005, |f| u16::from(f.code)))))
+            }
+            Some(Ok(_)) => None,
+            Some(Err(_)) | None => Some(Ended::Closed(None)),
+        }
+    }
+
+    /// Reads (and discards) until the connection ends.
+    async fn read_end<S>(stream: &mut S) -> Ended
+    where
+        S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+    {
+        loop {
+            if let Some(end) = ending(stream.next().await) {
+                return end;
+            }
+        }
+    }
+
+    /// After a write failed: the close frame the server may have sent first.
+    async fn after_failed_write(ws: &mut Ws) -> Ended {
+        tokio::time::timeout(CLOSE_WAIT, read_end(ws)).await.unwrap_or(Ended::Closed(None))
+    }
+
+    /// Sends the join and reads up to the welcome: the tick rate.
+    async fn joined(ws: &mut Ws, join: Message) -> Result<u32, Ended> {
+        if ws.send(join).await.is_err() {
+            return Err(after_failed_write(ws).await);
+        }
+        loop {
+            let msg = ws.next().await;
+            if let Some(Ok(Message::Binary(b))) = &msg
+                && let Ok(ServerMsg::Welcome(w)) = ServerMsg::decode(b)
+            {
+                return Ok(w.tick_rate);
+            }
+            if let Some(end) = ending(msg) {
+                return Err(end);
+            }
+        }
+    }
+
+    async fn join_drop(mut ws: Ws, join: Message) -> Ended {
+        match tokio::time::timeout(WELCOME_WAIT, joined(&mut ws, join)).await {
+            Ok(Err(end)) => end,
+            // Dropped without a close frame, as a lost connection.
+            Ok(Ok(_)) | Err(_) => Ended::Dropped,
+        }
+    }
+
+    async fn input_flood(mut ws: Ws, join: Message) -> Ended {
+        let tick_rate = match joined(&mut ws, join).await {
+            Ok(rate) => rate.max(1),
+            Err(end) => return end,
+        };
+        let mut every = tokio::time::interval(Duration::from_secs(1) / (2 * tick_rate));
+        let mut seq = 0;
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    seq += 1;
+                    if ws.send(input_message(seq)).await.is_err() {
+                        return after_failed_write(&mut ws).await;
+                    }
+                }
+                msg = ws.next() => {
+                    if let Some(end) = ending(msg) {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn ping_flood(mut ws: Ws, join: Message) -> Ended {
+        if let Err(end) = joined(&mut ws, join).await {
+            return end;
+        }
+        let (mut sink, mut stream) = ws.split();
+        let flood = async {
+            for _ in 0..PING_FLOOD_LIMIT {
+                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::pin!(flood);
+        let read = read_end(&mut stream);
+        tokio::pin!(read);
+        let mut flooding = true;
+        loop {
+            tokio::select! {
+                () = &mut flood, if flooding => flooding = false,
+                end = &mut read => return end,
+            }
+        }
+    }
+
+    /// Never reads after the upgrade, so a close frame can't be seen: the end is the first
+    /// write that fails (the server's kernel resets a connection its owner closed).
+    async fn stall(mut ws: Ws, join: Message) -> Ended {
+        if ws.send(join).await.is_err() {
+            return Ended::Closed(None);
+        }
+        let mut every = tokio::time::interval(STALL_INPUT_EVERY);
+        let mut seq = 0;
+        loop {
+            every.tick().await;
+            seq += 1;
+            if ws.send(input_message(seq)).await.is_err() {
+                return Ended::Closed(None);
+            }
+        }
+    }
 }

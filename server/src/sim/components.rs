@@ -65,8 +65,9 @@ pub struct Controls {
     /// [`MAX_MOVES_PER_TICK`] banked, so bunched inputs catch up a tick they missed but a
     /// client sending more inputs than ticks never moves faster than the rules.
     pub budget: u8,
-    /// The tick `budget` was counted at.
-    pub budget_at: u64,
+    /// The tick `budget` was counted at (its low 32 bits: only differences of a few ticks
+    /// matter, and the component stays 32 bytes).
+    pub budget_at: u32,
 }
 
 impl Controls {

@@ -199,28 +199,32 @@ pub fn apply_inputs(
     let board = &seats.board;
     let now = board.now();
     let phase = (clock.tick % u64::from(DELAY_SAMPLE)) as u32;
-    let mut taken = [(Input::default(), 0u32); MAX_MOVES_PER_TICK];
-    let tick = clock.tick;
+    let mut taken = [(Input::default(), 0u16); MAX_MOVES_PER_TICK];
+    let tick = clock.tick as u32;
     for (player, mut c) in &mut players {
         // One move a tick, one more banked: never more moves than ticks, plus one.
-        let elapsed = tick.saturating_sub(c.budget_at).min(MAX_MOVES_PER_TICK as u64) as u8;
-        let budget = c.budget.saturating_add(elapsed).min(MAX_MOVES_PER_TICK as u8);
-        let n = board.take(c.slot, &mut taken[..usize::from(budget)]);
+        let budget = if tick.wrapping_sub(c.budget_at) >= MAX_MOVES_PER_TICK as u32 {
+            MAX_MOVES_PER_TICK
+        } else {
+            usize::from(c.budget) + tick.wrapping_sub(c.budget_at) as usize
+        }
+        .min(MAX_MOVES_PER_TICK);
+        let n = board.take(c.slot, &mut taken, budget);
         if n == 0 && c.move_count == 0 && !c.attack {
             continue; // idle: don't even mark the component changed (the budget is lazy)
         }
+        let sampled = c.slot % DELAY_SAMPLE == phase;
         let c = &mut *c;
-        c.budget = budget - n as u8;
+        c.budget = (budget - n) as u8;
         c.budget_at = tick;
-        c.move_count = 0;
+        c.move_count = n as u8;
         c.attack = false;
-        for &(input, arrived) in &taken[..n] {
-            c.moves[usize::from(c.move_count)] = input.dir;
-            c.move_count += 1;
+        for (i, &(input, arrived)) in taken.iter().take(n).enumerate() {
+            c.moves[i] = input.dir;
             c.attack |= input.attack;
             c.acked = input.seq;
-            if c.slot % DELAY_SAMPLE == phase {
-                delays.record_micros(now.wrapping_sub(arrived));
+            if sampled {
+                delays.record_units(now.wrapping_sub(arrived));
             }
         }
         if n > 0 {

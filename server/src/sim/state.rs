@@ -149,10 +149,12 @@ pub struct KeyframeRequest(pub Arc<AtomicBool>);
 pub struct InputDelays(pub LocalHistogram);
 
 impl InputDelays {
-    /// Counts one input that waited `micros`.
+    /// Counts one input that waited `units` of the board's clock
+    /// ([`crate::link::ARRIVAL_UNIT_MICROS`]).
     #[inline]
-    pub fn record_micros(&mut self, micros: u32) {
-        self.0.record(std::time::Duration::from_micros(u64::from(micros)));
+    pub fn record_units(&mut self, units: u16) {
+        let micros = u64::from(units) * crate::link::ARRIVAL_UNIT_MICROS;
+        self.0.record(std::time::Duration::from_micros(micros));
     }
 }
 
