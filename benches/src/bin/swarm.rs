@@ -832,7 +832,7 @@ mod hostile {
                 match attack {
                     Attack::JoinDrop => join_drop(ws, join).await,
                     Attack::InputFlood => input_flood(ws, join).await,
-                    Attack::NoJoin => read_end(&mut { ws }).await,
+                    Attack::NoJoin => no_join(ws).await,
                     Attack::PingFlood => ping_flood(ws, join).await,
                     Attack::Stall => stall(ws, join).await,
                 }
@@ -932,6 +932,10 @@ mod hostile {
                 return Err(end);
             }
         }
+    }
+
+    async fn no_join(mut ws: Ws) -> Ended {
+        read_end(&mut ws).await
     }
 
     async fn join_drop(mut ws: Ws, join: Message) -> Ended {

@@ -37,7 +37,8 @@ pub type Ws = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>
 pub const OUTBOX_CAPACITY: usize = 8;
 /// An input whose sequence number jumps further ahead than this closes the connection.
 pub const MAX_SEQ_JUMP: u32 = 10_000;
-/// Time the writer gets to send the close frame, and the session to wind down.
+/// Time a closing connection gets, in all, to send its close frame and hear the peer's answer;
+/// then its socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs the connection to its end and tells the sim the player left.
@@ -76,12 +77,15 @@ pub async fn run(ws: Ws, conn: ConnId, ip: std::net::IpAddr, ctx: Arc<NetContext
     // answers it or the grace ends: closing a socket with unread input makes the kernel send
     // a reset, which would destroy our close frame before the peer read it.
     let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+    let abort = writer.abort_handle();
     let finished = tokio::time::timeout(CLOSE_GRACE, async {
         let (written, ()) = tokio::join!(writer, drain);
         written
     })
     .await;
     if finished.is_err() {
+        // The grace is over: the socket goes now, whatever the writer was waiting for.
+        abort.abort();
         debug!(conn, "connection did not finish closing in time");
     }
     if let Some((room, _)) = joined {
@@ -427,7 +431,13 @@ async fn write_loop(
             code: WsCloseCode::from(close.code.as_u16()),
             reason: truncate(&close.reason).into(),
         };
-        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
+        // One grace for the close frame and the flush together (the session waits no longer).
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            let _ = sink.send(Message::Close(Some(frame))).await;
+            let _ = sink.close().await;
+        })
+        .await;
+        return;
     }
     let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
 }
