@@ -113,6 +113,10 @@ pub struct TickOutput {
     pub evictable: usize,
 }
 
+/// Inputs a player uses in one tick at most: one, plus one more to catch up a tick in which
+/// none arrived (inputs bunched up in the network).
+pub const MAX_TAKE: usize = 2;
+
 /// The unit of input arrival times, in microseconds.
 pub const ARRIVAL_UNIT_MICROS: u64 = 32;
 
@@ -138,6 +142,11 @@ struct Queued {
 struct InputRing {
     start: u8,
     len: u8,
+    /// Inputs the seat's player may still use, as of tick `budget_at` (low 16 bits): one
+    /// more each tick, at most [`MAX_TAKE`] banked. Kept here, beside the lock the sim
+    /// takes anyway, rather than in a component.
+    budget: u8,
+    budget_at: u16,
     slots: [Queued; INPUT_QUEUE_CAPACITY],
 }
 
@@ -217,14 +226,22 @@ impl InputBoard {
         })
     }
 
-    /// Takes up to `max` (and `out.len()`) inputs from `slot`, oldest first, each with its
-    /// arrival time (see [`now`](Self::now)); returns how many.
-    pub fn take(&self, slot: u32, out: &mut [(Input, u16)], max: usize) -> usize {
+    /// Takes this tick's inputs from `slot`, oldest first, each with its arrival time (see
+    /// [`now`](Self::now)); returns how many. The seat's player gets one input a tick, plus
+    /// one banked from a tick in which it used none: over any span of ticks it uses at most
+    /// one per tick plus one, however many it sends (the rest wait). `tick` is the tick being
+    /// run (only its low bits matter).
+    pub fn take(&self, slot: u32, out: &mut [(Input, u16); MAX_TAKE], tick: u64) -> usize {
         let Some(mut s) = self.slot(slot) else { return 0 };
-        let max = max.min(out.len());
+        let tick = tick as u16;
+        let ring = &mut s.ring;
+        let elapsed = usize::from(tick.wrapping_sub(ring.budget_at)).min(MAX_TAKE);
+        let max = (usize::from(ring.budget) + elapsed).min(MAX_TAKE).min(usize::from(ring.len));
+        ring.budget = (usize::from(ring.budget) + elapsed).min(MAX_TAKE) as u8 - max as u8;
+        ring.budget_at = tick;
         let mut n = 0;
         while n < max {
-            let Some(q) = s.ring.pop() else { break };
+            let Some(q) = ring.pop() else { break };
             out[n] = (Input { seq: q.seq, dir: q.dir, attack: q.attack }, q.arrived);
             n += 1;
         }
@@ -236,7 +253,7 @@ impl InputBoard {
     pub fn bind(&self, slot: u32, route: &Route) {
         if let Some(mut s) = self.slot(slot) {
             s.generation = s.generation.wrapping_add(1).max(1);
-            s.ring = InputRing::default();
+            s.ring = InputRing { budget: MAX_TAKE as u8, ..InputRing::default() };
             route.set(slot, s.generation);
         }
     }
@@ -245,7 +262,7 @@ impl InputBoard {
     pub fn unbind(&self, slot: u32) {
         if let Some(mut s) = self.slot(slot) {
             s.generation = s.generation.wrapping_add(1).max(1);
-            s.ring = InputRing::default();
+            s.ring = InputRing { budget: MAX_TAKE as u8, ..InputRing::default() };
         }
     }
 }
@@ -291,11 +308,30 @@ mod tests {
         board.bind(1, &new);
         assert!(!board.push(&old, input(2)), "the old connection's route is dead");
         assert!(board.push(&new, input(1)));
-        let mut out = [(Input::default(), 0u16); 4];
-        assert_eq!(board.take(1, &mut out, 4), 1, "only the new connection's input is there");
+        let mut out = [(Input::default(), 0u16); MAX_TAKE];
+        assert_eq!(board.take(1, &mut out, 1), 1, "only the new connection's input is there");
         assert_eq!(out[0].0.seq, 1);
         board.unbind(1);
         assert!(!board.push(&new, input(2)));
+    }
+
+    #[test]
+    fn a_seat_uses_at_most_one_input_a_tick_plus_one_banked() {
+        let board = InputBoard::new(1);
+        let route = Route::default();
+        board.bind(0, &route);
+        for seq in 1..=8 {
+            assert!(board.push(&route, input(seq)));
+        }
+        let mut out = [(Input::default(), 0u16); MAX_TAKE];
+        let taken: Vec<usize> = (1..=6).map(|tick| board.take(0, &mut out, tick)).collect();
+        assert_eq!(taken, vec![2, 1, 1, 1, 1, 1], "a banked catch-up, then one a tick");
+        assert_eq!(board.take(0, &mut out, 9), 1, "ticks 7, 8 idle: one banked (a tick's worth)");
+        for seq in 9..=12 {
+            assert!(board.push(&route, input(seq)));
+        }
+        assert_eq!(board.take(0, &mut out, 12), 2, "idle again: catch up one tick");
+        assert_eq!(board.take(0, &mut out, 13), 1);
     }
 
     #[test]

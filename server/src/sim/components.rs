@@ -42,8 +42,8 @@ impl Health {
 }
 
 /// Inputs per tick a player may use at most: one, plus one more to catch up a tick in which
-/// none arrived (inputs bunched up in the network).
-pub const MAX_MOVES_PER_TICK: usize = 2;
+/// none arrived (inputs bunched up in the network); the input board enforces it.
+pub const MAX_MOVES_PER_TICK: usize = crate::link::MAX_TAKE;
 
 /// The player's inputs: those waiting, and those applied this tick.
 #[derive(Component, Debug)]
@@ -61,13 +61,6 @@ pub struct Controls {
     pub move_count: u8,
     /// Whether an input applied this tick pressed attack.
     pub attack: bool,
-    /// Moves the player may still make, as of tick `budget_at`: one more each tick, at most
-    /// [`MAX_MOVES_PER_TICK`] banked, so bunched inputs catch up a tick they missed but a
-    /// client sending more inputs than ticks never moves faster than the rules.
-    pub budget: u8,
-    /// The tick `budget` was counted at (its low 32 bits: only differences of a few ticks
-    /// matter, and the component stays 32 bytes).
-    pub budget_at: u32,
 }
 
 impl Controls {
@@ -79,8 +72,6 @@ impl Controls {
             moves: [Direction::default(); MAX_MOVES_PER_TICK],
             move_count: 0,
             attack: false,
-            budget: MAX_MOVES_PER_TICK as u8,
-            budget_at: 0,
         }
     }
 }

@@ -200,23 +200,14 @@ pub fn apply_inputs(
     let now = board.now();
     let phase = (clock.tick % u64::from(DELAY_SAMPLE)) as u32;
     let mut taken = [(Input::default(), 0u16); MAX_MOVES_PER_TICK];
-    let tick = clock.tick as u32;
     for (player, mut c) in &mut players {
-        // One move a tick, one more banked: never more moves than ticks, plus one.
-        let budget = if tick.wrapping_sub(c.budget_at) >= MAX_MOVES_PER_TICK as u32 {
-            MAX_MOVES_PER_TICK
-        } else {
-            usize::from(c.budget) + tick.wrapping_sub(c.budget_at) as usize
-        }
-        .min(MAX_MOVES_PER_TICK);
-        let n = board.take(c.slot, &mut taken, budget);
+        // At most one input a tick plus one banked (the board keeps each seat's budget).
+        let n = board.take(c.slot, &mut taken, clock.tick);
         if n == 0 && c.move_count == 0 && !c.attack {
-            continue; // idle: don't even mark the component changed (the budget is lazy)
+            continue; // idle: don't even mark the component changed
         }
         let sampled = c.slot % DELAY_SAMPLE == phase;
         let c = &mut *c;
-        c.budget = (budget - n) as u8;
-        c.budget_at = tick;
         c.move_count = n as u8;
         c.attack = false;
         for (i, &(input, arrived)) in taken.iter().take(n).enumerate() {
