@@ -48,6 +48,7 @@ fn run() -> Result<(), String> {
     let manifest_dir = PathBuf::from(env_var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(env_var("OUT_DIR")?);
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=src/net/web_files.rs");
     println!("cargo::rerun-if-env-changed={DIST_ENV}");
 
     let web = match env::var_os(DIST_ENV).filter(|dist| !dist.is_empty()) {
@@ -216,33 +217,5 @@ fn env_var(name: &str) -> Result<String, String> {
     env::var(name).map_err(|e| format!("{name}: {e} (is this running as a cargo build script?)"))
 }
 
-// The next two must agree with `etag` and `content_type` in src/net/assets.rs, so that a file
-// gets the same headers embedded or read with --web-root; that module's tests check every
-// embedded file against its own functions.
-
-/// A strong ETag: the 64-bit FNV-1a hash of the bytes as 16 hex digits, in quotes.
-fn etag(body: &[u8]) -> String {
-    format!("\"{:016x}\"", fnv1a(body))
-}
-
-/// 64-bit FNV-1a.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// The `Content-Type` for a file, by extension.
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "json" | "map" => "application/json",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "wasm" => "application/wasm",
-        _ => "application/octet-stream",
-    }
-}
+// `etag`, `fnv1a` and `content_type`, shared word for word with src/net/assets.rs.
+include!("src/net/web_files.rs");
