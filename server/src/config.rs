@@ -244,8 +244,14 @@ impl Config {
     }
 
     /// The network side's limits.
-    pub fn net_limits(&self) -> crate::net::NetLimits {
-        crate::net::NetLimits {
+    /// The network side's limits, for a server bound to `bound` that serves metrics on the
+    /// main port or (`metrics_separate`) on a port of their own.
+    pub fn net_limits(
+        &self,
+        bound: SocketAddr,
+        metrics_separate: bool,
+    ) -> Result<crate::net::NetLimits, crate::net::proxy::ProxyError> {
+        Ok(crate::net::NetLimits {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             cap_loopback: self.cap_loopback,
@@ -261,13 +267,13 @@ impl Config {
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
             join_timeout: Duration::from_millis(self.join_timeout_ms.max(1)),
             write_timeout: Duration::from_millis(self.write_timeout_ms.max(1)),
-            allowed_hosts: None,
-            trusted_proxies: crate::net::proxy::TrustedProxies::default(),
+            allowed_hosts: self.allowed_hosts(bound),
+            trusted_proxies: crate::net::proxy::TrustedProxies::parse(&self.trusted_proxies)?,
             send_buffer_bytes: self.send_buffer_bytes,
             unsent_limit_bytes: self.unsent_limit_bytes,
             tick_rate: self.tick_rate,
-            metrics_on_main: self.metrics_addr.is_none(),
-        }
+            metrics_on_main: !metrics_separate,
+        })
     }
 
     /// The host names a browser may use to reach a server bound to `bound` (see

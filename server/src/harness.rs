@@ -76,16 +76,6 @@ impl LocalRoom {
         self.fanout.handle(FanoutMsg::Unregister { conn });
     }
 
-    /// Sends a raw message to the sim's inbox.
-    pub fn send(&self, msg: Inbound) {
-        let _ = self.inbox.send(msg);
-    }
-
-    /// Whether the sim's inbox is empty.
-    pub fn inbox_is_empty(&self) -> bool {
-        self.inbox.is_empty()
-    }
-
     /// Runs one tick and queues its output to the clients.
     pub fn step(&mut self) -> Delivered {
         let out = self.sim.step();

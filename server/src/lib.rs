@@ -74,7 +74,8 @@ pub struct Listeners {
     pub metrics: Option<TcpListener>,
 }
 
-/// Runs the server on `listener` until `shutdown` resolves, then closes every connection
+/// Runs the server on `listener` (metrics on it too: `--metrics-addr` needs a listener of its
+/// own, see [`run_with`]) until `shutdown` resolves, then closes every connection
 /// (close code 1001), stops every room and returns.
 pub async fn run(
     config: Config,
@@ -101,10 +102,7 @@ pub async fn run_with(
         Some(root) => Assets::load(root),
         None => Assets::embedded(),
     };
-    let mut limits = config.net_limits();
-    limits.metrics_on_main = listeners.metrics.is_none();
-    limits.allowed_hosts = config.allowed_hosts(listeners.main.local_addr()?);
-    limits.trusted_proxies = net::proxy::TrustedProxies::parse(&config.trusted_proxies)?;
+    let limits = config.net_limits(listeners.main.local_addr()?, listeners.metrics.is_some())?;
     let ctx = Arc::new(NetContext::new(
         registry.clone(),
         assets,

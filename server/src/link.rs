@@ -236,8 +236,9 @@ impl InputBoard {
         let tick = tick as u16;
         let ring = &mut s.ring;
         let elapsed = usize::from(tick.wrapping_sub(ring.budget_at)).min(MAX_TAKE);
-        let max = (usize::from(ring.budget) + elapsed).min(MAX_TAKE).min(usize::from(ring.len));
-        ring.budget = (usize::from(ring.budget) + elapsed).min(MAX_TAKE) as u8 - max as u8;
+        let budget = (usize::from(ring.budget) + elapsed).min(MAX_TAKE);
+        let max = budget.min(usize::from(ring.len));
+        ring.budget = (budget - max) as u8;
         ring.budget_at = tick;
         let mut n = 0;
         while n < max {
@@ -282,11 +283,6 @@ impl Route {
         let v = self.0.load(Ordering::Acquire);
         let generation = (v >> 32) as u32;
         (generation != 0).then_some((v as u32, generation))
-    }
-
-    /// Whether the sim has published a slot.
-    pub fn is_set(&self) -> bool {
-        self.get().is_some()
     }
 }
 

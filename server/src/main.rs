@@ -17,7 +17,16 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
-    skirmish_server::run(config, listener, shutdown_signal()).await?;
+    let metrics = match config.metrics_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for metrics"))?,
+        ),
+        None => None,
+    };
+    let listeners = skirmish_server::Listeners { main: listener, metrics };
+    skirmish_server::run_with(config, listeners, shutdown_signal(), Default::default()).await?;
     Ok(())
 }
 

@@ -62,6 +62,14 @@ impl Harness {
         conn
     }
 
+    /// Joins a client and puts its player at (x, y) in subunits; returns both ids.
+    fn join_at(&mut self, x: i32, y: i32) -> (ConnId, PlayerId) {
+        let conn = self.join();
+        let id = self.player(conn);
+        self.place(id, x, y);
+        (conn, id)
+    }
+
     fn join_no_step(&mut self) -> ConnId {
         let conn = self.next_conn;
         self.next_conn += 1;
@@ -170,9 +178,7 @@ impl Harness {
 #[test]
 fn moves_at_the_configured_speed_and_stays_on_the_map() {
     let mut h = Harness::new(Harness::rules());
-    let a = h.join();
-    let id = h.player(a);
-    h.place(id, 800, 800);
+    let (a, id) = h.join_at(800, 800);
     h.step();
     let step = (100.0 * 8.0 / 30.0_f64 + 0.5).floor() as i32; // speed 100 u/s, 30 Hz, 8 subunits
     h.input(a, 1.0, 0.0, false);
@@ -200,9 +206,7 @@ fn moves_at_the_configured_speed_and_stays_on_the_map() {
 #[test]
 fn bunched_inputs_catch_up_two_per_tick() {
     let mut h = Harness::new(Harness::rules());
-    let a = h.join();
-    let id = h.player(a);
-    h.place(id, 800, 800);
+    let (a, id) = h.join_at(800, 800);
     for _ in 0..4 {
         h.input(a, 1.0, 0.0, false);
     }
@@ -226,9 +230,7 @@ fn bunched_inputs_catch_up_two_per_tick() {
 #[test]
 fn more_inputs_than_ticks_give_no_speed() {
     let mut h = Harness::new(Harness::rules());
-    let a = h.join();
-    let id = h.player(a);
-    h.place(id, 0, 800);
+    let (a, id) = h.join_at(0, 800);
     h.step();
     for _ in 0..60 {
         h.input(a, 1.0, 0.0, false);

@@ -1536,54 +1536,74 @@ async fn a_download_nobody_reads_is_cut_off_at_the_write_deadline() {
     app.shutdown().await;
 }
 
+/// The real `skirmish` binary, started through bash (`prefix` runs first, e.g. a `ulimit`),
+/// its log lines collected; killed however the test ends.
+struct Binary {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Binary {
+    fn start(prefix: &str, args: &str) -> Self {
+        use std::io::BufRead;
+        let bin = env!("CARGO_BIN_EXE_skirmish");
+        let mut child = std::process::Command::new("bash")
+            .args(["-c", &format!("{prefix} {bin} {args}")])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn the server");
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The address logged after `marker` (e.g. `serving addr=`), waiting for it up to [`WAIT`].
+    fn addr(&self, marker: &str) -> SocketAddr {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let found = self.lines.lock().expect("lines").iter().find_map(|l| {
+                l.split(marker).nth(1).and_then(|r| r.split_whitespace().next()?.parse().ok())
+            });
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(std::time::Instant::now() < deadline, "the server never logged {marker:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// How many log lines contain `text`.
+    fn lines_with(&self, text: &str) -> usize {
+        self.lines.lock().expect("lines").iter().filter(|l| l.contains(text)).count()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The real binary under `ulimit -n 64`: with more clients than descriptors it keeps
 /// running, tells the clients it can't take that it is out of descriptors (503) instead of
 /// leaving them hanging, logs the failing accepts once per interval, and serves again once
 /// descriptors are free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
-    use std::io::BufRead;
-    let bin = env!("CARGO_BIN_EXE_skirmish");
-    let mut child = std::process::Command::new("bash")
-        .args([
-            "-c",
-            &format!(
-                "ulimit -n 64 && exec {bin} --addr 127.0.0.1:0 --handshake-timeout-ms 60000 --log warn,skirmish_server=info"
-            ),
-        ])
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn the server");
-    let stderr = child.stderr.take().expect("stderr");
-    // Killed however the test ends.
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = KillOnDrop(child);
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("serving addr=").nth(1) {
-                    let _ = addr_tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-                }
-                lines.lock().expect("lines").push(line);
-            }
-        });
-    }
-    let addr: SocketAddr = addr_rx
-        .recv_timeout(WAIT)
-        .expect("the server reports its address")
-        .parse()
-        .expect("an address");
+    let server = Binary::start(
+        "ulimit -n 64 && exec",
+        "--addr 127.0.0.1:0 --handshake-timeout-ms 60000 --log warn,skirmish_server=info",
+    );
+    let addr = server.addr("serving addr=");
     // 100 connections that send nothing hold descriptors (their handshake timeout is long).
     let mut held = Vec::new();
     for _ in 0..100 {
@@ -1608,11 +1628,16 @@ async fn out_of_file_descriptors_the_server_backs_off_and_recovers() {
             .starts_with("HTTP/1.1 200")
     })
     .await;
-    let warnings = lines
-        .lock()
-        .expect("lines")
-        .iter()
-        .filter(|l| l.contains("accepting connections fails"))
-        .count();
+    let warnings = server.lines_with("accepting connections fails");
     assert!((1..=2).contains(&warnings), "{warnings} warnings: once per 10 s expected");
+}
+
+/// The binary's `--metrics-addr`: metrics on their own port, not on the game's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_metrics_on_the_metrics_address() {
+    let server = Binary::start("exec", "--addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 --log info");
+    let (main, metrics) = (server.addr("serving addr="), server.addr("serving metrics addr="));
+    let m = http_get(metrics, "/metrics").await;
+    assert!(m.starts_with("HTTP/1.1 200") && m.contains("skirmish_connections"), "{m}");
+    assert!(http_get(main, "/metrics").await.starts_with("HTTP/1.1 404"), "not on the game port");
 }

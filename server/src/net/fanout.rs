@@ -101,9 +101,7 @@ impl Fanout {
     /// Handles one message; `false` once the room is closed.
     pub fn handle(&mut self, msg: FanoutMsg) -> bool {
         match msg {
-            FanoutMsg::Register { conn, link } => {
-                self.links.insert(conn, link);
-            }
+            FanoutMsg::Register { conn, link } => self.register(conn, link),
             FanoutMsg::Unregister { conn } => {
                 self.links.remove(&conn);
             }

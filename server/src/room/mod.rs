@@ -13,7 +13,7 @@ pub mod registry;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -78,7 +78,6 @@ pub struct RoomHandle {
     /// Since when the room's ticks have been starting late (nanoseconds since the registry's
     /// epoch, plus one; 0: on time).
     late_since: AtomicU64,
-    closed: AtomicBool,
 }
 
 impl RoomHandle {
@@ -95,17 +94,12 @@ impl RoomHandle {
     /// Whether a new player can be placed here: a free seat, or one a waiting player beyond
     /// its share would give up.
     pub fn has_room(&self) -> bool {
-        self.seats_taken().saturating_sub(self.evictable.load(Ordering::Relaxed)) < self.cap
+        self.fullness() < self.cap
     }
 
     /// Seats taken less those a new player could have: how full the room is for placement.
     pub fn fullness(&self) -> usize {
         self.seats_taken().saturating_sub(self.evictable.load(Ordering::Relaxed))
-    }
-
-    /// Whether the room has closed (emptied or failed).
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
     }
 }
 
@@ -251,7 +245,6 @@ impl Room {
 
 impl Drop for Room {
     fn drop(&mut self) {
-        self.handle.closed.store(true, Ordering::Release);
         self.registry.forget_metrics(&self.handle.id);
     }
 }

@@ -9,7 +9,7 @@
 //! lock as placements, so nobody is placed in a closing room.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -92,7 +92,6 @@ pub struct RegistryState {
     inner: Mutex<Inner>,
     epoch: Instant,
     metrics: Arc<Metrics>,
-    open_rooms: AtomicUsize,
 }
 
 impl std::fmt::Debug for RegistryState {
@@ -145,7 +144,6 @@ impl RegistryState {
     fn remove_locked(inner: &mut Inner, room: &Arc<RoomHandle>) {
         if inner.rooms.get(&room.id).is_some_and(|r| Arc::ptr_eq(r, room)) {
             inner.rooms.remove(&room.id);
-            room.closed.store(true, Ordering::Release);
             inner.directory.retain(|_, id| *id != room.id);
         }
     }
@@ -153,7 +151,6 @@ impl RegistryState {
     /// The room is gone for good: its metric series go (a room reopened under the same id
     /// starts afresh).
     pub fn forget_metrics(&self, room: &RoomId) {
-        self.open_rooms.fetch_sub(1, Ordering::AcqRel);
         let inner = self.lock();
         if !inner.rooms.contains_key(room) {
             self.metrics.remove_room(room);
@@ -169,7 +166,6 @@ pub struct Registry {
     hooks: Hooks,
     pool: Pool,
     runtime: tokio::runtime::Handle,
-    shutting_down: AtomicBool,
 }
 
 impl Registry {
@@ -192,13 +188,11 @@ impl Registry {
                 }),
                 epoch: Instant::now(),
                 metrics,
-                open_rooms: AtomicUsize::new(0),
             }),
             settings,
             hooks,
             pool,
             runtime: tokio::runtime::Handle::current(),
-            shutting_down: AtomicBool::new(false),
         })
     }
 
@@ -221,7 +215,6 @@ impl Registry {
             room.seats.fetch_add(1, Ordering::AcqRel);
             return Ok(room);
         }
-        let cap = self.settings.sim.max_players;
         let room = match request {
             RoomRequest::Named(name) => {
                 if !valid_room_name(name) {
@@ -237,10 +230,8 @@ impl Registry {
                 let fullest = inner
                     .rooms
                     .values()
-                    .filter(|r| r.quick && r.seats.load(Ordering::Acquire) < cap)
-                    .max_by_key(|r| {
-                        (r.seats.load(Ordering::Acquire), std::cmp::Reverse(r.id.clone()))
-                    })
+                    .filter(|r| r.quick && r.has_room())
+                    .max_by_key(|r| (r.fullness(), std::cmp::Reverse(r.id.clone())))
                     .cloned();
                 match fullest {
                     Some(room) => room,
@@ -295,7 +286,6 @@ impl Registry {
             evictable: AtomicUsize::new(0),
             next_due: AtomicU64::new(self.state.nanos(clock.next_due())),
             late_since: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
         });
         let room = Room {
             handle: handle.clone(),
@@ -308,7 +298,6 @@ impl Registry {
             hooks: self.hooks.clone(),
         };
         inner.rooms.insert(id.clone(), handle.clone());
-        self.state.open_rooms.fetch_add(1, Ordering::AcqRel);
         self.state.metrics.set_rooms(inner.rooms.len() as i64);
         info!(room = %id, quick, "room opened");
         self.pool.add(room);
@@ -325,11 +314,6 @@ impl Registry {
             .collect();
         rooms.sort_by(|a, b| a.id.cmp(&b.id));
         rooms
-    }
-
-    /// The open room with this id, if any.
-    pub fn get(&self, id: &str) -> Option<Arc<RoomHandle>> {
-        self.state.lock().rooms.get(id).cloned()
     }
 
     /// Rooms whose ticks have been late for more than `limit` (a stuck tick counts from
@@ -354,20 +338,14 @@ impl Registry {
     /// seat or a new room may be opened.
     pub fn ready(&self) -> bool {
         let inner = self.state.lock();
-        if inner.closing || self.shutting_down.load(Ordering::Acquire) {
+        if inner.closing {
             return false;
         }
         inner.rooms.len() < self.settings.max_rooms || inner.rooms.values().any(|r| r.has_room())
     }
 
-    /// Rooms open now.
-    pub fn room_count(&self) -> usize {
-        self.state.lock().rooms.len()
-    }
-
     /// Stops placing players (the server is draining).
     pub fn stop_placing(&self) {
-        self.shutting_down.store(true, Ordering::Release);
         self.state.lock().closing = true;
     }
 

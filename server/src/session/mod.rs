@@ -154,11 +154,6 @@ impl<E: Copy> Sessions<E> {
         self.by_token.is_empty()
     }
 
-    /// Seats in all.
-    pub fn seats(&self) -> u32 {
-        self.seats
-    }
-
     /// The player `conn` plays, if any.
     pub fn by_conn(&self, conn: ConnId) -> Option<&Session<E>> {
         self.by_conn.get(&conn).and_then(|t| self.by_token.get(t))
