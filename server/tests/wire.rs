@@ -1641,3 +1641,21 @@ async fn the_binary_serves_metrics_on_the_metrics_address() {
     assert!(m.starts_with("HTTP/1.1 200") && m.contains("skirmish_connections"), "{m}");
     assert!(http_get(main, "/metrics").await.starts_with("HTTP/1.1 404"), "not on the game port");
 }
+
+/// Quick play counts the seats of players waiting beyond their share as free, like a named
+/// room does: dropped players don't make quick play open room after room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_play_reuses_seats_held_by_long_waiting_players() {
+    let app = TestApp::spawn(Config { max_players_per_room: 4, ..with_grace(30_000) }).await;
+    let mut rooms_seen = Vec::new();
+    for i in 0..8 {
+        let p = Player::join(app.addr, &format!("ghost{i}")).await;
+        rooms_seen.push(p.welcome.room.clone());
+        drop(p);
+    }
+    assert!(
+        rooms_seen.iter().all(|r| *r == rooms_seen[0]),
+        "quick play spread over {rooms_seen:?}"
+    );
+    app.shutdown().await;
+}
