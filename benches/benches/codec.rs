@@ -11,6 +11,7 @@ fn codec(c: &mut Criterion) {
         seq: 123_456,
         dir: Direction::new(0.6, -0.8).expect("valid"),
         attack: true,
+        seen: 1_000_000,
     })
     .encode();
     let join = ClientMsg::Join {

@@ -88,7 +88,7 @@ fn fanout(c: &mut Criterion) {
             .map(|conn| {
                 let (outbox, queue) = mpsc::channel(8);
                 queues.push(queue);
-                fanout.register(conn, Link { outbox, closer: Closer::new().0 });
+                fanout.register(conn, Link::new(outbox, Closer::new().0));
                 Welcomed { conn, player: conn as u32, head: Bytes::from_static(&[0x90]) }
             })
             .collect();

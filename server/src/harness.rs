@@ -53,7 +53,7 @@ impl LocalRoom {
         let (outbox, queue) = mpsc::channel(queue_capacity);
         let (closer, close) = Closer::new();
         let route = Route::default();
-        self.fanout.handle(FanoutMsg::Register { conn, link: Link { outbox, closer } });
+        self.fanout.handle(FanoutMsg::Register { conn, link: Link::new(outbox, closer) });
         let join = Inbound::Join {
             conn,
             name,

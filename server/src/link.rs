@@ -243,7 +243,7 @@ impl InputBoard {
         let mut n = 0;
         while n < max {
             let Some(q) = ring.pop() else { break };
-            out[n] = (Input { seq: q.seq, dir: q.dir, attack: q.attack }, q.arrived);
+            out[n] = (Input { seq: q.seq, dir: q.dir, attack: q.attack, seen: 0 }, q.arrived);
             n += 1;
         }
         n
@@ -291,7 +291,7 @@ mod tests {
     use super::*;
 
     fn input(seq: u32) -> Input {
-        Input { seq, dir: Direction::default(), attack: false }
+        Input { seq, dir: Direction::default(), attack: false, seen: 0 }
     }
 
     #[test]
@@ -332,7 +332,10 @@ mod tests {
 
     #[test]
     fn a_queued_input_takes_no_more_room_than_the_input() {
-        assert_eq!(std::mem::size_of::<Queued>(), std::mem::size_of::<Input>());
+        // The sim's part of an input (seq, direction, attack) and the arrival stamp: 16 bytes,
+        // the client's `seen` left with the reader.
+        assert_eq!(std::mem::size_of::<Queued>(), 16);
+        assert!(std::mem::size_of::<Queued>() <= std::mem::size_of::<Input>());
     }
 
     #[test]

@@ -96,8 +96,12 @@ impl Harness {
     fn input(&mut self, conn: ConnId, x: f32, y: f32, attack: bool) -> u32 {
         let c = self.clients.get_mut(&conn).expect("known client");
         c.seq += 1;
-        let input =
-            Input { seq: c.seq, dir: Direction::new(x, y).expect("valid direction"), attack };
+        let input = Input {
+            seq: c.seq,
+            dir: Direction::new(x, y).expect("valid direction"),
+            attack,
+            seen: 0,
+        };
         // As the connection's reader does: a full queue drops the input.
         let _ = c.local.send_input(input);
         c.seq
@@ -612,7 +616,8 @@ fn resume_and_takeover_keep_one_connection_per_player() {
     assert!(!h.clients[&a].local.send_input(Input {
         seq: 1,
         dir: Direction::default(),
-        attack: false
+        attack: false,
+        seen: 0,
     }));
     let seq = h.input(b, 1.0, 0.0, false);
     h.step();

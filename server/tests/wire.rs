@@ -133,8 +133,12 @@ impl Player {
 
     async fn input(&mut self, x: f32, y: f32, attack: bool) -> u32 {
         self.seq += 1;
-        let input =
-            Input { seq: self.seq, dir: Direction::new(x, y).expect("valid direction"), attack };
+        let input = Input {
+            seq: self.seq,
+            dir: Direction::new(x, y).expect("valid direction"),
+            attack,
+            seen: 0,
+        };
         self.ws
             .send(Message::Binary(ClientMsg::Input(input).encode().into()))
             .await
@@ -415,7 +419,8 @@ async fn bad_input_never_hurts_the_server() {
     // Before join, and with the wrong protocol version.
     let mut early = connect(app.addr).await;
     let input =
-        ClientMsg::Input(Input { seq: 1, dir: Direction::default(), attack: false }).encode();
+        ClientMsg::Input(Input { seq: 1, dir: Direction::default(), attack: false, seen: 0 })
+            .encode();
     early.send(Message::Binary(input.into())).await.expect("send");
     assert_eq!(close_code(&mut early).await.0, 1008, "input before join");
     let mut old = connect(app.addr).await;
@@ -605,8 +610,13 @@ async fn sequence_numbers_going_back_are_dropped_and_absurd_jumps_close() {
     let app = TestApp::spawn(TestApp::arena()).await;
     let mut p = Player::join(app.addr, "p").await;
     let send = |seq: u32| {
-        ClientMsg::Input(Input { seq, dir: Direction::new(0.0, 1.0).expect("dir"), attack: false })
-            .encode()
+        ClientMsg::Input(Input {
+            seq,
+            dir: Direction::new(0.0, 1.0).expect("dir"),
+            attack: false,
+            seen: 0,
+        })
+        .encode()
     };
     p.ws.send(Message::Binary(send(5).into())).await.expect("send");
     p.acked(5).await;
@@ -627,7 +637,7 @@ async fn a_flood_of_inputs_closes_with_1008_and_others_play_on() {
     let mut ok = Player::join(app.addr, "ok").await;
     let mut flood = Player::join(app.addr, "flood").await;
     for seq in 1..=2_000u32 {
-        let input = Input { seq, dir: Direction::default(), attack: false };
+        let input = Input { seq, dir: Direction::default(), attack: false, seen: 0 };
         if flood.ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await.is_err() {
             break; // the server closed on us
         }
@@ -766,8 +776,12 @@ async fn ten_percent_of_clients_stalled_do_not_slow_the_others() {
         while tokio::time::Instant::now() < deadline {
             seq += 1;
             for (_, ws) in stalled.iter_mut() {
-                let input =
-                    Input { seq, dir: Direction::new(1.0, 0.0).expect("dir"), attack: false };
+                let input = Input {
+                    seq,
+                    dir: Direction::new(1.0, 0.0).expect("dir"),
+                    attack: false,
+                    seen: 0,
+                };
                 let _ = tokio::time::timeout(
                     Duration::from_millis(5),
                     ws.send(Message::Binary(ClientMsg::Input(input).encode().into())),
@@ -1178,7 +1192,7 @@ async fn two_inputs_per_tick_give_no_speed_and_are_a_flood() {
             _ = interval.tick() => {
                 for _ in 0..2 {
                     cheat.seq += 1;
-                    let input = Input { seq: cheat.seq, dir: Direction::new(1.0, 0.0).expect("dir"), attack: false };
+                    let input = Input { seq: cheat.seq, dir: Direction::new(1.0, 0.0).expect("dir"), attack: false, seen: 0 };
                     let _ = cheat.ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await;
                 }
             }
@@ -1326,7 +1340,7 @@ async fn a_reader_that_stops_is_closed_with_the_default_send_limits() {
         while tokio::time::Instant::now() < until {
             interval.tick().await;
             seq += 1;
-            let input = Input { seq, dir: Direction::default(), attack: false };
+            let input = Input { seq, dir: Direction::default(), attack: false, seen: 0 };
             let sent = tokio::time::timeout(
                 Duration::from_millis(100),
                 stalled.send(Message::Binary(ClientMsg::Input(input).encode().into())),
@@ -1345,6 +1359,81 @@ async fn a_reader_that_stops_is_closed_with_the_default_send_limits() {
     for b in bots {
         b.abort();
     }
+    app.shutdown().await;
+}
+
+/// What one reporting reader saw: the most stale frame it read after the warm-up (in ticks
+/// behind the server's clock), keyframes and frames.
+#[derive(Debug, Default)]
+struct ReadStats {
+    stalest: u64,
+    keyframes: usize,
+    frames: usize,
+}
+
+/// Plays for `run`, reading one message at a time and pausing `read_pause` after each (the
+/// reader's speed), moving back and forth so every tick has news, and reporting the newest
+/// tick received in every input, as the web client does.
+async fn report_and_read(mut p: Player, run: Duration, read_pause: Duration) -> ReadStats {
+    let start = tokio::time::Instant::now();
+    let (tick0, rate) = (p.replica.tick, u64::from(p.welcome.tick_rate));
+    let warm_up = run / 2;
+    let mut stats = ReadStats::default();
+    while start.elapsed() < run {
+        let msg = next_msg(&mut p.ws, "the next frame").await;
+        let now = tick0 + (start.elapsed().as_millis() as u64 * rate / 1000);
+        let tick = match msg {
+            ServerMsg::Frame(f) => {
+                p.replica.apply(&f).expect("frame applies");
+                stats.frames += 1;
+                f.tick
+            }
+            ServerMsg::Keyframe(k) => {
+                p.replica = Replica::from_keyframe(&k);
+                stats.keyframes += 1;
+                k.tick
+            }
+            ServerMsg::Welcome(_) | ServerMsg::Pong { .. } => continue,
+        };
+        if start.elapsed() > warm_up {
+            stats.stalest = stats.stalest.max(now.saturating_sub(tick));
+        }
+        p.seq += 1;
+        let x = if p.seq.is_multiple_of(2) { -1.0 } else { 1.0 };
+        let input = Input {
+            seq: p.seq,
+            dir: Direction::new(x, 0.0).expect("dir"),
+            attack: false,
+            seen: p.replica.tick,
+        };
+        p.ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await.expect("send");
+        if !read_pause.is_zero() {
+            // The behaviour under test: a reader at half the stream's rate.
+            tokio::time::sleep(read_pause).await;
+        }
+    }
+    stats
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_at_half_the_stream_rate_reads_recent_state() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let steady = Player::join(app.addr, "steady").await;
+    let slow = Player::join(app.addr, "slow").await;
+    let run = Duration::from_secs(6);
+    let steady = tokio::spawn(report_and_read(steady, run, Duration::ZERO));
+    let slow = tokio::spawn(report_and_read(slow, run, Duration::from_millis(66)));
+    let slow = slow.await.expect("slow reader");
+    let steady = steady.await.expect("steady reader");
+    println!("slow: {slow:?}\nsteady: {steady:?}");
+    // Reading every other frame, it would be 45 ticks behind by 3 s and 90 by 6 s; reporting
+    // what it received, it is held and gets keyframes, reading state at most a few ticks old.
+    assert!(slow.keyframes >= 3, "the slow reader got keyframes: {slow:?}");
+    assert!(slow.frames > 0, "the slow reader read frames between keyframes: {slow:?}");
+    assert!(slow.stalest <= 20, "the slow reader read stale frames: {slow:?}");
+    // The reader keeping up beside it is never held: no keyframe, nothing stale.
+    assert_eq!(steady.keyframes, 0, "steady reader: {steady:?}");
+    assert!(steady.stalest <= 5, "steady reader: {steady:?}");
     app.shutdown().await;
 }
 

@@ -95,6 +95,10 @@ pub struct Input {
     pub dir: Direction,
     /// Whether the attack key is pressed.
     pub attack: bool,
+    /// The newest tick this client has received (from a welcome, frame or keyframe), or 0
+    /// if it does not say. The server uses it to keep a slow reader's stream fresh: a client
+    /// falling behind what it was sent gets a keyframe instead of a backlog of old frames.
+    pub seen: u64,
 }
 
 /// Client → server.

@@ -30,6 +30,17 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 seq: 7,
                 dir: Direction::new(1.0, 0.0).expect("valid"),
                 attack: true,
+                seen: 0,
+            })
+            .encode(),
+        ),
+        (
+            "input-seen",
+            ClientMsg::Input(Input {
+                seq: 8,
+                dir: Direction::new(0.0, -1.0).expect("valid"),
+                attack: false,
+                seen: 300,
             })
             .encode(),
         ),

@@ -156,7 +156,7 @@ export class Game {
       // Shown at once; the server decides whom it hits.
       this.effects.push({ kind: "attack", id: this.playerId, x: this.predictor?.x ?? me.x, y: this.predictor?.y ?? me.y, at: nowSeconds() });
     }
-    return encodeInput(this.seq, dx, dy, attack);
+    return encodeInput(this.seq, dx, dy, attack, this.replica.tick);
   }
 
   /** Bytes received per second over the last two seconds. */

@@ -227,8 +227,14 @@ export function encodeJoin(name: string | null, resume: Uint8Array | null, room:
 }
 
 /** `dx`, `dy` must already be single-precision values of length <= 1 (see movement.ts). */
-export function encodeInput(seq: number, dx: number, dy: number, attack: boolean): Uint8Array {
-  return encode([1, seq, dx, dy, attack], { forceFloat32: true });
+/**
+ * One tick of intent. `seen` is the newest tick received (0: not said, left out): the server
+ * uses it to keep this client's stream fresh when it reads slower than the server sends.
+ */
+export function encodeInput(seq: number, dx: number, dy: number, attack: boolean, seen = 0): Uint8Array {
+  const fields: unknown[] = [1, seq, dx, dy, attack];
+  if (seen > 0) fields.push(seen);
+  return encode(fields, { forceFloat32: true });
 }
 
 export function encodePing(clientTime: number): Uint8Array {

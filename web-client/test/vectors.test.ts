@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { encode } from "@msgpack/msgpack";
 
 import { Game } from "../src/game";
-import { decodeServer, encodeJoin, encodeLeave, PROTOCOL_VERSION, ProtocolError, validRoomName } from "../src/protocol";
+import { decodeServer, encodeInput, encodeJoin, encodeLeave, PROTOCOL_VERSION, ProtocolError, validRoomName } from "../src/protocol";
 import { Replica } from "../src/replica";
 
 interface Step {
@@ -29,6 +29,7 @@ const vectors = JSON.parse(readFileSync(new URL("../test/vectors.json", import.m
   steps: Step[];
   joins: Join[];
   leave: string;
+  inputs: { seq: number; dx: number; dy: number; attack: boolean; seen: number; bytes: string }[];
   roomNames: { name: string; valid: boolean }[];
 };
 
@@ -79,6 +80,13 @@ test("encodes the leave byte for byte as the server's codec does", () => {
   assert.equal(hexOf(encodeLeave()), vectors.leave);
   // An array of one element, the tag 3 (docs/protocol.md: `91 03`).
   assert.equal(vectors.leave, "9103");
+});
+
+test("encodes inputs, with and without the tick seen, byte for byte as the server's codec does", () => {
+  assert.ok(vectors.inputs.some((i) => i.seen === 0) && vectors.inputs.some((i) => i.seen > 2 ** 32));
+  for (const i of vectors.inputs) {
+    assert.equal(hexOf(encodeInput(i.seq, i.dx, i.dy, i.attack, i.seen)), i.bytes, JSON.stringify(i));
+  }
 });
 
 test("judges room names by the server's rule", () => {

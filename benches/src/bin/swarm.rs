@@ -286,7 +286,7 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
                 }
                 seq += 1;
                 let dir = Direction::new(heading.cos(), heading.sin()).unwrap_or_default();
-                let input = Input { seq, dir, attack: rng.f32() < args.attack };
+                let input = Input { seq, dir, attack: rng.f32() < args.attack, seen: last_tick };
                 if ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await.is_err() {
                     break;
                 }
@@ -884,7 +884,7 @@ mod hostile {
     /// A full-stick input that attacks: whatever the server lets through, it uses.
     fn input_message(seq: u32) -> Message {
         let dir = Direction::new(1.0, 0.0).unwrap_or_default();
-        Message::Binary(ClientMsg::Input(Input { seq, dir, attack: true }).encode().into())
+        Message::Binary(ClientMsg::Input(Input { seq, dir, attack: true, seen: 0 }).encode().into())
     }
 
     /// What a message read says about the connection's end, if it ended.

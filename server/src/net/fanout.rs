@@ -8,8 +8,11 @@
 //! get the tick's shared body behind a few bytes of their own header (tag, tick, ack). A
 //! client whose queue is full misses that frame, is marked behind and asks the sim for a
 //! keyframe, which it gets instead of the frames it missed; one full for longer than the
-//! stall limit is disconnected (close 1008). Ticks with nothing in them are not sent, unless
-//! the client's ack moved.
+//! stall limit is disconnected (close 1008). A client that reports the ticks it has received
+//! is also paced ([`Pacer`]): one reading slower than the stream is held, then gets a
+//! keyframe, rather than reading an ever older backlog; held for longer than the stall limit,
+//! it is disconnected the same way. Ticks with nothing in them are not sent, unless the
+//! client's ack moved.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::outbox::{Close, CloseCode, Delivery, Head, Link, Outgoing};
+use super::pacing::{Pace, Pacer};
 use crate::link::{ConnId, TickOutput};
 
 /// Four empty arrays: the body of a frame that only carries a new ack.
@@ -60,6 +64,9 @@ struct Subscriber {
     kicked: bool,
     /// The tick of its welcome.
     welcomed_at: u64,
+    /// The tick of the last frame queued for it.
+    last_sent: u64,
+    pacer: Pacer,
 }
 
 /// What one delivery did, for statistics and tests.
@@ -69,6 +76,8 @@ pub struct Delivered {
     pub sent: usize,
     /// Clients that missed this tick because their queue was full.
     pub behind: usize,
+    /// Clients held because they have not read what they were sent.
+    pub held: usize,
     /// Bytes of the shared body (0 for an idle tick).
     pub body_bytes: usize,
 }
@@ -188,6 +197,8 @@ impl Fanout {
                 stalled_ticks: 0,
                 kicked: false,
                 welcomed_at: out.tick,
+                last_sent: out.tick,
+                pacer: Pacer::default(),
             };
             if let Some(old) = self.subscribers.insert(w.player, fresh) {
                 // Taken over: the sim said so in `disconnects` too; make sure.
@@ -204,6 +215,26 @@ impl Fanout {
             // Just welcomed: the welcome already holds this tick.
             if s.kicked || s.welcomed_at == out.tick {
                 continue;
+            }
+            match s.pacer.pace(s.link.progress.get(), out.tick, s.last_sent) {
+                Pace::Send => {}
+                Pace::Resume => {
+                    debug!(conn = s.conn, player, "slow reader caught up, keyframe next");
+                    s.needs_keyframe = true;
+                    self.keyframe_request.store(true, Ordering::Release);
+                }
+                Pace::Hold => {
+                    done.held += 1;
+                    s.stalled_ticks += 1;
+                    if s.stalled_ticks > self.stall_ticks {
+                        warn!(conn = s.conn, player, "client not reading, disconnecting");
+                        s.kicked = true;
+                        s.link
+                            .closer
+                            .close(Close::new(CloseCode::Policy, "too slow: stopped reading"));
+                    }
+                    continue;
+                }
             }
             self.head.clear();
             let body = if s.needs_keyframe {
@@ -225,6 +256,7 @@ impl Fanout {
             {
                 Delivery::Queued => {
                     done.sent += 1;
+                    s.last_sent = out.tick;
                     s.needs_keyframe = false;
                     s.last_ack_sent = s.ack;
                     s.stalled_ticks = 0;

@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod fanout;
 pub mod http;
 pub mod outbox;
+pub mod pacing;
 pub mod proxy;
 pub mod ws;
 

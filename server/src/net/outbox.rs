@@ -4,6 +4,7 @@
 //! [`DisconnectReason`]s are mapped to close codes here, and only here.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -154,6 +155,41 @@ impl Closer {
     }
 }
 
+/// What a client last said about its own progress: the newest tick it has received (an
+/// input's `seen`). Written by the connection's reader, read by the fan-out each tick.
+///
+/// One word: the tick in the low 48 bits, a count of reports in the high 16, so that the
+/// reader can tell a new report from an old one even when the tick did not move.
+#[derive(Debug, Default)]
+pub struct Progress(AtomicU64);
+
+/// A client's report, as [`Progress::get`] reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Changes with every report (wrapping).
+    pub count: u16,
+    /// The newest tick the client has received.
+    pub seen: u64,
+}
+
+impl Progress {
+    const TICK_BITS: u32 = 48;
+    const TICK_MASK: u64 = (1 << Self::TICK_BITS) - 1;
+
+    /// Records that the client has received up to `seen`. One writer (the reader task).
+    pub fn report(&self, seen: u64) {
+        let count = (self.0.load(Ordering::Relaxed) >> Self::TICK_BITS).wrapping_add(1);
+        let word = (count << Self::TICK_BITS) | seen.min(Self::TICK_MASK);
+        self.0.store(word, Ordering::Relaxed);
+    }
+
+    /// The latest report (count 0 and tick 0 before any).
+    pub fn get(&self) -> Report {
+        let word = self.0.load(Ordering::Relaxed);
+        Report { count: (word >> Self::TICK_BITS) as u16, seen: word & Self::TICK_MASK }
+    }
+}
+
 /// The sim's handle on one connection.
 #[derive(Debug, Clone)]
 pub struct Link {
@@ -161,6 +197,8 @@ pub struct Link {
     pub outbox: mpsc::Sender<Outgoing>,
     /// Closes the connection, also when its queue is full.
     pub closer: Closer,
+    /// What the client says it has received.
+    pub progress: Arc<Progress>,
 }
 
 /// What the sim did with a message for one connection.
@@ -175,6 +213,11 @@ pub enum Delivery {
 }
 
 impl Link {
+    /// A link over this queue and closer, with no progress reported yet.
+    pub fn new(outbox: mpsc::Sender<Outgoing>, closer: Closer) -> Self {
+        Self { outbox, closer, progress: Arc::default() }
+    }
+
     /// Queues a message without waiting.
     pub fn offer(&self, msg: Outgoing) -> Delivery {
         match self.outbox.try_send(msg) {

@@ -48,7 +48,7 @@ pub async fn run(ws: Ws, conn: ConnId, ip: std::net::IpAddr, ctx: Arc<NetContext
     let (closer, close_rx) = Closer::new();
     let writer = tokio::spawn(write_loop(sink, queue, close_rx.clone(), ctx.metrics.clone()));
     let last_seen = LastSeen::new();
-    let link = Link { outbox, closer: closer.clone() };
+    let link = Link::new(outbox, closer.clone());
     let mut reader = Reader {
         conn,
         ip,
@@ -300,6 +300,9 @@ impl Reader<'_> {
                 Ok(())
             }
             ClientMsg::Input(input) => {
+                if input.seen != 0 {
+                    self.link.progress.report(input.seen);
+                }
                 if input.seq <= self.last_seq {
                     debug!(
                         conn = self.conn,

@@ -1,0 +1,249 @@
+//! Keeps a slow reader's stream fresh. A client that says which tick it has received (an
+//! input's `seen`) lets the fan-out see frames that left the server but that the client has
+//! not read yet, wherever they wait: in our queue, in either kernel, or on the network. What
+//! the server alone can measure (its queue and unsent bytes) misses the client's own receive
+//! buffer, which the kernel grows to megabytes for a reader that reads, only slowly.
+//!
+//! The fan-out asks a [`Pacer`] before each frame. Frames in flight (`lag`: the last tick
+//! sent minus the last tick the client saw) are compared with the lowest lag of its recent
+//! reports (its round trip, in ticks) plus a slack that grows with how much its lag varies
+//! (network jitter). Beyond that, the client is reading slower than the stream: frames are
+//! held until it reports having read everything sent, then it gets a keyframe. A reader at
+//! half the rate thus reads recent state, never an ever older backlog. A client that never
+//! reports, or stops reporting, is left to the byte and queue limits.
+
+use super::outbox::Report;
+
+/// The least slack over the lag floor, in ticks.
+const MIN_SLACK: u64 = 4;
+/// The most slack over the lag floor, in ticks, however jittery the client.
+const MAX_SLACK: u64 = 12;
+/// Reports per half of the floor's window (the floor is the least lag of the last 32 to 64
+/// reports: one to two seconds at one input per tick).
+const FLOOR_HALF: u32 = 32;
+/// A held client that has not reported for this many ticks is sent a keyframe anyway (its
+/// silence says nothing about its reading; the queue and byte limits take over).
+const QUIET_TICKS: u64 = 15;
+/// Lag falls above this many ticks count as this many (one burst does not set the slack for
+/// long).
+const MAX_STEP: u64 = 8;
+
+/// What the fan-out does with this tick for one client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Send as usual.
+    Send,
+    /// Send nothing: the client has not read what it was sent.
+    Hold,
+    /// The client has caught up (or gone quiet while held): send a keyframe.
+    Resume,
+}
+
+/// One client's pacing state, owned by its fan-out subscriber.
+#[derive(Debug, Clone, Default)]
+pub struct Pacer {
+    /// The count of the last report read.
+    count: u16,
+    /// The tick at which the last new report was read.
+    last_report: u64,
+    /// The lag of the previous report; `None` after a hold (a keyframe resets the lag, a
+    /// fall that is not jitter).
+    prev_lag: Option<u64>,
+    /// Mean variation of the lag between reports, in sixteenths of a tick.
+    jitter16: u64,
+    /// Least lag of the current and the previous half window.
+    floor_now: u64,
+    floor_prev: u64,
+    in_half: u32,
+    /// While holding: the last tick sent before the hold.
+    held_at: Option<u64>,
+    /// Whether any lag was observed yet.
+    seeded: bool,
+}
+
+impl Pacer {
+    /// Decides for tick `now`, given the client's latest report and the last tick sent to it.
+    pub fn pace(&mut self, report: Report, now: u64, last_sent: u64) -> Pace {
+        let fresh = report.count != self.count && report.seen != 0;
+        if !fresh {
+            return match self.held_at {
+                Some(_) if now.saturating_sub(self.last_report) > QUIET_TICKS => {
+                    self.held_at = None;
+                    self.prev_lag = None;
+                    Pace::Resume
+                }
+                Some(_) => Pace::Hold,
+                None => Pace::Send,
+            };
+        }
+        self.count = report.count;
+        self.last_report = now;
+        // A client claiming more than it was sent is as fresh as can be, no fresher.
+        let seen = report.seen.min(last_sent);
+        if let Some(at) = self.held_at {
+            if seen >= at {
+                self.held_at = None;
+                self.prev_lag = None;
+                return Pace::Resume;
+            }
+            return Pace::Hold;
+        }
+        let lag = last_sent - seen;
+        self.observe(lag);
+        if lag > self.floor() + self.slack() {
+            self.held_at = Some(last_sent);
+            return Pace::Hold;
+        }
+        Pace::Send
+    }
+
+    /// Whether frames are being held.
+    pub fn holding(&self) -> bool {
+        self.held_at.is_some()
+    }
+
+    /// The least lag of the recent reports, in ticks.
+    pub fn floor(&self) -> u64 {
+        self.floor_now.min(self.floor_prev)
+    }
+
+    /// How far above the floor the lag may go, in ticks.
+    pub fn slack(&self) -> u64 {
+        // Twice the mean variation, rounded up.
+        (MIN_SLACK + (2 * self.jitter16).div_ceil(16)).min(MAX_SLACK)
+    }
+
+    fn observe(&mut self, lag: u64) {
+        if !self.seeded {
+            // The first report: nothing to compare with yet.
+            self.seeded = true;
+            self.floor_now = lag;
+            self.floor_prev = lag;
+        }
+        // Jitter moves the lag both ways; a client reading slower than the stream only makes
+        // it grow. So the variation is measured on the falls alone (doubled: for jitter the
+        // falls are half of all the change), and a slow reader's steady growth is not
+        // mistaken for jitter that would widen its slack.
+        let fall = self.prev_lag.unwrap_or(lag).saturating_sub(lag).min(MAX_STEP);
+        self.prev_lag = Some(lag);
+        // Exponential mean, weight 1/8.
+        self.jitter16 = (self.jitter16 * 7 + 2 * fall * 16) / 8;
+        if self.in_half == 0 {
+            self.floor_prev = self.floor_now;
+            self.floor_now = lag;
+        } else {
+            self.floor_now = self.floor_now.min(lag);
+        }
+        self.in_half = (self.in_half + 1) % FLOOR_HALF;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds reports of a client that receives each frame `delay` ticks after it is sent,
+    /// one report per tick, frames sent every tick; returns the paces.
+    fn steady(p: &mut Pacer, from: u64, ticks: u64, delay: impl Fn(u64) -> u64) -> Vec<Pace> {
+        let mut count = p.count;
+        (from..from + ticks)
+            .map(|now| {
+                count = count.wrapping_add(1);
+                let last_sent = now - 1;
+                let seen = last_sent.saturating_sub(delay(now)).max(1);
+                p.pace(Report { count, seen }, now, last_sent)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_client_keeping_up_is_never_held_whatever_its_round_trip() {
+        for rtt in [0, 3, 10, 30] {
+            let mut p = Pacer::default();
+            let paces = steady(&mut p, 100, 300, |_| rtt);
+            assert!(paces.iter().all(|&x| x == Pace::Send), "rtt {rtt}: {paces:?}");
+            assert_eq!(p.floor(), rtt);
+        }
+    }
+
+    #[test]
+    fn jitter_of_several_ticks_widens_the_slack_instead_of_holding() {
+        let mut p = Pacer::default();
+        // Round trip 6 ticks ± 3 (100 ms ± 30 ms each way is about that), a fixed pattern.
+        let pattern = [6, 9, 3, 8, 4, 7, 5, 9, 3, 6];
+        let paces = steady(&mut p, 100, 600, |now| pattern[(now % 10) as usize]);
+        assert!(paces.iter().all(|&x| x == Pace::Send), "{paces:?}");
+        assert!(p.slack() > MIN_SLACK, "slack {}", p.slack());
+    }
+
+    #[test]
+    fn a_reader_at_half_rate_is_held_then_resumes_with_a_keyframe() {
+        let mut p = Pacer::default();
+        let (mut sent, mut read, mut count) = (0u64, 0u64, 0u16);
+        let (mut holds, mut resumes, mut worst) = (0, 0, 0);
+        let mut queue = std::collections::VecDeque::new();
+        for now in 1..=600u64 {
+            // The client reads one frame every other tick and reports it.
+            if now % 2 == 0
+                && let Some(t) = queue.pop_front()
+            {
+                read = t;
+                count = count.wrapping_add(1);
+                worst = worst.max(if now > 300 { now - t } else { 0 });
+            }
+            let report = Report { count, seen: read };
+            match p.pace(report, now, sent) {
+                Pace::Send => {}
+                Pace::Hold => {
+                    holds += 1;
+                    continue;
+                }
+                Pace::Resume => {
+                    resumes += 1;
+                    queue.clear(); // a keyframe replaces what it would have read
+                }
+            }
+            queue.push_back(now);
+            sent = now;
+        }
+        assert!(resumes > 10, "resumes {resumes}, holds {holds}");
+        assert!(worst <= 2 * (1 + MIN_SLACK + 1) + 3, "stalest frame read: {worst} ticks");
+    }
+
+    #[test]
+    fn a_held_client_that_goes_quiet_gets_a_keyframe_anyway() {
+        let mut p = Pacer::default();
+        steady(&mut p, 100, 50, |_| 1);
+        // One report far behind: held.
+        assert_eq!(
+            p.pace(Report { count: p.count.wrapping_add(1), seen: 100 }, 150, 149),
+            Pace::Hold
+        );
+        let count = p.count;
+        for now in 151..=150 + QUIET_TICKS {
+            assert_eq!(p.pace(Report { count, seen: 100 }, now, 149), Pace::Hold);
+        }
+        assert_eq!(p.pace(Report { count, seen: 100 }, 151 + QUIET_TICKS, 149), Pace::Resume);
+        assert!(!p.holding());
+    }
+
+    #[test]
+    fn a_stopped_reader_that_keeps_reporting_stays_held() {
+        let mut p = Pacer::default();
+        steady(&mut p, 100, 50, |_| 1);
+        let (mut count, mut sent) = (p.count, 149);
+        let paces: Vec<_> = (150..400)
+            .map(|now| {
+                count = count.wrapping_add(1);
+                let pace = p.pace(Report { count, seen: 148 }, now, sent);
+                if pace != Pace::Hold {
+                    sent = now;
+                }
+                pace
+            })
+            .collect();
+        let first_hold = paces.iter().position(|&x| x == Pace::Hold).expect("held at all");
+        assert!(first_hold <= 8, "held after {first_hold} ticks: {paces:?}");
+        assert!(paces[first_hold..].iter().all(|&x| x == Pace::Hold), "{paces:?}");
+    }
+}
