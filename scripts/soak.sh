@@ -6,14 +6,17 @@
 # at most 100 ms: an input lost or stuck shows here) and the server exits 0 on SIGTERM.
 #   ./scripts/soak.sh [MINUTES=3] [CLIENTS=300] [HOSTILE_PCT=0]
 # HOSTILE_PCT > 0 adds CLIENTS x PCT / 100 hostile connections beside the bots (swarm
-# --hostile; not counted in the bots' figures), hostile i repeating attack i mod 5 until the
+# --hostile; not counted in the bots' figures), hostile i repeating attack i mod 6 until the
 # end: (1) join, drop the socket at the welcome, join again as a new player, every 200 ms;
 # (2) join, then two inputs a tick until closed (1008 "input flood"), again 1 s later;
 # (3) upgrade and never join (1008 after --join-timeout-ms, 5 s), again; (4) join, then
 # WebSocket pings as fast as the socket takes them, at most 5,000, until closed (1008), again
 # 1 s later; (5) join on a 4 KiB receive buffer and never read, one input every 500 ms, until
-# a write fails (the stall limit closed it), again 1 s later. The swarm's output ends with a
-# table of each attack's connections and the close codes the server ended them with. The
+# a write fails (the stall limit closed it), again 1 s later; (6) join and read one message
+# every two ticks, reporting the tick received in an input after each (the server paces it:
+# keyframes instead of a growing backlog). The swarm's output ends with a table of each
+# attack's connections and the close codes the server ended them with, and the stalest frame
+# a half-rate reader read. The
 # server runs with its defaults: loopback peers are exempt from the per-address connection
 # cap and join rate (--cap-loopback is not passed), so every hostile connection reaches the
 # checks above instead of being turned away at the door. With hostiles the bots' input -> ack

@@ -59,9 +59,10 @@ struct Args {
     #[arg(long, env = "SWARM_ROOMS", default_value_t = 0)]
     rooms: usize,
     /// Hostile connections beside the bots, not counted in the bots' figures: hostile i
-    /// repeats attack i mod 5 until the end (join and drop at once, flood inputs, never join,
-    /// flood WebSocket pings, stop reading); the summary counts each kind's connections and the
-    /// close codes the server ended them with.
+    /// repeats attack i mod 6 until the end (join and drop at once, flood inputs, never join,
+    /// flood WebSocket pings, stop reading, read at half the stream's rate); the summary counts
+    /// each kind's connections and the close codes the server ended them with, and how stale
+    /// the half-rate readers' frames were.
     #[arg(long, env = "SWARM_HOSTILE", default_value_t = 0)]
     hostile: usize,
     /// Print the summary as one JSON object instead of a table.
@@ -581,7 +582,7 @@ mod hostile {
     /// The stalled connection sends an input this often, so it is never idle.
     const STALL_INPUT_EVERY: Duration = Duration::from_millis(500);
 
-    /// The attacks, given out round-robin by hostile index: from five hostiles on, every kind
+    /// The attacks, given out round-robin by hostile index: from six hostiles on, every kind
     /// is present.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum Attack {
@@ -600,11 +601,22 @@ mod hostile {
         /// [`STALL_INPUT_EVERY`] (expected: the stall limit closes it, 1008 "too slow"; as it
         /// never reads it can't see the close frame, and shows as a write failing: "none").
         Stall,
+        /// Join and read at half the stream's rate (one message every two ticks), reporting
+        /// the tick received in an input after each read, as the web client does (expected:
+        /// stays open, paced by the server: keyframes, never a growing backlog; the stalest
+        /// frame it read is reported).
+        HalfRate,
     }
 
     impl Attack {
-        const ALL: [Self; 5] =
-            [Self::JoinDrop, Self::InputFlood, Self::NoJoin, Self::PingFlood, Self::Stall];
+        const ALL: [Self; 6] = [
+            Self::JoinDrop,
+            Self::InputFlood,
+            Self::NoJoin,
+            Self::PingFlood,
+            Self::Stall,
+            Self::HalfRate,
+        ];
 
         fn name(self) -> &'static str {
             match self {
@@ -613,6 +625,7 @@ mod hostile {
                 Self::NoJoin => "no-join",
                 Self::PingFlood => "ping-flood",
                 Self::Stall => "stall",
+                Self::HalfRate => "half-rate",
             }
         }
     }
@@ -643,6 +656,11 @@ mod hostile {
         close_secs_sum: f64,
         close_secs_max: f64,
         dropped: u64,
+        /// Half-rate readers: the stalest frame read after each connection's first two
+        /// seconds, in ticks behind the server's clock (as the reader's own clock estimates
+        /// it), and keyframes read.
+        stalest_ticks: u64,
+        keyframes: u64,
         /// Connections still open when the run ended, and the oldest one's age: for an attack
         /// the server should close within seconds, a sign it did not.
         open_at_end: u64,
@@ -677,7 +695,7 @@ mod hostile {
 
     /// Every kind's figures, in [`Attack::ALL`] order.
     #[derive(Debug, Default)]
-    pub struct Report([KindStats; 5]);
+    pub struct Report([KindStats; Attack::ALL.len()]);
 
     impl Report {
         /// Lines to print below the summary table.
@@ -722,6 +740,14 @@ mod hostile {
                     to_close,
                 );
             }
+            let half = &self.0[Attack::ALL.len() - 1];
+            if half.hostiles > 0 {
+                let _ = writeln!(
+                    out,
+                    "  half-rate readers: stalest frame read {} ticks behind, {} keyframes",
+                    half.stalest_ticks, half.keyframes
+                );
+            }
             out
         }
 
@@ -744,7 +770,7 @@ mod hostile {
                         "\"{}\":{{\"hostiles\":{},\"connections\":{},\"connect_failures\":{},\
                          \"dropped\":{},\"open_at_end\":{},\"oldest_open_secs\":{:.3},\
                          \"mean_secs_to_close\":{mean},\"max_secs_to_close\":{:.3},\
-                         \"closes\":{{{}}}}}",
+                         \"stalest_ticks\":{},\"keyframes\":{},\"closes\":{{{}}}}}",
                         attack.name().replace('-', "_"),
                         k.hostiles,
                         k.connections,
@@ -753,6 +779,8 @@ mod hostile {
                         k.open_at_end,
                         k.oldest_open_secs,
                         k.close_secs_max,
+                        k.stalest_ticks,
+                        k.keyframes,
                         closes.join(","),
                     )
                 })
@@ -835,6 +863,7 @@ mod hostile {
                     Attack::NoJoin => no_join(ws).await,
                     Attack::PingFlood => ping_flood(ws, join).await,
                     Attack::Stall => stall(ws, join).await,
+                    Attack::HalfRate => half_rate(ws, join, &report, kind).await,
                 }
             };
             let ended = tokio::time::timeout_at(end.into(), play).await.unwrap_or(Ended::OpenAtEnd);
@@ -991,6 +1020,52 @@ mod hostile {
                 () = &mut flood, if flooding => flooding = false,
                 end = &mut read => return end,
             }
+        }
+    }
+
+    /// Reads one message every two ticks, answering each frame with an input that says the
+    /// tick received.
+    async fn half_rate(mut ws: Ws, join: Message, report: &RefCell<Report>, kind: usize) -> Ended {
+        const WARM_UP: Duration = Duration::from_secs(2);
+        if ws.send(join).await.is_err() {
+            return after_failed_write(&mut ws).await;
+        }
+        let (mut clock, mut seq, mut rate) = (None::<(u64, Instant)>, 0u32, 30u64);
+        loop {
+            let msg = ws.next().await;
+            let tick = match &msg {
+                Some(Ok(Message::Binary(b))) => match ServerMsg::decode(b) {
+                    Ok(ServerMsg::Welcome(w)) => {
+                        rate = u64::from(w.tick_rate.max(1));
+                        clock = Some((w.keyframe.tick, Instant::now()));
+                        w.keyframe.tick
+                    }
+                    Ok(ServerMsg::Frame(f)) => f.tick,
+                    Ok(ServerMsg::Keyframe(k)) => {
+                        report.borrow_mut().0[kind].keyframes += 1;
+                        k.tick
+                    }
+                    _ => continue,
+                },
+                _ => match ending(msg) {
+                    Some(end) => return end,
+                    None => continue,
+                },
+            };
+            if let Some((tick0, at)) = clock
+                && at.elapsed() > WARM_UP
+            {
+                let now = tick0 + (at.elapsed().as_millis() as u64 * rate / 1000);
+                let stats = &mut report.borrow_mut().0[kind];
+                stats.stalest_ticks = stats.stalest_ticks.max(now.saturating_sub(tick));
+            }
+            seq += 1;
+            let dir = Direction::new(0.6, 0.8).unwrap_or_default();
+            let input = Input { seq, dir, attack: false, seen: tick };
+            if ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await.is_err() {
+                return after_failed_write(&mut ws).await;
+            }
+            tokio::time::sleep(Duration::from_millis(2000 / rate)).await;
         }
     }
 
