@@ -10,12 +10,13 @@ use bytes::Bytes;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use skirmish_benches::{Arena, dense_rules};
+use skirmish_server::harness::MemoryWire;
 use skirmish_server::link::{TickOutput, Welcomed};
 use skirmish_server::net::fanout::Fanout;
 use skirmish_server::net::outbox::{Closer, Link};
+use skirmish_server::net::sender::Sender;
 use skirmish_shared::codec::write_entity;
 use skirmish_shared::{Change, FrameBodyWriter};
-use tokio::sync::mpsc;
 
 fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot/encode");
@@ -86,9 +87,10 @@ fn fanout(c: &mut Criterion) {
         let mut queues = Vec::with_capacity(clients);
         let welcomed = (1..=clients as u64)
             .map(|conn| {
-                let (outbox, queue) = mpsc::channel(8);
-                queues.push(queue);
-                fanout.register(conn, Link::new(outbox, Closer::new().0));
+                let wire = Arc::new(MemoryWire::new(8));
+                queues.push(wire.clone());
+                let sender = Arc::new(Sender::new(Box::new(wire)));
+                fanout.register(conn, Link::new(sender, Closer::new().0));
                 Welcomed { conn, player: conn as u32, head: Bytes::from_static(&[0x90]) }
             })
             .collect();
@@ -99,8 +101,8 @@ fn fanout(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
-                    for q in &mut queues {
-                        while q.try_recv().is_ok() {}
+                    for q in &queues {
+                        q.clear();
                     }
                     tick += 1;
                     let out =

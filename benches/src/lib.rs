@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use skirmish_server::harness::{LocalClient, LocalRoom, message_len};
+use skirmish_server::harness::{LocalClient, LocalRoom};
 use skirmish_server::link::{ConnId, TickOutput};
 use skirmish_server::net::fanout::{Delivered, Fanout};
 use skirmish_server::sim::{SimConfig, Simulation};
@@ -43,7 +43,7 @@ pub struct Arena {
     clients: Vec<LocalClient>,
     seq: u32,
     rng: fastrand::Rng,
-    /// Bytes the clients received since the arena was made.
+    /// Bytes the clients received since the arena was made (WebSocket framing included).
     pub received_bytes: usize,
 }
 
@@ -125,12 +125,10 @@ impl Arena {
         }
     }
 
-    /// Empties every client's queue, as the writer tasks would.
+    /// Reads everything written to every client, as their sockets would deliver it.
     pub fn drain(&mut self) {
         for c in &mut self.clients {
-            while let Ok(msg) = c.queue.try_recv() {
-                self.received_bytes += message_len(&msg);
-            }
+            self.received_bytes += c.drain();
         }
     }
 }

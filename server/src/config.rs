@@ -131,7 +131,7 @@ pub struct Config {
     pub join_timeout_ms: u64,
     /// Unsent bytes the kernel may hold for one connection before writes to it wait
     /// (TCP_NOTSENT_LOWAT, Linux). Small, so a client that stops reading is noticed within a
-    /// few ticks (its queue fills: keyframe, then the stall limit) instead of hiding seconds
+    /// few ticks (its socket takes no more: keyframe, then the stall limit) instead of hiding seconds
     /// of backlog in an autotuned send buffer. 0: the kernel's default.
     #[arg(long, env = "SKIRMISH_UNSENT_LIMIT_BYTES", default_value_t = 8192)]
     pub unsent_limit_bytes: u32,

@@ -1,15 +1,20 @@
 //! An in-memory room for tests, benchmarks and the fuzz target (feature `harness`): the real
 //! simulation and the real fan-out, driven tick by tick with no thread, socket or clock, and
-//! clients that hold exactly what a connection's reader and writer would.
+//! clients that hold exactly what a connection's reader would, and receive the very bytes a
+//! socket would (WebSocket frames, through the real [`Sender`]) from a [`MemoryWire`] that
+//! holds a bounded number of messages.
 
-use crossbeam_channel::Sender;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::sync::{Arc, Mutex};
+
 use skirmish_shared::{Input, ResumeToken, ServerMsg};
-use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::link::{ConnId, Inbound, InputBoard, Route};
 use crate::net::fanout::{Delivered, Fanout, FanoutMsg};
-use crate::net::outbox::{Close, Closer, Link, Outgoing};
+use crate::net::outbox::{Close, Closer, Link};
+use crate::net::sender::{Sender, Wire};
 use crate::sim::{SimConfig, Simulation};
 
 /// One room's simulation and fan-out, stepped by hand.
@@ -19,7 +24,7 @@ pub struct LocalRoom {
     pub sim: Simulation,
     /// The room's fan-out.
     pub fanout: Fanout,
-    inbox: Sender<Inbound>,
+    inbox: crossbeam_channel::Sender<Inbound>,
 }
 
 impl LocalRoom {
@@ -50,10 +55,11 @@ impl LocalRoom {
         resume: Option<ResumeToken>,
         name: Option<String>,
     ) -> LocalClient {
-        let (outbox, queue) = mpsc::channel(queue_capacity);
+        let wire = Arc::new(MemoryWire::new(queue_capacity));
         let (closer, close) = Closer::new();
         let route = Route::default();
-        self.fanout.handle(FanoutMsg::Register { conn, link: Link::new(outbox, closer) });
+        let sender = Arc::new(Sender::new(Box::new(wire.clone())));
+        self.fanout.handle(FanoutMsg::Register { conn, link: Link::new(sender, closer) });
         let join = Inbound::Join {
             conn,
             name,
@@ -62,7 +68,7 @@ impl LocalRoom {
             new_token: u128::from(conn).to_le_bytes(),
         };
         let _ = self.inbox.send(join);
-        LocalClient { queue, close, route, board: self.sim.input_board() }
+        LocalClient { wire, close, route, board: self.sim.input_board() }
     }
 
     /// Connection `conn` has ended, as its reader would report it.
@@ -83,11 +89,73 @@ impl LocalRoom {
     }
 }
 
+/// A socket's stand-in: whole writes are kept as messages, at most `capacity` of them;
+/// beyond that, writes would block (as a full socket's).
+#[derive(Debug)]
+pub struct MemoryWire {
+    capacity: usize,
+    frames: Mutex<VecDeque<Vec<u8>>>,
+}
+
+impl MemoryWire {
+    /// A wire holding at most `capacity` unread messages.
+    pub fn new(capacity: usize) -> Self {
+        Self { capacity, frames: Mutex::new(VecDeque::new()) }
+    }
+
+    fn frames(&self) -> std::sync::MutexGuard<'_, VecDeque<Vec<u8>>> {
+        self.frames.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops every unread message; returns their bytes (WebSocket framing included).
+    pub fn clear(&self) -> usize {
+        self.frames().drain(..).map(|f| f.len()).sum()
+    }
+}
+
+impl Wire for MemoryWire {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut frames = self.frames();
+        if frames.len() >= self.capacity {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let bytes: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        let n = bytes.len();
+        frames.push_back(bytes);
+        Ok(n)
+    }
+}
+
+/// One WebSocket frame as a client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A binary message's payload.
+    Binary(Vec<u8>),
+    /// A ping.
+    Ping,
+}
+
+/// Splits one unmasked server frame into opcode and payload; `None` if it is not one whole
+/// frame.
+fn parse_frame(bytes: &[u8]) -> Option<(u8, &[u8])> {
+    let (&b0, rest) = bytes.split_first()?;
+    let (&b1, rest) = rest.split_first()?;
+    let (len, rest) = match b1 {
+        0..=125 => (usize::from(b1), rest),
+        126 => (usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?)), &rest[2..]),
+        127 => {
+            (usize::try_from(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?)).ok()?, &rest[8..])
+        }
+        _ => return None,
+    };
+    (b0 & 0x80 != 0 && rest.len() == len).then_some((b0 & 0x0f, rest))
+}
+
 /// The far ends of a connection without a socket: what its reader and writer would hold.
 #[derive(Debug)]
 pub struct LocalClient {
-    /// Messages the fan-out queued for this client.
-    pub queue: mpsc::Receiver<Outgoing>,
+    /// What the fan-out wrote to this client.
+    pub wire: Arc<MemoryWire>,
     /// Becomes `Some` when something asks this connection to close.
     pub close: watch::Receiver<Option<Close>>,
     /// The input slot the sim gives this connection at join.
@@ -106,32 +174,39 @@ impl LocalClient {
     pub fn closed(&self) -> Option<Close> {
         self.close.borrow().clone()
     }
+
+    /// Reads the next frame written to this client, as its socket would deliver it.
+    ///
+    /// # Panics
+    /// If the bytes are not one whole server frame: the fan-out wrote something broken.
+    pub fn try_recv(&self) -> Option<Received> {
+        let bytes = self.wire.frames().pop_front()?;
+        let Some((opcode, payload)) = parse_frame(&bytes) else {
+            panic!("not one whole WebSocket frame: {bytes:02x?}")
+        };
+        Some(match opcode {
+            0x2 => Received::Binary(payload.to_vec()),
+            0x9 => Received::Ping,
+            other => panic!("unexpected opcode {other:#x}"),
+        })
+    }
+
+    /// Whether nothing waits to be read.
+    pub fn is_empty(&self) -> bool {
+        self.wire.frames().is_empty()
+    }
+
+    /// Reads and drops everything waiting; returns the bytes on the wire (frames included).
+    pub fn drain(&self) -> usize {
+        self.wire.clear()
+    }
 }
 
-/// The bytes a queued message puts on the wire (as one WebSocket message).
-pub fn message_bytes(msg: &Outgoing) -> Vec<u8> {
+/// Decodes a received frame as a client would; `None` for a ping (not a protocol message) or
+/// bytes that don't decode.
+pub fn decode(msg: &Received) -> Option<ServerMsg> {
     match msg {
-        Outgoing::Whole(b) => b.to_vec(),
-        Outgoing::Shared { head, body, .. } => [head.as_slice(), body].concat(),
-        Outgoing::Welcome { head, body } => [head.as_ref(), body.as_ref()].concat(),
-        Outgoing::Ping => Vec::new(),
+        Received::Binary(bytes) => ServerMsg::decode(bytes).ok(),
+        Received::Ping => None,
     }
-}
-
-/// The length of [`message_bytes`] without building it.
-pub fn message_len(msg: &Outgoing) -> usize {
-    match msg {
-        Outgoing::Whole(b) => b.len(),
-        Outgoing::Shared { head, body, .. } => head.as_slice().len() + body.len(),
-        Outgoing::Welcome { head, body } => head.len() + body.len(),
-        Outgoing::Ping => 0,
-    }
-}
-
-/// Decodes a queued message as a client would; `None` for a ping (not a protocol message).
-pub fn decode(msg: &Outgoing) -> Option<ServerMsg> {
-    if matches!(msg, Outgoing::Ping) {
-        return None;
-    }
-    ServerMsg::decode(&message_bytes(msg)).ok()
 }

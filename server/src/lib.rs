@@ -18,8 +18,8 @@
 //!
 //! Data flows one way each direction:
 //! `socket → ws reader (decode, validate) → room inbox (joins, leaves) and input board
-//! (inputs) → room's sim (tick, on a pool thread) → room fan-out task → bounded
-//! per-connection queue → writer task → socket`.
+//! (inputs) → room's sim (tick, on a pool thread) → room fan-out task → each connection's
+//! sender → socket` (one vectored write per client per tick, no task woken per client).
 
 pub mod config;
 pub mod link;

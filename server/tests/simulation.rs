@@ -1,14 +1,15 @@
 //! The simulation stepped tick by tick in memory: no sockets, no sleeps. Each test client
-//! holds the real per-connection queue the sim writes to and keeps a replica by applying
-//! every frame it receives with the shared apply function.
+//! reads the WebSocket frames the real fan-out writes to it (through an in-memory wire that
+//! holds a bounded number of messages) and keeps a replica by applying every frame it
+//! receives with the shared apply function.
 
 use std::collections::HashMap;
 
 use proptest::prelude::*;
-use skirmish_server::harness::{LocalClient, LocalRoom, decode as decode_msg};
+use skirmish_server::harness::{LocalClient, LocalRoom, Received, decode as decode_msg};
 use skirmish_server::link::ConnId;
 use skirmish_server::net::fanout::Delivered;
-use skirmish_server::net::outbox::{CloseCode, Outgoing};
+use skirmish_server::net::outbox::CloseCode;
 use skirmish_server::sim::SimConfig;
 use skirmish_server::sim::components::{Player, Position};
 use skirmish_shared::{
@@ -32,7 +33,7 @@ struct Harness {
     queue_capacity: usize,
 }
 
-fn decode(msg: Outgoing) -> ServerMsg {
+fn decode(msg: Received) -> ServerMsg {
     decode_msg(&msg).expect("server frames decode")
 }
 
@@ -121,7 +122,7 @@ impl Harness {
     }
 
     fn drain(c: &mut TestClient) {
-        while let Ok(msg) = c.local.queue.try_recv() {
+        while let Some(msg) = c.local.try_recv() {
             match decode(msg) {
                 ServerMsg::Welcome(w) => {
                     c.player = w.player_id;
@@ -463,7 +464,7 @@ proptest! {
                     // Clients that could read are exactly in sync.
                     let truth = h.room.sim.entities();
                     for c in h.clients.values() {
-                        if c.player != 0 && c.local.queue.is_empty() && c.local.close.borrow().is_none() && c.replica.tick == h.room.sim.tick() {
+                        if c.player != 0 && c.local.is_empty() && c.local.close.borrow().is_none() && c.replica.tick == h.room.sim.tick() {
                             let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
                             prop_assert_eq!(&mine, &truth);
                         }

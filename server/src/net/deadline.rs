@@ -25,6 +25,11 @@ impl<S> WriteDeadline<S> {
         Self { inner, limit, timer: None }
     }
 
+    /// The wrapped stream.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
     /// Polls `op`; while it is pending, the deadline runs.
     fn guard<T>(
         &mut self,

@@ -1,12 +1,14 @@
-//! A room's fan-out: takes each tick's [`TickOutput`] from the room's sim and queues it to
+//! A room's fan-out: takes each tick's [`TickOutput`] from the room's sim and sends it to
 //! every connection of the room, off the sim thread. The only owner of the room's links and
 //! of each client's delivery state (welcomed, ack sent, behind, stalled); which connection
 //! plays which player it learns from the sim's outcomes, never decides.
 //!
 //! A connection's reader registers its link here before its join reaches the sim (both go
 //! through ordered channels, so the registration is always seen first). Up-to-date clients
-//! get the tick's shared body behind a few bytes of their own header (tag, tick, ack). A
-//! client whose queue is full misses that frame, is marked behind and asks the sim for a
+//! get the tick's shared body behind a few bytes of their own header (tag, tick, ack),
+//! written here straight to each socket ([`super::sender`]: one vectored write, no copy of
+//! the body, no task woken per client). A client whose socket takes nothing more misses that
+//! frame, is marked behind and asks the sim for a
 //! keyframe, which it gets instead of the frames it missed; one full for longer than the
 //! stall limit is disconnected (close 1008). A client that reports the ticks it has received
 //! is also paced ([`Pacer`]): one reading slower than the stream is held, then gets a
@@ -24,9 +26,10 @@ use skirmish_shared::codec::{write_frame_header, write_keyframe_header};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::outbox::{Close, CloseCode, Delivery, Head, Link, Outgoing};
+use super::outbox::{Close, CloseCode, Delivery, Link};
 use super::pacing::{Pace, Pacer};
 use crate::link::{ConnId, TickOutput};
+use crate::metrics::{LocalHistogram, Metrics};
 
 /// Four empty arrays: the body of a frame that only carries a new ack.
 const EMPTY_BODY: &[u8] = &[0x90, 0x90, 0x90, 0x90];
@@ -64,7 +67,7 @@ struct Subscriber {
     kicked: bool,
     /// The tick of its welcome.
     welcomed_at: u64,
-    /// The tick of the last frame queued for it.
+    /// The tick of the last frame sent to it.
     last_sent: u64,
     pacer: Pacer,
 }
@@ -72,14 +75,16 @@ struct Subscriber {
 /// What one delivery did, for statistics and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
-    /// Messages queued.
+    /// Messages sent.
     pub sent: usize,
-    /// Clients that missed this tick because their queue was full.
+    /// Clients that missed this tick because their socket took nothing more.
     pub behind: usize,
     /// Clients held because they have not read what they were sent.
     pub held: usize,
     /// Bytes of the shared body (0 for an idle tick).
     pub body_bytes: usize,
+    /// Payload bytes sent in all (headers and bodies, without WebSocket framing).
+    pub bytes: usize,
 }
 
 /// Every connection of one room and its delivery state.
@@ -92,6 +97,10 @@ pub struct Fanout {
     keyframe_request: Arc<AtomicBool>,
     stall_ticks: u32,
     head: Vec<u8>,
+    /// Where frames sent and their delivery times are counted, if anywhere.
+    metrics: Option<Arc<Metrics>>,
+    /// This tick's delivery times, flushed into `metrics` once per tick.
+    delivery: LocalHistogram,
 }
 
 impl Fanout {
@@ -104,7 +113,16 @@ impl Fanout {
             keyframe_request,
             stall_ticks,
             head: Vec::with_capacity(16),
+            metrics: None,
+            delivery: LocalHistogram::new(),
         }
+    }
+
+    /// Counts frames sent, their bytes and delivery times (tick start → handed to the
+    /// kernel) in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Handles one message; `false` once the room is closed.
@@ -184,9 +202,10 @@ impl Fanout {
                 continue; // the connection ended before its welcome
             };
             let body = keyframe.clone().unwrap_or_else(|| Bytes::from_static(&[0x90]));
-            // A fresh queue always has room for the welcome.
-            if link.offer(Outgoing::Welcome { head: w.head, body }) == Delivery::Queued {
+            // A fresh connection has nothing waiting: the welcome goes (or its rest waits).
+            if link.sender.message(&[&w.head, &body]) == Delivery::Queued {
                 done.sent += 1;
+                done.bytes += w.head.len() + body.len();
             }
             let fresh = Subscriber {
                 conn: w.conn,
@@ -250,12 +269,13 @@ impl Fanout {
             } else {
                 continue;
             };
-            // A frame header is at most 16 bytes (fixarray, tag, u64, u32).
-            let Some(head) = Head::new(&self.head) else { continue };
-            match s.link.offer(Outgoing::Shared { head, body: body.clone(), started: out.started })
-            {
+            match s.link.sender.message(&[&self.head, body]) {
                 Delivery::Queued => {
+                    if let Some(started) = out.started {
+                        self.delivery.record(started.elapsed());
+                    }
                     done.sent += 1;
+                    done.bytes += self.head.len() + body.len();
                     s.last_sent = out.tick;
                     s.needs_keyframe = false;
                     s.last_ack_sent = s.ack;
@@ -283,6 +303,10 @@ impl Fanout {
                 }
                 Delivery::Gone => {}
             }
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.frames_sent(done.sent as u64, done.bytes as u64);
+            self.delivery.flush_into(metrics.frame_delivery());
         }
         done
     }

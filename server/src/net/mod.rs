@@ -14,6 +14,7 @@ pub mod http;
 pub mod outbox;
 pub mod pacing;
 pub mod proxy;
+pub mod sender;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -27,8 +28,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{debug, info, warn};
 
 use crate::metrics::Metrics;
@@ -199,12 +199,13 @@ impl Drop for IpSlot {
 }
 
 /// The WebSocket limits every connection gets: small buffers (thousands of connections,
-/// tiny inputs), a bounded write buffer and small maximum message sizes.
+/// tiny inputs), no write buffer (tungstenite writes only its pong replies and the close
+/// handshake, straight through to the connection's sender) and small maximum message sizes.
 pub fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(16 * 1024)
-        .max_write_buffer_size(8 << 20)
+        .write_buffer_size(0)
+        .max_write_buffer_size(64 * 1024)
         .max_message_size(Some(MAX_CLIENT_MESSAGE))
         .max_frame_size(Some(MAX_CLIENT_MESSAGE))
 }
@@ -379,16 +380,19 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
             return;
         }
     };
+    // The socket itself, out of hyper's wrappers: frames are written to it directly.
+    let parts = match upgraded.downcast::<TokioIo<deadline::WriteDeadline<TcpStream>>>() {
+        Ok(parts) => parts,
+        Err(_) => {
+            warn!(%peer, "upgraded connection is not a TCP stream");
+            return;
+        }
+    };
+    let tcp = parts.io.into_inner().into_inner();
     let conn = ctx.next_conn();
     debug!(conn, %peer, "websocket open");
-    let socket = WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
-        Role::Server,
-        Some(websocket_config()),
-    )
-    .await;
     ctx.metrics.connection_opened();
-    ws::run(socket, conn, client_ip, ctx.clone()).await;
+    ws::run(tcp, parts.read_buf, conn, client_ip, ctx.clone()).await;
     ctx.metrics.connection_closed();
     debug!(conn, "websocket closed");
 }

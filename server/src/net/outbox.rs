@@ -1,5 +1,5 @@
 //! A connection's outbound side, as the fan-out and the connection's tasks see it: the
-//! bounded queue of messages its writer sends, the [`Closer`] anyone may use to end it, and
+//! [`Sender`] that writes its messages, the [`Closer`] anyone may use to end it, and
 //! the WebSocket close codes the server speaks. The simulation's transport-neutral
 //! [`DisconnectReason`]s are mapped to close codes here, and only here.
 
@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
+use super::sender::{Opcode, Sender};
 use crate::link::DisconnectReason;
 
 /// The longest per-client header in front of a shared body: fixarray, tag, tick (u64), ack
@@ -39,11 +40,11 @@ impl Head {
     }
 }
 
-/// Simulation (or reader) → one connection's writer.
+/// A message for one connection.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
-    /// A per-client head followed by a body shared with other clients; the writer joins them
-    /// into one WebSocket message.
+    /// A per-client head followed by a body shared with other clients, sent as one WebSocket
+    /// message without joining them.
     Shared {
         /// Tag, tick and ack for this client.
         head: Head,
@@ -190,40 +191,41 @@ impl Progress {
     }
 }
 
-/// The sim's handle on one connection.
+/// The fan-out's (and the connection's own) handle on one connection.
 #[derive(Debug, Clone)]
 pub struct Link {
-    /// The bounded queue of messages the connection's writer sends.
-    pub outbox: mpsc::Sender<Outgoing>,
-    /// Closes the connection, also when its queue is full.
+    /// Writes its messages.
+    pub sender: Arc<Sender>,
+    /// Closes the connection, also when it stopped reading.
     pub closer: Closer,
     /// What the client says it has received.
     pub progress: Arc<Progress>,
 }
 
-/// What the sim did with a message for one connection.
+/// What became of a message for one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
-    /// Queued.
+    /// Written (or started, its rest waiting to be written).
     Queued,
-    /// The queue is full: the client is behind.
+    /// Not sent: the socket takes nothing more now; the client is behind.
     Full,
     /// The connection is gone.
     Gone,
 }
 
 impl Link {
-    /// A link over this queue and closer, with no progress reported yet.
-    pub fn new(outbox: mpsc::Sender<Outgoing>, closer: Closer) -> Self {
-        Self { outbox, closer, progress: Arc::default() }
+    /// A link writing through `sender`, with no progress reported yet.
+    pub fn new(sender: Arc<Sender>, closer: Closer) -> Self {
+        Self { sender, closer, progress: Arc::default() }
     }
 
-    /// Queues a message without waiting.
-    pub fn offer(&self, msg: Outgoing) -> Delivery {
-        match self.outbox.try_send(msg) {
-            Ok(()) => Delivery::Queued,
-            Err(mpsc::error::TrySendError::Full(_)) => Delivery::Full,
-            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
+    /// Sends a message without waiting.
+    pub fn offer(&self, msg: &Outgoing) -> Delivery {
+        match msg {
+            Outgoing::Shared { head, body, .. } => self.sender.message(&[head.as_slice(), body]),
+            Outgoing::Welcome { head, body } => self.sender.message(&[head, body]),
+            Outgoing::Whole(bytes) => self.sender.message(&[bytes]),
+            Outgoing::Ping => self.sender.control(Opcode::Ping, &[]),
         }
     }
 }

@@ -1,54 +1,125 @@
 //! One WebSocket connection after the upgrade: this task reads, decodes, validates and
-//! forwards to the connection's room (placed by the registry at join); a spawned writer task
-//! drains the connection's bounded queue.
+//! forwards to the connection's room (placed by the registry at join). Nothing here writes
+//! frames: the room's fan-out writes them straight to the socket through the connection's
+//! [`Sender`]; this task only writes out what the socket could not take at once (the
+//! backlog, when the socket is writable again), and pongs, pings and the close.
 //!
 //! A client closing its socket is not an error. Whoever decides the connection must end
 //! (the reader on bad input, the sim on a full server or a stalled client, the server on
-//! shutdown) asks through the connection's [`Closer`]; the writer then sends the close frame.
+//! shutdown) asks through the connection's [`Closer`]; this task then sends the close frame.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, BytesMut};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
 use skirmish_shared::{ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
-use tokio::sync::{mpsc, watch};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info};
 
 use crate::link::{ConnId, INPUT_QUEUE_CAPACITY, Inbound, Route};
-use crate::metrics::Metrics;
-use crate::net::NetContext;
 use crate::net::fanout::FanoutMsg;
-use crate::net::outbox::{Close, CloseCode, Closer, Link, Outgoing};
+use crate::net::outbox::{Close, CloseCode, Closer, Delivery, Link, Outgoing};
+use crate::net::sender::Sender;
+use crate::net::{NetContext, websocket_config};
 use crate::room::RoomHandle;
 use crate::room::registry::{PlaceError, RoomRequest};
 
 /// An upgraded HTTP connection speaking WebSocket.
-pub type Ws = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+pub type Ws = WebSocketStream<Io>;
 
-/// Frames queued per connection at most: a client further behind gets a keyframe instead.
-pub const OUTBOX_CAPACITY: usize = 8;
 /// An input whose sequence number jumps further ahead than this closes the connection.
 pub const MAX_SEQ_JUMP: u32 = 10_000;
 /// Time a closing connection gets, in all, to send its close frame and hear the peer's answer;
 /// then its socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Runs the connection to its end and tells the sim the player left.
-pub async fn run(ws: Ws, conn: ConnId, ip: std::net::IpAddr, ctx: Arc<NetContext>) {
-    let (sink, mut stream) = ws.split();
-    let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
+/// An upgraded connection's socket as tungstenite sees it: reads come from the socket (after
+/// the bytes hyper had already read past the upgrade), writes (its pong replies and close
+/// frames) go through the connection's [`Sender`], in order with everything else written.
+#[derive(Debug)]
+pub struct Io {
+    tcp: Arc<TcpStream>,
+    prefix: Bytes,
+    sender: Arc<Sender>,
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            ready!(self.tcp.poll_read_ready(cx))?;
+            match self.tcp.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(match self.sender.raw(buf) {
+            Delivery::Queued => Ok(buf.len()),
+            Delivery::Full => Err(io::ErrorKind::WouldBlock.into()),
+            Delivery::Gone => Err(io::ErrorKind::BrokenPipe.into()),
+        })
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The sender writes at once; its backlog is the connection task's to flush.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Runs the connection to its end and tells the sim the player left. `prefix`: bytes read
+/// past the upgrade request.
+pub async fn run(
+    tcp: TcpStream,
+    prefix: Bytes,
+    conn: ConnId,
+    ip: std::net::IpAddr,
+    ctx: Arc<NetContext>,
+) {
+    let tcp = Arc::new(tcp);
+    let sender = Arc::new(Sender::new(Box::new(tcp.clone())));
+    let io = Io { tcp: tcp.clone(), prefix, sender: sender.clone() };
+    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(websocket_config())).await;
     let (closer, close_rx) = Closer::new();
-    let writer = tokio::spawn(write_loop(sink, queue, close_rx.clone(), ctx.metrics.clone()));
     let last_seen = LastSeen::new();
-    let link = Link::new(outbox, closer.clone());
+    let link = Link::new(sender.clone(), closer.clone());
     let mut reader = Reader {
         conn,
         ip,
@@ -60,38 +131,75 @@ pub async fn run(ws: Ws, conn: ConnId, ip: std::net::IpAddr, ctx: Arc<NetContext
         bucket: InputBucket::new(ctx.limits.tick_rate),
         last_seen: &last_seen,
     };
-    let mut asked = close_rx;
+    let mut asked = close_rx.clone();
     let mut shutdown = ctx.shutdown.clone();
     tokio::select! {
-        close = reader.read_loop(&mut stream) => closer.close(close),
+        close = reader.read_loop(&mut ws) => closer.close(close),
         close = heartbeat(&link, &last_seen, ctx.limits.ping_interval, ctx.limits.idle_timeout) => closer.close(close),
+        close = flusher(&tcp, &sender, ctx.limits.write_timeout) => closer.close(close),
         _ = asked.wait_for(Option::is_some) => {}
         _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
     }
     let joined = reader.joined.take();
     let left_for_good = reader.left_for_good;
-    // The reader's link holds a queue sender: drop it so the writer sees the end.
     drop(reader);
-    drop(link);
-    // Keep reading (and discarding) while the writer sends the close frame, until the peer
-    // answers it or the grace ends: closing a socket with unread input makes the kernel send
-    // a reset, which would destroy our close frame before the peer read it.
-    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-    let abort = writer.abort_handle();
-    let finished = tokio::time::timeout(CLOSE_GRACE, async {
-        let (written, ()) = tokio::join!(writer, drain);
-        written
-    })
-    .await;
-    if finished.is_err() {
-        // The grace is over: the socket goes now, whatever the writer was waiting for.
-        abort.abort();
+    let close = close_rx.borrow().clone();
+    // Send the close frame (through tungstenite, which keeps the close handshake's state),
+    // then keep reading (and discarding) until the peer answers it or the grace ends, while
+    // the backlog goes out as the socket takes it: closing a socket with unread input makes
+    // the kernel send a reset, which would destroy our close frame before the peer read it.
+    let finish = async {
+        if let Some(close) = close {
+            let frame = CloseFrame {
+                code: WsCloseCode::from(close.code.as_u16()),
+                reason: truncate(&close.reason).into(),
+            };
+            let _ = ws.close(Some(frame)).await;
+        }
+        let drain = async { while let Some(Ok(_)) = ws.next().await {} };
+        let flush = async {
+            while !sender.has_backlog() || tcp.writable().await.is_ok() {
+                match sender.flush() {
+                    Ok(true) => return,
+                    Ok(false) => {}
+                    Err(_) => return,
+                }
+            }
+        };
+        tokio::join!(drain, flush);
+    };
+    if tokio::time::timeout(CLOSE_GRACE, finish).await.is_err() {
         debug!(conn, "connection did not finish closing in time");
     }
+    // Others (the fan-out) may still hold the sender for a moment: they write nothing more,
+    // and the peer learns now.
+    sender.close();
+    let _ = socket2::SockRef::from(&*tcp).shutdown(std::net::Shutdown::Both);
     if let Some((room, _)) = joined {
         // A closed room has nobody left to tell.
         let _ = room.inbox.send(Inbound::Leave { conn, for_good: left_for_good });
         let _ = room.fanout.send(FanoutMsg::Unregister { conn });
+    }
+}
+
+/// Writes the connection's backlog out whenever one waits and the socket takes it; returns a
+/// close if one waits longer than `limit` (the peer stopped reading) or the socket fails.
+async fn flusher(tcp: &TcpStream, sender: &Sender, limit: Duration) -> Close {
+    loop {
+        sender.backlog().await;
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, tcp.writable()).await {
+                Err(_) => return Close::new(CloseCode::Policy, "too slow: stopped reading"),
+                Ok(Err(_)) => return Close::new(CloseCode::Normal, ""),
+                Ok(Ok(())) => {}
+            }
+            match sender.flush() {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(_) => return Close::new(CloseCode::Normal, ""),
+            }
+        }
     }
 }
 
@@ -117,7 +225,7 @@ async fn heartbeat(
             );
         }
         // A queue full of frames means the peer is behind anyway; the next ping will do.
-        let _ = link.offer(Outgoing::Ping);
+        let _ = link.offer(&Outgoing::Ping);
     }
 }
 
@@ -212,7 +320,7 @@ impl InputBucket {
 
 impl Reader<'_> {
     /// Reads until the peer leaves or breaks a rule; returns how to close.
-    async fn read_loop(&mut self, stream: &mut SplitStream<Ws>) -> Close {
+    async fn read_loop(&mut self, stream: &mut Ws) -> Close {
         let join_by = tokio::time::Instant::now() + self.ctx.limits.join_timeout;
         loop {
             let next = if self.joined.is_none() {
@@ -332,7 +440,7 @@ impl Reader<'_> {
             ClientMsg::Ping { client_time } => {
                 let pong = ServerMsg::Pong { client_time }.encode();
                 // A client too far behind to take a pong learns its RTT from the next one.
-                let _ = self.link.offer(Outgoing::Whole(pong.into()));
+                let _ = self.link.offer(&Outgoing::Whole(pong.into()));
                 Ok(())
             }
         }
@@ -376,86 +484,6 @@ impl Reader<'_> {
             return Err(Close::new(CloseCode::Internal, "room failed"));
         }
         Ok(())
-    }
-}
-
-/// Sends queued messages, several per socket write, until asked to close.
-async fn write_loop(
-    mut sink: SplitSink<Ws, Message>,
-    mut queue: mpsc::Receiver<Outgoing>,
-    mut close_rx: watch::Receiver<Option<Close>>,
-    metrics: Arc<Metrics>,
-) {
-    let close = loop {
-        let first = tokio::select! {
-            biased;
-            asked = close_rx.wait_for(Option::is_some) => break asked.ok().and_then(|c| c.clone()),
-            msg = queue.recv() => match msg {
-                Some(msg) => msg,
-                None => break None,
-            },
-        };
-        let mut started = None;
-        let mut count = 0u64;
-        let mut bytes = 0usize;
-        let mut message = |msg: Outgoing| {
-            if let Outgoing::Shared { started: Some(s), .. } = &msg {
-                started = Some(*s);
-            }
-            let msg = to_message(msg);
-            count += 1;
-            bytes += msg.len();
-            msg
-        };
-        let write = async {
-            sink.feed(message(first)).await?;
-            while let Ok(more) = queue.try_recv() {
-                sink.feed(message(more)).await?;
-            }
-            sink.flush().await
-        };
-        tokio::select! {
-            res = write => {
-                if res.is_err() {
-                    return;
-                }
-                metrics.frames_sent(count, bytes as u64);
-                if let Some(started) = started {
-                    metrics.frame_delivery().record(started.elapsed());
-                }
-            }
-            // A peer that stopped reading must not keep us from closing.
-            asked = close_rx.wait_for(Option::is_some) => break asked.ok().and_then(|c| c.clone()),
-        }
-    };
-    let close = close.or_else(|| close_rx.borrow().clone());
-    if let Some(close) = close {
-        let frame = CloseFrame {
-            code: WsCloseCode::from(close.code.as_u16()),
-            reason: truncate(&close.reason).into(),
-        };
-        // One grace for the close frame and the flush together (the session waits no longer).
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            let _ = sink.send(Message::Close(Some(frame))).await;
-            let _ = sink.close().await;
-        })
-        .await;
-        return;
-    }
-    let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
-}
-
-fn to_message(msg: Outgoing) -> Message {
-    match msg {
-        Outgoing::Whole(bytes) => Message::Binary(bytes),
-        Outgoing::Shared { head, body, .. } => {
-            let mut buf = BytesMut::with_capacity(head.as_slice().len() + body.len());
-            buf.put_slice(head.as_slice());
-            buf.put_slice(&body);
-            Message::Binary(buf.freeze())
-        }
-        Outgoing::Welcome { head, body } => Message::Binary([head, body].concat().into()),
-        Outgoing::Ping => Message::Ping(bytes::Bytes::new()),
     }
 }
 

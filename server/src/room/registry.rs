@@ -271,7 +271,8 @@ impl Registry {
         inner.rooms_made += 1;
         let sim = Simulation::new(&sim_config, inbox_rx);
         let (fanout_tx, fanout_rx) = mpsc::unbounded_channel();
-        let fanout = Fanout::new(sim.keyframe_request(), self.settings.stall_ticks);
+        let fanout = Fanout::new(sim.keyframe_request(), self.settings.stall_ticks)
+            .with_metrics(self.state.metrics.clone());
         self.runtime.spawn(fanout::run(fanout, fanout_rx));
         let clock = Clock::new(Instant::now(), sim_config.tick_rate);
         let handle = Arc::new(RoomHandle {
