@@ -87,7 +87,7 @@ fn fanout(c: &mut Criterion) {
         let mut queues = Vec::with_capacity(clients);
         let welcomed = (1..=clients as u64)
             .map(|conn| {
-                let wire = Arc::new(MemoryWire::new(8));
+                let wire = Arc::new(MemoryWire::discarding());
                 queues.push(wire.clone());
                 let sender = Arc::new(Sender::new(Box::new(wire)));
                 fanout.register(conn, Link::new(sender, Closer::new().0));

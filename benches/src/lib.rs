@@ -54,7 +54,7 @@ impl Arena {
         let config = SimConfig { rules, max_players: players, seed: 42, ..SimConfig::default() };
         let mut room = LocalRoom::new(&config, u32::MAX);
         let clients: Vec<LocalClient> =
-            (1..=players as ConnId).map(|conn| room.join(conn, 8, None)).collect();
+            (1..=players as ConnId).map(|conn| room.join_discarding(conn)).collect();
         let LocalRoom { sim, fanout, .. } = room;
         let mut arena = Self {
             fanout,

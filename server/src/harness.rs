@@ -55,7 +55,21 @@ impl LocalRoom {
         resume: Option<ResumeToken>,
         name: Option<String>,
     ) -> LocalClient {
-        let wire = Arc::new(MemoryWire::new(queue_capacity));
+        self.join_on(conn, Arc::new(MemoryWire::new(queue_capacity)), resume, name)
+    }
+
+    /// Joins connection `conn` whose frames go to a [`MemoryWire::discarding`] wire.
+    pub fn join_discarding(&mut self, conn: ConnId) -> LocalClient {
+        self.join_on(conn, Arc::new(MemoryWire::discarding()), None, None)
+    }
+
+    fn join_on(
+        &mut self,
+        conn: ConnId,
+        wire: Arc<MemoryWire>,
+        resume: Option<ResumeToken>,
+        name: Option<String>,
+    ) -> LocalClient {
         let (closer, close) = Closer::new();
         let route = Route::default();
         let sender = Arc::new(Sender::new(Box::new(wire.clone())));
@@ -90,17 +104,30 @@ impl LocalRoom {
 }
 
 /// A socket's stand-in: whole writes are kept as messages, at most `capacity` of them;
-/// beyond that, writes would block (as a full socket's).
+/// beyond that, writes would block (as a full socket's). A discarding wire stands for a
+/// reader that reads everything at once: it only counts the bytes.
 #[derive(Debug)]
 pub struct MemoryWire {
     capacity: usize,
     frames: Mutex<VecDeque<Vec<u8>>>,
+    /// `Some(bytes written)` for a discarding wire.
+    discarded: Option<std::sync::atomic::AtomicUsize>,
 }
 
 impl MemoryWire {
     /// A wire holding at most `capacity` unread messages.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, frames: Mutex::new(VecDeque::new()) }
+        Self { capacity, frames: Mutex::new(VecDeque::new()), discarded: None }
+    }
+
+    /// A wire that takes everything and keeps nothing but the count of bytes (benchmarks:
+    /// a hundred thousand clients each keeping a copy of a large welcome would not fit).
+    pub fn discarding() -> Self {
+        Self {
+            capacity: usize::MAX,
+            frames: Mutex::new(VecDeque::new()),
+            discarded: Some(std::sync::atomic::AtomicUsize::new(0)),
+        }
     }
 
     fn frames(&self) -> std::sync::MutexGuard<'_, VecDeque<Vec<u8>>> {
@@ -109,12 +136,20 @@ impl MemoryWire {
 
     /// Drops every unread message; returns their bytes (WebSocket framing included).
     pub fn clear(&self) -> usize {
-        self.frames().drain(..).map(|f| f.len()).sum()
+        let kept: usize = self.frames().drain(..).map(|f| f.len()).sum();
+        let discarded =
+            self.discarded.as_ref().map_or(0, |n| n.swap(0, std::sync::atomic::Ordering::Relaxed));
+        kept + discarded
     }
 }
 
 impl Wire for MemoryWire {
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if let Some(count) = &self.discarded {
+            let n = bufs.iter().map(|b| b.len()).sum();
+            count.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            return Ok(n);
+        }
         let mut frames = self.frames();
         if frames.len() >= self.capacity {
             return Err(io::ErrorKind::WouldBlock.into());

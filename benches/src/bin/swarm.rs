@@ -54,6 +54,10 @@ struct Args {
     /// Bots join and then send nothing: measures what an idle world costs each client.
     #[arg(long, env = "SWARM_IDLE")]
     idle: bool,
+    /// Bots open the WebSocket and never join (for measuring what a connection that has not
+    /// joined costs the server; run it with a long `--join-timeout-ms`).
+    #[arg(long, env = "SWARM_NO_JOIN")]
+    no_join: bool,
     /// Spread the bots over this many named rooms (`swarm-0`, `swarm-1`, …, bot i in room
     /// i mod N). 0: every bot asks for quick play and the server places it.
     #[arg(long, env = "SWARM_ROOMS", default_value_t = 0)]
@@ -244,6 +248,15 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
         let url = format!("ws://{}/ws", args.addr);
         let (mut ws, _) =
             tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await.ok()?;
+        if args.no_join {
+            stats.borrow_mut().connected += 1;
+            // Holds the connection, answering pings, until the end or the server closes it.
+            let _ = tokio::time::timeout_at(end_at.into(), async {
+                while let Some(Ok(_)) = ws.next().await {}
+            })
+            .await;
+            return None;
+        }
         let join = ClientMsg::Join {
             protocol_version: PROTOCOL_VERSION,
             name: Some(format!("bot{id}")),
@@ -260,10 +273,13 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
         }
         None
     };
+    let connect_by = if args.no_join { end_at } else { Instant::now() + Duration::from_secs(10) };
     let Ok(Some((mut ws, tick_rate, room))) =
-        tokio::time::timeout(Duration::from_secs(10), connect).await
+        tokio::time::timeout_at(connect_by.into(), connect).await
     else {
-        stats.borrow_mut().connect_failures += 1;
+        if !args.no_join {
+            stats.borrow_mut().connect_failures += 1;
+        }
         return;
     };
     stats.borrow_mut().connected += 1;

@@ -203,7 +203,7 @@ impl Fanout {
             };
             let body = keyframe.clone().unwrap_or_else(|| Bytes::from_static(&[0x90]));
             // A fresh connection has nothing waiting: the welcome goes (or its rest waits).
-            if link.sender.message(&[&w.head, &body]) == Delivery::Queued {
+            if link.sender.message(&w.head, &body) == Delivery::Queued {
                 done.sent += 1;
                 done.bytes += w.head.len() + body.len();
             }
@@ -269,7 +269,7 @@ impl Fanout {
             } else {
                 continue;
             };
-            match s.link.sender.message(&[&self.head, body]) {
+            match s.link.sender.message(&self.head, body) {
                 Delivery::Queued => {
                     if let Some(started) = out.started {
                         self.delivery.record(started.elapsed());

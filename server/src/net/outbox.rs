@@ -222,9 +222,9 @@ impl Link {
     /// Sends a message without waiting.
     pub fn offer(&self, msg: &Outgoing) -> Delivery {
         match msg {
-            Outgoing::Shared { head, body, .. } => self.sender.message(&[head.as_slice(), body]),
-            Outgoing::Welcome { head, body } => self.sender.message(&[head, body]),
-            Outgoing::Whole(bytes) => self.sender.message(&[bytes]),
+            Outgoing::Shared { head, body, .. } => self.sender.message(head.as_slice(), body),
+            Outgoing::Welcome { head, body } => self.sender.message(head, body),
+            Outgoing::Whole(bytes) => self.sender.message(&[], bytes),
             Outgoing::Ping => self.sender.control(Opcode::Ping, &[]),
         }
     }

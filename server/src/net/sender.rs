@@ -6,15 +6,19 @@
 //! side, and what it writes itself (pong replies, the close handshake) comes through
 //! [`Sender::raw`] so that nothing interleaves with a frame.
 //!
-//! What the kernel does not take at once is kept in a backlog (the only copy, of the unsent
-//! rest), which the connection's task writes out when the socket is writable
+//! What the kernel does not take at once is kept in a backlog (the rest of a shared body as a
+//! reference to it, small pieces copied), which the connection's task writes out when the
+//! socket is writable
 //! ([`Sender::flush`]). While a backlog waits, new data frames are refused
 //! ([`Delivery::Full`]: the fan-out then owes the client a keyframe) and control frames
 //! queue behind it. A frame the kernel refuses outright is not started, so it is simply
 //! refused. Nothing is allocated per connection while it is idle or keeping up.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::sync::Mutex;
+
+use bytes::Bytes;
 
 use super::outbox::Delivery;
 
@@ -72,10 +76,23 @@ pub fn frame_header(out: &mut [u8; MAX_FRAME_HEADER], opcode: Opcode, len: usize
 
 #[derive(Debug, Default)]
 struct State {
-    /// Bytes accepted but not yet written, in order (empty, without capacity, when caught up).
-    backlog: Vec<u8>,
+    /// What was accepted but not yet written, in order: the rest of a shared body as a
+    /// reference to it (never a copy), small pieces (headers, control frames) copied. Empty,
+    /// without capacity, when caught up.
+    backlog: VecDeque<Bytes>,
+    /// Bytes in `backlog`.
+    backlog_len: usize,
     /// The connection is over: nothing more is written.
     closed: bool,
+}
+
+impl State {
+    fn keep(&mut self, bytes: Bytes) {
+        if !bytes.is_empty() {
+            self.backlog_len += bytes.len();
+            self.backlog.push_back(bytes);
+        }
+    }
 }
 
 /// One connection's outgoing side. Every write takes its lock, so messages from different
@@ -99,11 +116,11 @@ impl Sender {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends one binary message made of `parts` (for example the client's header and a shared
-    /// body). Refused ([`Delivery::Full`]) while a backlog waits or if the socket takes none of
-    /// it; [`Delivery::Queued`] once it is written or started (its rest then waits in the
-    /// backlog).
-    pub fn message(&self, parts: &[&[u8]]) -> Delivery {
+    /// Sends one binary message: `head` (this client's few bytes) followed by `body` (shared
+    /// with other clients). Refused ([`Delivery::Full`]) while a backlog waits or if the
+    /// socket takes none of it; [`Delivery::Queued`] once it is written or started (its rest
+    /// then waits in the backlog, the body's part as a reference).
+    pub fn message(&self, head: &[u8], body: &Bytes) -> Delivery {
         let mut state = self.state();
         if state.closed {
             return Delivery::Gone;
@@ -111,112 +128,125 @@ impl Sender {
         if !state.backlog.is_empty() {
             return Delivery::Full;
         }
-        let len = parts.iter().map(|p| p.len()).sum();
         let mut header = [0; MAX_FRAME_HEADER];
-        let n = frame_header(&mut header, Opcode::Binary, len);
-        let mut slices = [IoSlice::new(&[]); 4];
-        slices[0] = IoSlice::new(&header[..n]);
-        let count = 1 + parts.len().min(3);
-        for (slot, part) in slices[1..count].iter_mut().zip(parts) {
-            *slot = IoSlice::new(part);
+        let n = frame_header(&mut header, Opcode::Binary, head.len() + body.len());
+        let slices = [IoSlice::new(&header[..n]), IoSlice::new(head), IoSlice::new(body)];
+        let written = match self.try_write(&mut state, &slices) {
+            Ok(written) => written,
+            Err(_) => return Delivery::Gone,
+        };
+        if written == 0 {
+            return Delivery::Full;
         }
-        let total = n + len;
-        match self.write_all_or_keep(&mut state, &slices[..count], total, false) {
-            Ok(true) => Delivery::Queued,
-            Ok(false) => Delivery::Full,
-            Err(_) => Delivery::Gone,
+        let framing = n + head.len();
+        if written < framing {
+            let mut small = Vec::with_capacity(framing - written);
+            small.extend_from_slice(&header[..n]);
+            small.extend_from_slice(head);
+            state.keep(Bytes::copy_from_slice(&small[written..]));
         }
+        if written < framing + body.len() {
+            state.keep(body.slice(written.saturating_sub(framing)..));
+            self.backlog_waiting.notify_one();
+        }
+        Delivery::Queued
     }
 
     /// Sends a control frame (a ping); it waits behind a backlog if there is one.
     pub fn control(&self, opcode: Opcode, payload: &[u8]) -> Delivery {
         let mut header = [0; MAX_FRAME_HEADER];
         let n = frame_header(&mut header, opcode, payload.len());
-        self.raw_parts(&[&header[..n], payload])
+        let mut frame = Vec::with_capacity(n + payload.len());
+        frame.extend_from_slice(&header[..n]);
+        frame.extend_from_slice(payload);
+        self.raw(&frame)
     }
 
-    /// Sends bytes that are already framed (tungstenite's pong replies and close frames);
-    /// they wait behind a backlog if there is one.
+    /// Sends bytes that are already framed (tungstenite's pong replies and close frames, a
+    /// control frame); they wait behind a backlog if there is one, never lost.
     pub fn raw(&self, bytes: &[u8]) -> Delivery {
-        self.raw_parts(&[bytes])
-    }
-
-    fn raw_parts(&self, parts: &[&[u8]]) -> Delivery {
         let mut state = self.state();
         if state.closed {
             return Delivery::Gone;
         }
-        let total: usize = parts.iter().map(|p| p.len()).sum();
         if !state.backlog.is_empty() {
-            if state.backlog.len() + total > MAX_BACKLOG {
+            if state.backlog_len + bytes.len() > MAX_BACKLOG {
                 return Delivery::Full;
             }
-            for p in parts {
-                state.backlog.extend_from_slice(p);
-            }
+            state.keep(Bytes::copy_from_slice(bytes));
             return Delivery::Queued;
         }
-        let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-        match self.write_all_or_keep(&mut state, &slices, total, true) {
-            Ok(_) => Delivery::Queued,
-            Err(_) => Delivery::Gone,
+        let written = match self.try_write(&mut state, &[IoSlice::new(bytes)]) {
+            Ok(written) => written,
+            Err(_) => return Delivery::Gone,
+        };
+        if written < bytes.len() {
+            state.keep(Bytes::copy_from_slice(&bytes[written..]));
+            self.backlog_waiting.notify_one();
         }
+        Delivery::Queued
     }
 
-    /// Writes `slices` (`total` bytes, no backlog waiting); keeps what the socket did not take
-    /// in the backlog, also all of it if `keep_unstarted`. `Ok(false)`: refused, not started.
-    fn write_all_or_keep(
-        &self,
-        state: &mut State,
-        slices: &[IoSlice<'_>],
-        total: usize,
-        keep_unstarted: bool,
-    ) -> io::Result<bool> {
-        let written = match self.wire.try_write_vectored(slices) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+    /// One non-blocking write: the bytes taken (0 if none fit). A failed socket closes this
+    /// sender.
+    fn try_write(&self, state: &mut State, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self.wire.try_write_vectored(slices) {
+            Ok(n) => Ok(n),
+            Err(e)
+                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) =>
+            {
+                Ok(0)
+            }
             Err(e) => {
                 state.closed = true;
-                return Err(e);
+                state.backlog = VecDeque::new();
+                state.backlog_len = 0;
+                Err(e)
             }
-        };
-        if written == total {
-            return Ok(true);
         }
-        if written == 0 && !keep_unstarted {
-            return Ok(false);
-        }
-        // Started (or must not be lost): the rest waits, in order.
-        let mut skip = written;
-        for s in slices {
-            let take = s.len().saturating_sub(skip);
-            state.backlog.extend_from_slice(&s[s.len() - take..]);
-            skip = skip.saturating_sub(s.len());
-        }
-        self.backlog_waiting.notify_one();
-        Ok(true)
     }
 
     /// Writes as much of the backlog as the socket takes now. `Ok(true)` when it is empty.
     pub fn flush(&self) -> io::Result<bool> {
+        const SLICES: usize = 16;
         let mut state = self.state();
         while !state.backlog.is_empty() {
-            match self.wire.try_write_vectored(&[IoSlice::new(&state.backlog)]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    state.backlog.drain(..n);
+            let result = {
+                let mut slices = [IoSlice::new(&[]); SLICES];
+                let count = state.backlog.len().min(SLICES);
+                for (slot, piece) in slices.iter_mut().zip(&state.backlog) {
+                    *slot = IoSlice::new(piece);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                self.wire.try_write_vectored(&slices[..count])
+            };
+            let mut written = match result {
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => 0,
+                Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted) => continue,
                 Err(e) => {
                     state.closed = true;
+                    state.backlog = VecDeque::new();
+                    state.backlog_len = 0;
                     return Err(e);
+                }
+            };
+            if written == 0 {
+                return Ok(false);
+            }
+            state.backlog_len -= written;
+            while written > 0 {
+                let Some(front) = state.backlog.front_mut() else { break };
+                if written >= front.len() {
+                    written -= front.len();
+                    state.backlog.pop_front();
+                } else {
+                    let _ = front.split_to(written);
+                    written = 0;
                 }
             }
         }
         // Caught up: give the memory back.
-        state.backlog = Vec::new();
+        state.backlog = VecDeque::new();
         Ok(true)
     }
 
@@ -240,7 +270,8 @@ impl Sender {
     pub fn close(&self) {
         let mut state = self.state();
         state.closed = true;
-        state.backlog = Vec::new();
+        state.backlog = VecDeque::new();
+        state.backlog_len = 0;
     }
 }
 
@@ -296,7 +327,7 @@ mod tests {
     #[test]
     fn a_message_is_one_frame_of_its_parts() {
         let (s, pipe) = sender(1 << 20);
-        assert_eq!(s.message(&[b"ab", b"cde"]), Delivery::Queued);
+        assert_eq!(s.message(b"ab", &Bytes::from_static(b"cde")), Delivery::Queued);
         assert_eq!(*pipe.got.lock().expect("lock"), [0x82, 5, b'a', b'b', b'c', b'd', b'e']);
         assert!(!s.has_backlog());
     }
@@ -304,22 +335,50 @@ mod tests {
     #[test]
     fn a_partial_write_keeps_the_rest_and_refuses_frames_until_flushed() {
         let (s, pipe) = sender(4);
-        assert_eq!(s.message(&[b"hello", b"!"]), Delivery::Queued, "started");
+        assert_eq!(s.message(b"hello", &Bytes::from_static(b"!")), Delivery::Queued, "started");
         assert!(s.has_backlog());
-        assert_eq!(s.message(&[b"next"]), Delivery::Full, "refused behind the backlog");
+        assert_eq!(s.message(b"", &Bytes::from_static(b"next")), Delivery::Full, "refused behind");
         assert_eq!(s.control(Opcode::Ping, b""), Delivery::Queued, "control waits behind it");
         assert!(!s.flush().expect("flush"), "the socket is still full");
         *pipe.room.lock().expect("lock") = 100;
         assert!(s.flush().expect("flush"));
         let got = pipe.got.lock().expect("lock").clone();
         assert_eq!(got, [0x82, 6, b'h', b'e', b'l', b'l', b'o', b'!', 0x89, 0]);
-        assert_eq!(s.message(&[b"x"]), Delivery::Queued);
+        assert_eq!(s.message(b"", &Bytes::from_static(b"x")), Delivery::Queued);
+    }
+
+    #[test]
+    fn a_shared_body_waits_as_a_reference_and_goes_out_in_pieces() {
+        let (s, pipe) = sender(5);
+        let body = Bytes::from(vec![7u8; 300]);
+        assert_eq!(s.message(b"hd", &body), Delivery::Queued);
+        {
+            let state = s.state();
+            // 4 header bytes + "hd" = 6 bytes of framing; 5 went out.
+            assert_eq!(state.backlog_len, 1 + 300);
+            assert_eq!(&state.backlog[0][..], b"d");
+            assert_eq!(state.backlog[1].as_ptr(), body.as_ptr(), "the body, not a copy");
+        }
+        let mut rounds = 0;
+        loop {
+            *pipe.room.lock().expect("lock") = 7;
+            rounds += 1;
+            if s.flush().expect("flush") {
+                break;
+            }
+            assert!(rounds < 100, "flush makes progress");
+        }
+        let got = pipe.got.lock().expect("lock").clone();
+        let mut want = vec![0x82, 126, 1, 46, b'h', b'd'];
+        want.extend_from_slice(&body);
+        assert_eq!(got, want);
+        assert_eq!(s.state().backlog_len, 0);
     }
 
     #[test]
     fn a_frame_the_socket_refuses_outright_is_not_kept() {
         let (s, pipe) = sender(0);
-        assert_eq!(s.message(&[b"frame"]), Delivery::Full);
+        assert_eq!(s.message(b"", &Bytes::from_static(b"frame")), Delivery::Full);
         assert!(!s.has_backlog());
         // Tungstenite's bytes must not be lost: kept.
         assert_eq!(s.raw(&[0x8a, 0]), Delivery::Queued);
@@ -333,7 +392,7 @@ mod tests {
     fn after_close_nothing_is_written() {
         let (s, pipe) = sender(100);
         s.close();
-        assert_eq!(s.message(&[b"x"]), Delivery::Gone);
+        assert_eq!(s.message(b"", &Bytes::from_static(b"x")), Delivery::Gone);
         assert_eq!(s.raw(b"x"), Delivery::Gone);
         assert!(pipe.got.lock().expect("lock").is_empty());
     }
