@@ -572,6 +572,62 @@ async fn raw_request(addr: SocketAddr, bytes: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A client that sends its join in the same write as the upgrade request: the bytes the HTTP
+/// layer read past the request reach the WebSocket reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_sent_with_the_upgrade_request_is_read() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut tcp = TcpStream::connect(app.addr).await.expect("connect");
+    let join = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: Some("eager".into()),
+        resume: None,
+        room: None,
+    }
+    .encode();
+    let mut bytes = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        app.addr
+    )
+    .into_bytes();
+    // One masked binary frame (client frames are masked; mask 1 2 3 4).
+    let mask = [1u8, 2, 3, 4];
+    bytes.extend_from_slice(&[0x82, 0x80 | join.len() as u8]);
+    bytes.extend_from_slice(&mask);
+    bytes.extend(join.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    tcp.write_all(&bytes).await.expect("one write: upgrade and join");
+    // The response head, then whatever followed it.
+    let mut got = Vec::new();
+    let head_end = loop {
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+            .await
+            .expect("response within 10 s")
+            .expect("read");
+        assert!(n > 0, "closed before answering: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    assert!(got.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&got));
+    let rest = got.split_off(head_end);
+    let mut ws = WebSocketStream::from_partially_read(
+        tcp,
+        rest,
+        tokio_tungstenite::tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
+    let ServerMsg::Welcome(w) = next_msg(&mut ws, "welcome").await else { panic!("no welcome") };
+    assert_eq!(
+        w.keyframe.entities.iter().find(|e| e.id == w.player_id).map(|e| e.name.as_str()),
+        Some("eager")
+    );
+    app.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_or_huge_handshakes_are_cut_off() {
     let app = TestApp::spawn(Config { handshake_timeout_ms: 300, ..TestApp::arena() }).await;

@@ -198,12 +198,16 @@ impl Drop for IpSlot {
     }
 }
 
+/// Bytes tungstenite reads at a time (and keeps allocated) per connection: a client's
+/// messages are a few dozen bytes; a larger one grows the buffer as it arrives.
+const READ_BUFFER: usize = 256;
+
 /// The WebSocket limits every connection gets: small buffers (thousands of connections,
 /// tiny inputs), no write buffer (tungstenite writes only its pong replies and the close
 /// handshake, straight through to the connection's sender) and small maximum message sizes.
 pub fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(64 * 1024)
         .max_message_size(Some(MAX_CLIENT_MESSAGE))
@@ -324,6 +328,39 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
         let _ =
             socket2::SockRef::from(&stream).set_tcp_notsent_lowat(ctx.limits.unsent_limit_bytes);
     }
+    // The HTTP phase on the heap: its state (hyper's connection, buffers, the service) is
+    // freed once it is over, not kept in this task for as long as a WebSocket session lasts.
+    let Some(upgraded) = Box::pin(serve_http(stream, peer, kind, ctx.clone())).await else {
+        return;
+    };
+    let Upgraded { tcp, prefix, client_ip, ip_slot: _forwarded_slot } = upgraded;
+    let conn = ctx.next_conn();
+    debug!(conn, %peer, "websocket open");
+    ctx.metrics.connection_opened();
+    ws::run(tcp, prefix, conn, client_ip, ctx.clone()).await;
+    ctx.metrics.connection_closed();
+    debug!(conn, "websocket closed");
+}
+
+/// A connection upgraded to WebSocket, out of hyper's hands.
+struct Upgraded {
+    /// The socket itself: frames are written to it directly.
+    tcp: TcpStream,
+    /// Bytes read past the upgrade request (usually none).
+    prefix: bytes::Bytes,
+    /// The client's address (behind a trusted proxy: the forwarded one).
+    client_ip: IpAddr,
+    /// Behind a trusted proxy: the forwarded address's slot, held while the session lasts.
+    ip_slot: Option<IpSlot>,
+}
+
+/// Serves HTTP requests on `stream` until it closes (`None`) or is upgraded to WebSocket.
+async fn serve_http(
+    stream: TcpStream,
+    peer: SocketAddr,
+    kind: Listener,
+    ctx: Arc<NetContext>,
+) -> Option<Upgraded> {
     let upgrade = Arc::new(Mutex::new(None));
     let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let service = {
@@ -355,44 +392,38 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
         () = stopping => {
             // Idle between requests, or in the middle of a request head: nothing to finish.
             if in_flight.load(Ordering::Acquire) == 0 {
-                return;
+                return None;
             }
             // Finish the response in flight, then close.
             conn.as_mut().graceful_shutdown();
             match tokio::time::timeout(SHUTDOWN_GRACE, conn.as_mut()).await {
                 Ok(res) => res,
-                Err(_) => return,
+                Err(_) => return None,
             }
         }
     };
     if let Err(e) = served {
         debug!(%peer, error = %e, "http connection ended");
     }
-    let pending = upgrade.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let Some(pending) = pending else { return };
-    // The client's address (behind a trusted proxy: the forwarded one, counted against its
-    // cap by the route) and its slot, held while the session lasts.
-    let http::PendingUpgrade { on_upgrade, client_ip, ip_slot: _forwarded_slot } = pending;
+    let pending = upgrade.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+    let http::PendingUpgrade { on_upgrade, client_ip, ip_slot } = pending;
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
         Err(e) => {
             debug!(%peer, error = %e, "websocket upgrade failed");
-            return;
+            return None;
         }
     };
-    // The socket itself, out of hyper's wrappers: frames are written to it directly.
-    let parts = match upgraded.downcast::<TokioIo<deadline::WriteDeadline<TcpStream>>>() {
-        Ok(parts) => parts,
-        Err(_) => {
-            warn!(%peer, "upgraded connection is not a TCP stream");
-            return;
-        }
+    let Ok(parts) = upgraded.downcast::<TokioIo<deadline::WriteDeadline<TcpStream>>>() else {
+        warn!(%peer, "upgraded connection is not a TCP stream");
+        return None;
     };
-    let tcp = parts.io.into_inner().into_inner();
-    let conn = ctx.next_conn();
-    debug!(conn, %peer, "websocket open");
-    ctx.metrics.connection_opened();
-    ws::run(tcp, parts.read_buf, conn, client_ip, ctx.clone()).await;
-    ctx.metrics.connection_closed();
-    debug!(conn, "websocket closed");
+    // What hyper read past the request: usually nothing; copied, because hyper's buffer
+    // (kilobytes) would otherwise live as long as the connection.
+    let prefix = if parts.read_buf.is_empty() {
+        bytes::Bytes::new()
+    } else {
+        bytes::Bytes::copy_from_slice(&parts.read_buf)
+    };
+    Some(Upgraded { tcp: parts.io.into_inner().into_inner(), prefix, client_ip, ip_slot })
 }

@@ -184,21 +184,29 @@ pub async fn run(
 
 /// Writes the connection's backlog out whenever one waits and the socket takes it; returns a
 /// close if one waits longer than `limit` (the peer stopped reading) or the socket fails.
+/// Idle, it is a small wait; the flushing state is allocated only while a backlog waits.
 async fn flusher(tcp: &TcpStream, sender: &Sender, limit: Duration) -> Close {
     loop {
         sender.backlog().await;
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            match tokio::time::timeout_at(deadline, tcp.writable()).await {
-                Err(_) => return Close::new(CloseCode::Policy, "too slow: stopped reading"),
-                Ok(Err(_)) => return Close::new(CloseCode::Normal, ""),
-                Ok(Ok(())) => {}
-            }
-            match sender.flush() {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(_) => return Close::new(CloseCode::Normal, ""),
-            }
+        if let Some(close) = Box::pin(flush_backlog(tcp, sender, limit)).await {
+            return close;
+        }
+    }
+}
+
+/// Writes the backlog out as the socket takes it: `None` once it is empty.
+async fn flush_backlog(tcp: &TcpStream, sender: &Sender, limit: Duration) -> Option<Close> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, tcp.writable()).await {
+            Err(_) => return Some(Close::new(CloseCode::Policy, "too slow: stopped reading")),
+            Ok(Err(_)) => return Some(Close::new(CloseCode::Normal, "")),
+            Ok(Ok(())) => {}
+        }
+        match sender.flush() {
+            Ok(true) => return None,
+            Ok(false) => {}
+            Err(_) => return Some(Close::new(CloseCode::Normal, "")),
         }
     }
 }
