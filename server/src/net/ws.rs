@@ -20,6 +20,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use skirmish_shared::{ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
+use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
@@ -69,9 +70,19 @@ impl AsyncRead for Io {
         }
         loop {
             ready!(self.tcp.poll_read_ready(cx))?;
+            let room = buf.remaining();
             match self.tcp.try_read(buf.initialize_unfilled()) {
                 Ok(n) => {
                     buf.advance(n);
+                    if n > 0 && n < room {
+                        // A short read emptied the socket: forget its readiness now rather
+                        // than learn it from one more read that fails (a syscall per input
+                        // saved). Safe against data arriving meanwhile: tokio clears only the
+                        // readiness this read observed.
+                        let _ = self.tcp.try_io(Interest::READABLE, || {
+                            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                        });
+                    }
                     return Poll::Ready(Ok(()));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
