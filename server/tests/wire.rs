@@ -825,10 +825,11 @@ async fn ten_percent_of_clients_stalled_do_not_slow_the_others() {
         players.push(Player::join(app.addr, &format!("p{i}")).await);
     }
     let stalled_ids: Vec<PlayerId> = stalled.iter().map(|(id, _)| *id).collect();
-    // The stalled clients keep sending inputs (bigger frames for everyone) but never read.
+    // The stalled clients keep sending inputs (bigger frames for everyone) but never read;
+    // for longer than the watcher waits, so that only the server can have dropped them.
     let writers = tokio::spawn(async move {
         let mut seq = 0;
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + 2 * WAIT;
         while tokio::time::Instant::now() < deadline {
             seq += 1;
             for (_, ws) in stalled.iter_mut() {
@@ -1355,7 +1356,29 @@ async fn websocket_protocol_violations_close_with_1002() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_stops_is_closed_with_the_default_send_limits() {
     let config = Config { stall_timeout_ms: 500, ..TestApp::arena() };
-    let app = TestApp::spawn(config).await;
+    stopped_reader_is_dropped(config).await;
+}
+
+/// The write deadline alone: frames to a reader that stopped are skipped (that rule is
+/// given a minute here), but its pings must not be lost, so they wait in its backlog; a
+/// backlog the socket can't take for `--write-timeout-ms` ends the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_that_cannot_be_written_closes_at_the_write_deadline() {
+    let config = Config {
+        stall_timeout_ms: 60_000,
+        ping_interval_ms: 100,
+        write_timeout_ms: 300,
+        ..TestApp::arena()
+    };
+    stopped_reader_is_dropped(config).await;
+}
+
+/// A client on a tiny receive buffer joins and never reads, while 20 players move and
+/// attack every tick; it keeps sending inputs (never idle). A watcher must see it leave
+/// within [`WAIT`], while the client itself would hold on for twice that.
+async fn stopped_reader_is_dropped(config: Config) {
+    // Nobody dies (0 damage), so every tick is full of attacks: a steady stream of frames.
+    let app = TestApp::spawn(Config { attack_damage: 0, ..config }).await;
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(1024).expect("rcvbuf");
     let tcp = socket.connect(app.addr).await.expect("connect");
@@ -1375,7 +1398,9 @@ async fn a_reader_that_stops_is_closed_with_the_default_send_limits() {
     let stalled_id = w.player_id;
     let mut watcher = Player::join(app.addr, "watcher").await;
     // Traffic: 20 players moving and attacking every tick.
-    let until = tokio::time::Instant::now() + WAIT;
+    // The traffic and the stalled client outlive the watcher's wait: the player can only
+    // leave in time because the server dropped it, not because its client gave up.
+    let until = tokio::time::Instant::now() + 2 * WAIT;
     let mut bots = Vec::new();
     for i in 0..20 {
         let mut p = Player::join(app.addr, &format!("b{i}")).await;
@@ -1383,7 +1408,10 @@ async fn a_reader_that_stops_is_closed_with_the_default_send_limits() {
             let mut interval = tokio::time::interval(Duration::from_millis(33));
             while tokio::time::Instant::now() < until {
                 tokio::select! {
-                    _ = interval.tick() => { p.input(1.0, 0.0, p.seq.is_multiple_of(3)).await; }
+                    _ = interval.tick() => {
+                        let x = if p.seq.is_multiple_of(2) { 1.0 } else { -1.0 };
+                        p.input(x, 0.0, true).await;
+                    }
                     msg = p.ws.next() => if !matches!(msg, Some(Ok(_))) { break },
                 }
             }

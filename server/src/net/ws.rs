@@ -100,7 +100,9 @@ impl AsyncWrite for Io {
     ) -> Poll<io::Result<usize>> {
         Poll::Ready(match self.sender.raw(buf) {
             Delivery::Queued => Ok(buf.len()),
-            Delivery::Full => Err(io::ErrorKind::WouldBlock.into()),
+            // Not `WouldBlock`: nothing would wake tungstenite to retry. A peer that let this
+            // much pile up is not reading; its connection ends.
+            Delivery::Full => Err(io::Error::other("peer not reading: backlog full")),
             Delivery::Gone => Err(io::ErrorKind::BrokenPipe.into()),
         })
     }
