@@ -257,7 +257,7 @@ pub struct Metrics {
     frame_delivery: Histogram,
     /// Frames (and other messages) written to sockets.
     frames_sent: Counter,
-    /// WebSocket payload bytes written.
+    /// Payload bytes of the welcomes, frames and keyframes written.
     bytes_sent: Counter,
     /// Open WebSocket connections.
     connections: Gauge,
@@ -326,12 +326,12 @@ impl Metrics {
         );
         registry.register(
             "skirmish_frames_sent",
-            "Frames and other messages written to sockets",
+            "Welcomes, frames and keyframes written to sockets (not pongs or pings)",
             frames_sent.clone(),
         );
         registry.register(
             "skirmish_bytes_sent",
-            "WebSocket payload bytes written",
+            "Payload bytes of the messages counted in skirmish_frames_sent",
             bytes_sent.clone(),
         );
         registry.register(
@@ -459,7 +459,7 @@ impl Metrics {
         self.frames_sent.get()
     }
 
-    /// WebSocket payload bytes written.
+    /// Payload bytes of the welcomes, frames and keyframes written.
     pub fn bytes_sent_total(&self) -> u64 {
         self.bytes_sent.get()
     }
