@@ -572,32 +572,17 @@ async fn raw_request(addr: SocketAddr, bytes: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A client that sends its join in the same write as the upgrade request: the bytes the HTTP
-/// layer read past the request reach the WebSocket reader.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_join_sent_with_the_upgrade_request_is_read() {
-    let app = TestApp::spawn(TestApp::arena()).await;
-    let mut tcp = TcpStream::connect(app.addr).await.expect("connect");
-    let join = ClientMsg::Join {
-        protocol_version: PROTOCOL_VERSION,
-        name: Some("eager".into()),
-        resume: None,
-        room: None,
-    }
-    .encode();
+/// Sends an upgrade request and `then` in one write, with no WebSocket library; returns the
+/// socket and the bytes that followed the 101 response's head.
+async fn upgrade_and_send(addr: SocketAddr, then: &[u8]) -> (TcpStream, Vec<u8>) {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
     let mut bytes = format!(
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        app.addr
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     .into_bytes();
-    // One masked binary frame (client frames are masked; mask 1 2 3 4).
-    let mask = [1u8, 2, 3, 4];
-    bytes.extend_from_slice(&[0x82, 0x80 | join.len() as u8]);
-    bytes.extend_from_slice(&mask);
-    bytes.extend(join.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    tcp.write_all(&bytes).await.expect("one write: upgrade and join");
-    // The response head, then whatever followed it.
+    bytes.extend_from_slice(then);
+    tcp.write_all(&bytes).await.expect("one write: upgrade and what follows");
     let mut got = Vec::new();
     let head_end = loop {
         let mut buf = [0u8; 1024];
@@ -613,6 +598,26 @@ async fn a_join_sent_with_the_upgrade_request_is_read() {
     };
     assert!(got.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&got));
     let rest = got.split_off(head_end);
+    (tcp, rest)
+}
+
+fn join_bytes(name: &str) -> Vec<u8> {
+    ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: Some(name.into()),
+        resume: None,
+        room: None,
+    }
+    .encode()
+}
+
+/// A client that sends its join in the same write as the upgrade request: the bytes the HTTP
+/// layer read past the request reach the WebSocket reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_sent_with_the_upgrade_request_is_read() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let (tcp, rest) =
+        upgrade_and_send(app.addr, &client_frame(0x82, &join_bytes("eager"), false)).await;
     let mut ws = WebSocketStream::from_partially_read(
         tcp,
         rest,
@@ -625,6 +630,67 @@ async fn a_join_sent_with_the_upgrade_request_is_read() {
         w.keyframe.entities.iter().find(|e| e.id == w.player_id).map(|e| e.name.as_str()),
         Some("eager")
     );
+    app.shutdown().await;
+}
+
+/// Appends what `tcp` delivers to `got` until `until` or the end of the stream.
+async fn read_until(tcp: &mut TcpStream, got: &mut Vec<u8>, until: tokio::time::Instant) {
+    let mut buf = [0u8; 4096];
+    while let Ok(Ok(n @ 1..)) = tokio::time::timeout_at(until, tcp.read(&mut buf)).await {
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Server frames in `bytes` (unmasked, as the server sends them): (opcode, payload length);
+/// stops at an incomplete frame.
+fn server_frames(mut bytes: &[u8]) -> Vec<(u8, usize)> {
+    let mut frames = Vec::new();
+    while bytes.len() >= 2 {
+        let (len, header) = match bytes[1] & 0x7f {
+            126 if bytes.len() >= 4 => (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])), 4),
+            127 if bytes.len() >= 10 => {
+                (u64::from_be_bytes(bytes[2..10].try_into().expect("8 bytes")) as usize, 10)
+            }
+            126 | 127 => break,
+            n => (usize::from(n), 2),
+        };
+        if bytes.len() < header + len {
+            break;
+        }
+        frames.push((bytes[0] & 0x0f, len));
+        bytes = &bytes[header + len..];
+    }
+    frames
+}
+
+/// RFC 6455 §5.5.1: nothing follows the close frame. The room keeps producing frames (another
+/// player moves every tick) while this client, closed by the server for a malformed message,
+/// does not answer the close: no frame may come after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_frame_follows_the_close_frame() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut mover = Player::join(app.addr, "mover").await;
+    let (mut tcp, mut got) =
+        upgrade_and_send(app.addr, &client_frame(0x82, &join_bytes("closed"), false)).await;
+    // Let frames flow for a few ticks, then break a rule: a message that is not MessagePack.
+    let moving = tokio::spawn(async move {
+        for i in 0..60 {
+            let x = if i % 2 == 0 { 1.0 } else { -1.0 };
+            mover.input(x, 0.0, false).await;
+            tokio::time::sleep(Duration::from_millis(33)).await; // the mover's pace, not a wait
+        }
+        mover
+    });
+    read_until(&mut tcp, &mut got, tokio::time::Instant::now() + Duration::from_millis(300)).await;
+    let before = server_frames(&got).len();
+    assert!(before >= 3, "frames flowed before the close: {before}");
+    tcp.write_all(&client_frame(0x82, &[0xc1], false)).await.expect("send a malformed message");
+    // Read (never answering the close) until the server gives up on the handshake.
+    read_until(&mut tcp, &mut got, tokio::time::Instant::now() + Duration::from_secs(3)).await;
+    let frames = server_frames(&got);
+    let close = frames.iter().position(|&(op, _)| op == 0x8).expect("a close frame");
+    assert_eq!(&frames[close + 1..], &[], "frames after the close frame: {:?}", &frames[close..]);
+    let _ = moving.await;
     app.shutdown().await;
 }
 

@@ -84,6 +84,9 @@ struct State {
     backlog_len: usize,
     /// The connection is over: nothing more is written.
     closed: bool,
+    /// The close frame is going out: no more messages or pings (RFC 6455 §5.5.1), only what
+    /// tungstenite writes to finish the close handshake.
+    closing: bool,
 }
 
 impl State {
@@ -122,7 +125,7 @@ impl Sender {
     /// then waits in the backlog, the body's part as a reference).
     pub fn message(&self, head: &[u8], body: &Bytes) -> Delivery {
         let mut state = self.state();
-        if state.closed {
+        if state.closed || state.closing {
             return Delivery::Gone;
         }
         if !state.backlog.is_empty() {
@@ -154,6 +157,9 @@ impl Sender {
 
     /// Sends a control frame (a ping); it waits behind a backlog if there is one.
     pub fn control(&self, opcode: Opcode, payload: &[u8]) -> Delivery {
+        if self.state().closing {
+            return Delivery::Gone;
+        }
         let mut header = [0; MAX_FRAME_HEADER];
         let n = frame_header(&mut header, opcode, payload.len());
         let mut frame = Vec::with_capacity(n + payload.len());
@@ -264,6 +270,12 @@ impl Sender {
             }
             notified.await;
         }
+    }
+
+    /// The close frame is about to be sent: from now on only [`raw`](Self::raw) bytes (the
+    /// close handshake) go out; messages and pings are refused as [`Delivery::Gone`].
+    pub fn closing(&self) {
+        self.state().closing = true;
     }
 
     /// Ends the connection's output: nothing more is written, the backlog is dropped.
@@ -386,6 +398,16 @@ mod tests {
         *pipe.room.lock().expect("lock") = 10;
         assert!(s.flush().expect("flush"));
         assert_eq!(*pipe.got.lock().expect("lock"), [0x8a, 0]);
+    }
+
+    #[test]
+    fn once_closing_only_the_close_handshake_goes_out() {
+        let (s, pipe) = sender(100);
+        s.closing();
+        assert_eq!(s.message(b"", &Bytes::from_static(b"x")), Delivery::Gone);
+        assert_eq!(s.control(Opcode::Ping, b""), Delivery::Gone);
+        assert_eq!(s.raw(&[0x88, 0x02, 0x03, 0xe8]), Delivery::Queued);
+        assert_eq!(*pipe.got.lock().expect("lock"), [0x88, 0x02, 0x03, 0xe8]);
     }
 
     #[test]

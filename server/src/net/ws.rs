@@ -161,6 +161,8 @@ pub async fn run(
     // then keep reading (and discarding) until the peer answers it or the grace ends, while
     // the backlog goes out as the socket takes it: closing a socket with unread input makes
     // the kernel send a reset, which would destroy our close frame before the peer read it.
+    // No frame may follow the close frame: the fan-out's writes stop here.
+    sender.closing();
     let finish = async {
         if let Some(close) = close {
             let frame = CloseFrame {
