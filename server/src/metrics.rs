@@ -259,6 +259,10 @@ pub struct Metrics {
     frames_sent: Counter,
     /// Payload bytes of the welcomes, frames and keyframes written.
     bytes_sent: Counter,
+    /// Frames not sent because the client's socket took no more.
+    frames_behind: Counter,
+    /// Frames held back from paced clients that had not read what they were sent.
+    frames_held: Counter,
     /// Open WebSocket connections.
     connections: Gauge,
     /// Open rooms.
@@ -289,6 +293,8 @@ impl Metrics {
         let frame_delivery = Histogram::new();
         let frames_sent = Counter::default();
         let bytes_sent = Counter::default();
+        let frames_behind = Counter::default();
+        let frames_held = Counter::default();
         let connections = Gauge::default();
         let rooms = Gauge::default();
 
@@ -330,6 +336,16 @@ impl Metrics {
             frames_sent.clone(),
         );
         registry.register(
+            "skirmish_frames_behind",
+            "Frames not sent because a client's socket took no more (it gets a keyframe later)",
+            frames_behind.clone(),
+        );
+        registry.register(
+            "skirmish_frames_held",
+            "Frames held back from a client reading slower than the stream (it reported the ticks it received; it gets a keyframe once caught up)",
+            frames_held.clone(),
+        );
+        registry.register(
             "skirmish_bytes_sent",
             "Payload bytes of the messages counted in skirmish_frames_sent",
             bytes_sent.clone(),
@@ -352,6 +368,8 @@ impl Metrics {
             frame_delivery,
             frames_sent,
             bytes_sent,
+            frames_behind,
+            frames_held,
             connections,
             rooms,
             open_rooms: Mutex::default(),
@@ -408,6 +426,17 @@ impl Metrics {
     pub fn frames_sent(&self, frames: u64, bytes: u64) {
         self.frames_sent.inc_by(frames);
         self.bytes_sent.inc_by(bytes);
+    }
+
+    /// Counts frames not sent: `behind` to clients whose socket took no more, `held` to paced
+    /// clients that had not read what they were sent.
+    pub fn frames_not_sent(&self, behind: u64, held: u64) {
+        if behind > 0 {
+            self.frames_behind.inc_by(behind);
+        }
+        if held > 0 {
+            self.frames_held.inc_by(held);
+        }
     }
 
     /// Counts a WebSocket connection opened.
@@ -576,6 +605,7 @@ mod tests {
         a.tick_time.record(ms(30));
         m.room("b").ticks.inc();
         m.frames_sent(4, 1200);
+        m.frames_not_sent(3, 5);
         m.connection_opened();
         m.connection_opened();
         m.connection_closed();
@@ -605,6 +635,8 @@ mod tests {
             "skirmish_frame_delivery_seconds_count 1",
             "skirmish_frames_sent_total 4",
             "skirmish_bytes_sent_total 1200",
+            "skirmish_frames_behind_total 3",
+            "skirmish_frames_held_total 5",
             "skirmish_connections 1",
             "skirmish_rooms 2",
             "# EOF",

@@ -1584,6 +1584,14 @@ async fn a_reader_at_half_the_stream_rate_reads_recent_state() {
     // The reader keeping up beside it is never held: no keyframe, nothing stale.
     assert_eq!(steady.keyframes, 0, "steady reader: {steady:?}");
     assert!(steady.stalest <= 5, "steady reader: {steady:?}");
+    // Operators see it: frames held back from a slow reader are counted.
+    let metrics = http_get(app.addr, "/metrics").await;
+    let held = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("skirmish_frames_held_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("skirmish_frames_held_total in /metrics");
+    assert!(held > 0.0, "frames held: {held}");
     app.shutdown().await;
 }
 

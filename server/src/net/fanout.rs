@@ -306,6 +306,7 @@ impl Fanout {
         }
         if let Some(metrics) = &self.metrics {
             metrics.frames_sent(done.sent as u64, done.bytes as u64);
+            metrics.frames_not_sent(done.behind as u64, done.held as u64);
             self.delivery.flush_into(metrics.frame_delivery());
         }
         done
