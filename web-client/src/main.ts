@@ -5,7 +5,7 @@ import { Connection, type ConnState } from "./connection";
 import { Game, nowSeconds, performanceNowMs } from "./game";
 import { direction } from "./movement";
 import { encodeJoin, encodeLeave, encodePing, validRoomName } from "./protocol";
-import { draw } from "./render";
+import { draw, drawNotice } from "./render";
 
 const canvas = document.getElementById("map") as HTMLCanvasElement;
 const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
@@ -98,7 +98,9 @@ function startInputs(rate: number) {
   }, 1000 / rate);
 }
 let lastRate = 0;
-setInterval(() => conn.send(encodePing(performanceNowMs() >>> 0)), 2000);
+// A ping every second: its pong keeps a quiet world measurable, and the connection's watchdog
+// (no message for 3 s: a dead link) fed.
+setInterval(() => conn.send(encodePing(performanceNowMs() >>> 0)), 1000);
 
 function frame() {
   if (game.tickRate !== lastRate) {
@@ -109,6 +111,7 @@ function frame() {
   const side = Math.min(innerWidth - 24, innerHeight - 90);
   if (canvas.width !== side) canvas.width = canvas.height = Math.max(200, side);
   draw(ctx, game, now);
+  if (state === "reconnecting") drawNotice(ctx, "connection lost, reconnecting…");
   const me = game.replica.entities.get(game.playerId);
   hud.textContent = roomError ?? [
     `${state}${stateDetail ? ` (${stateDetail})` : ""}`,

@@ -80,3 +80,18 @@ function drawEffect(ctx: CanvasRenderingContext2D, e: Effect, now: number, scale
   ctx.stroke();
   ctx.globalAlpha = 1;
 }
+
+/** A notice across the middle of the canvas (the connection is lost, reconnecting), over a
+ * dimmed world, so a frozen picture is never mistaken for a live one. */
+export function drawNotice(ctx: CanvasRenderingContext2D, text: string): void {
+  const { canvas } = ctx;
+  ctx.save();
+  ctx.fillStyle = "rgba(16, 20, 26, 0.6)";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.fillStyle = "#f0f3f6";
+  ctx.font = "bold 18px system-ui, sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  ctx.fillText(text, canvas.width / 2, canvas.height / 2);
+  ctx.restore();
+}

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, mock, test } from "node:test";
 
-import { Connection, type ConnState } from "../src/connection";
+import { Connection, type ConnState, SILENT_LIMIT_MS } from "../src/connection";
 import { encodeLeave } from "../src/protocol";
 
 /** Just enough of the browser's WebSocket for Connection, recording what it is asked to do. */
@@ -134,4 +134,49 @@ test("a connection left for good can be started again (page back from the cache)
   assert.equal(FakeSocket.made.length, 2);
   FakeSocket.made[1].accept();
   assert.equal(states.at(-1)?.[0], "open");
+});
+
+test("an open socket silent for 3 s is taken for dead: dropped at once, and a new one opened", () => {
+  connect();
+  const ws = FakeSocket.made[0];
+  ws.accept();
+  mock.timers.tick(SILENT_LIMIT_MS - 1);
+  assert.equal(states.at(-1)?.[0], "open");
+  assert.deepEqual(ws.calls, ["send 950003c0c0c0"]);
+  mock.timers.tick(1);
+  assert.equal(ws.calls.at(-1), "close 4000 no message for 3 s");
+  assert.equal(states.at(-1)?.[0], "reconnecting");
+  assert.match(states.at(-1)?.[1] ?? "", /connection lost: no message for 3 s/);
+  mock.timers.tick(1500); // the first retry comes within 1 s ± 50%
+  assert.equal(FakeSocket.made.length, 2);
+  // The dead socket's close event, whenever the browser gets to it, changes nothing.
+  ws.closed(1006);
+  mock.timers.tick(60_000);
+  assert.equal(FakeSocket.made.length, 2);
+  FakeSocket.made[1].accept();
+  assert.deepEqual(FakeSocket.made[1].calls, ["send 950003c0c0c0"], "a join again, no leave");
+});
+
+test("a socket that keeps delivering (frames or pongs) is never taken for dead", () => {
+  connect();
+  const ws = FakeSocket.made[0];
+  ws.accept();
+  for (let i = 0; i < 20; i++) {
+    mock.timers.tick(SILENT_LIMIT_MS - 500);
+    ws.onmessage?.({ data: new ArrayBuffer(2) });
+  }
+  assert.deepEqual(ws.calls, ["send 950003c0c0c0"]);
+  assert.equal(states.at(-1)?.[0], "open");
+  assert.equal(FakeSocket.made.length, 1);
+});
+
+test("no watchdog runs while stopped or before the socket opens", () => {
+  const conn = connect();
+  mock.timers.tick(60_000); // connecting, never accepted: the browser's own timeout applies
+  assert.equal(FakeSocket.made.length, 1);
+  FakeSocket.made[0].accept();
+  conn.stop();
+  mock.timers.tick(60_000);
+  assert.deepEqual(FakeSocket.made[0].calls, ["send 950003c0c0c0", "close 1000 bye"]);
+  assert.equal(FakeSocket.made.length, 1);
 });
