@@ -69,7 +69,7 @@ export class Game {
         this.tickRate = msg.tickRate;
         this.tickRules = perTick(msg.rules, msg.tickRate);
         this.interp = new Interpolator(1 / msg.tickRate);
-        this.predictor = new Predictor(this.tickRules);
+        this.predictor = new Predictor(this.tickRules, 1 / msg.tickRate);
         this.seq = 0;
         this.resync(Replica.fromKeyframe(msg.keyframe), now);
         break;
@@ -87,7 +87,10 @@ export class Game {
           const e = this.replica.entities.get(c.id);
           if (!e) continue;
           const wasDead = (before.get(c.id)?.hp ?? 1) <= 0;
-          if (wasDead && e.hp > 0) this.interp.reset(e.id, t, e.x, e.y); // respawn: no slide
+          if (wasDead && e.hp > 0) {
+            this.interp.reset(e.id, t, e.x, e.y); // respawn: no slide
+            if (e.id === this.playerId) this.predictor?.snap();
+          }
           else if (c.dx !== null || c.dy !== null) this.interp.push(e.id, t, e.x, e.y);
         }
         for (const id of msg.removed) this.interp.remove(id);
@@ -107,6 +110,7 @@ export class Game {
     this.interp.observe(t, now);
     for (const e of replica.entities.values()) this.interp.reset(e.id, t, e.x, e.y);
     this.reconcile();
+    this.predictor?.snap(); // a new picture of the world: no glide into it
   }
 
   private reconcile(): void {
@@ -151,7 +155,7 @@ export class Game {
   input(dx: number, dy: number, attack: boolean): Uint8Array {
     this.seq += 1;
     const me = this.me();
-    this.predictor?.sent({ seq: this.seq, dx, dy }, (me?.hp ?? 0) > 0);
+    this.predictor?.sent({ seq: this.seq, dx, dy }, (me?.hp ?? 0) > 0, nowSeconds());
     if (attack && me && me.hp > 0) {
       // Shown at once; the server decides whom it hits.
       this.effects.push({ kind: "attack", id: this.playerId, x: this.predictor?.x ?? me.x, y: this.predictor?.y ?? me.y, at: nowSeconds() });
@@ -172,7 +176,7 @@ export class Game {
     for (const e of this.replica.entities.values()) {
       const me = e.id === this.playerId;
       let { x, y } = e;
-      if (me && this.predictor) ({ x, y } = this.predictor);
+      if (me && this.predictor) ({ x, y } = this.predictor.render(now));
       else if (e.hp > 0) ({ x, y } = this.interp.sample(e.id, t) ?? e);
       out.push({ id: e.id, name: e.name, x, y, hp: e.hp, me });
     }

@@ -107,3 +107,55 @@ test("reconnect delays back off from 1 s to 5 s with jitter", () => {
   assert.ok(reconnectDelay(0, 0.999) < 1500);
   for (let a = 0; a < 10; a++) assert.ok(reconnectDelay(a, 0.9999) <= 5000);
 });
+
+test("your own square is drawn moving on every frame at 60, 120 and 144 Hz, evenly", () => {
+  for (const fps of [60, 120, 144]) {
+    const t = perTick(rules, 30);
+    const tick = 1 / 30;
+    const p = new Predictor(t, tick);
+    p.reconcile(800, 800, 0, true);
+    p.snap();
+    // Inputs at 30 Hz (running right), frames at `fps`, for one second; the timers of a
+    // browser drift: each input comes up to 2 ms late.
+    let seq = 0;
+    let nextInput = 0;
+    const steps: number[] = [];
+    let last = p.render(0).x;
+    for (let f = 1; f <= fps; f++) {
+      const now = f / fps;
+      while (nextInput <= now) {
+        p.sent({ seq: ++seq, dx: 1, dy: 0 }, true, nextInput + ((seq * 7) % 3) / 1000);
+        nextInput += tick;
+      }
+      const x = p.render(now).x;
+      steps.push(x - last);
+      last = x;
+    }
+    const still = steps.filter((s) => s === 0).length;
+    assert.equal(still, 0, `${fps} Hz: ${still} still frames of ${steps.length}`);
+    const run = steps.slice(2); // after the first input's glide has started
+    const mean = run.reduce((a, b) => a + b, 0) / run.length;
+    const sd = Math.sqrt(run.reduce((a, b) => a + (b - mean) ** 2, 0) / run.length);
+    assert.ok(sd / mean <= 0.3, `${fps} Hz: step CV ${(sd / mean).toFixed(2)}`);
+    // At most a tick behind the prediction.
+    assert.ok(p.x - p.render(1).x <= 27 + 1e-9, `${p.x} vs ${p.render(1).x}`);
+  }
+});
+
+test("a correction glides within a tick instead of jumping; a snap does not glide", () => {
+  const t = perTick(rules, 30);
+  const p = new Predictor(t, 1 / 30);
+  p.reconcile(800, 800, 0, true);
+  p.snap();
+  p.sent({ seq: 1, dx: 1, dy: 0 }, true, 1.0);
+  assert.deepEqual(p.render(1.0), { x: 800, y: 800 });
+  assert.deepEqual(p.render(1.0 + 1 / 30), { x: 827, y: 800 });
+  p.sent({ seq: 2, dx: 1, dy: 0 }, true, 2.0);
+  // The server says input 1 ended elsewhere: the prediction jumps, the drawing follows.
+  p.reconcile(900, 800, 1, true);
+  assert.deepEqual([p.x, p.y], [927, 800]);
+  const mid = p.render(2.0 + 1 / 60);
+  assert.ok(mid.x > 827 && mid.x < 927, JSON.stringify(mid));
+  p.snap();
+  assert.deepEqual(p.render(2.0 + 1 / 60), { x: 927, y: 800 });
+});
