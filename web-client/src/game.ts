@@ -18,7 +18,9 @@ export interface Drawable {
 }
 
 export interface Effect {
-  kind: "attack" | "death" | "respawn";
+  /** attack: another player's swing (from the server); swing: your own, drawn at the press
+   * if your cooldown allows; hit: a hit the server confirmed, on its target. */
+  kind: "attack" | "swing" | "hit" | "death" | "respawn";
   id: number;
   x: number;
   y: number;
@@ -36,6 +38,8 @@ export class Game {
   effects: Effect[] = [];
   killFeed: { text: string; at: number }[] = [];
   private seq = 0;
+  /** When your last swing was drawn (local seconds), for the cooldown. */
+  private lastSwingAt = -Infinity;
   private bytesWindow: { at: number; n: number }[] = [];
   rttMs: number | null = null;
   /** The resume token of the current player, kept across reconnects. */
@@ -123,8 +127,13 @@ export class Game {
     const at = (id: number) => this.replica.entities.get(id) ?? before.get(id);
     switch (ev.kind) {
       case "attacked": {
+        // Each confirmed hit once, on its target. The attacker's ring once per frame (one
+        // swing hits every target in range), and never for your own: that was drawn at the
+        // press.
+        const target = at(ev.target);
+        if (target) this.effects.push({ kind: "hit", id: ev.target, x: target.x, y: target.y, at: now });
         const a = at(ev.attacker);
-        if (a && !this.effects.some((e) => e.kind === "attack" && e.id === ev.attacker && now - e.at < 0.05)) {
+        if (a && ev.attacker !== this.playerId && !this.effects.some((e) => e.kind === "attack" && e.id === ev.attacker && e.at === now)) {
           this.effects.push({ kind: "attack", id: ev.attacker, x: a.x, y: a.y, at: now });
         }
         break;
@@ -152,15 +161,30 @@ export class Game {
   }
 
   /** Builds the next input (and predicts it); returns its bytes. */
-  input(dx: number, dy: number, attack: boolean): Uint8Array {
+  input(dx: number, dy: number, attack: boolean, now = nowSeconds()): Uint8Array {
     this.seq += 1;
     const me = this.me();
-    this.predictor?.sent({ seq: this.seq, dx, dy }, (me?.hp ?? 0) > 0, nowSeconds());
-    if (attack && me && me.hp > 0) {
-      // Shown at once; the server decides whom it hits.
-      this.effects.push({ kind: "attack", id: this.playerId, x: this.predictor?.x ?? me.x, y: this.predictor?.y ?? me.y, at: nowSeconds() });
+    this.predictor?.sent({ seq: this.seq, dx, dy }, (me?.hp ?? 0) > 0, now);
+    if (attack && me && me.hp > 0 && this.cooldownLeft(now) === 0) {
+      // Shown at once, as your own swing; the server decides whom it hits (those flash).
+      this.lastSwingAt = now;
+      const at = this.predictor?.render(now) ?? me;
+      this.effects.push({ kind: "swing", id: this.playerId, x: at.x, y: at.y, at: now });
     }
     return encodeInput(this.seq, dx, dy, attack, this.replica.tick);
+  }
+
+  /** The attack cooldown in seconds, as the server counts it (whole ticks, rounded up). */
+  cooldownSeconds(): number {
+    if (!this.rules) return 0;
+    return Math.ceil((this.rules.attack_cooldown_ms * this.tickRate) / 1000) / this.tickRate;
+  }
+
+  /** What is left of your cooldown at `now`, as a fraction: 0 when you can attack. */
+  cooldownLeft(now: number): number {
+    const cd = this.cooldownSeconds();
+    if (cd <= 0) return 0;
+    return Math.min(1, Math.max(0, 1 - (now - this.lastSwingAt) / cd));
   }
 
   /** Bytes received per second over the last two seconds. */

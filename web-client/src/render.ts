@@ -29,6 +29,16 @@ export function draw(ctx: CanvasRenderingContext2D, game: Game, now: number): vo
   for (const e of game.effects) drawEffect(ctx, e, now, scale, rules.attack_range * SUBUNITS * scale);
   const players = game.view(now).sort((a, b) => Number(a.me) - Number(b.me));
   for (const p of players) drawPlayer(ctx, p, scale, size, rules.max_hp);
+  const me = players.find((p) => p.me && p.hp > 0);
+  const cooldown = game.cooldownLeft(now);
+  if (me && cooldown > 0) {
+    // The cooldown: an arc around your square that closes as it runs out.
+    ctx.strokeStyle = "#fd4";
+    ctx.lineWidth = 3;
+    ctx.beginPath();
+    ctx.arc(me.x * scale, me.y * scale, size * 0.9, -Math.PI / 2, -Math.PI / 2 + cooldown * Math.PI * 2);
+    ctx.stroke();
+  }
   ctx.restore();
 }
 
@@ -69,15 +79,26 @@ function drawPlayer(ctx: CanvasRenderingContext2D, p: Drawable, scale: number, s
 
 function drawEffect(ctx: CanvasRenderingContext2D, e: Effect, now: number, scale: number, range: number): void {
   const age = now - e.at;
-  const fade = Math.max(0, 1 - age / (e.kind === "attack" ? 0.3 : 1));
+  const life = e.kind === "attack" || e.kind === "swing" || e.kind === "hit" ? 0.3 : 1;
+  const fade = Math.max(0, 1 - age / life);
   if (fade <= 0) return;
   ctx.globalAlpha = fade;
-  ctx.lineWidth = 2;
-  ctx.strokeStyle = e.kind === "attack" ? "#fd4" : e.kind === "death" ? "#e44" : "#4ce";
+  if (e.kind === "hit") {
+    // A confirmed hit: the target flashes.
+    ctx.fillStyle = "#f55";
+    const r = range * 0.35;
+    ctx.fillRect(e.x * scale - r / 2, e.y * scale - r / 2, r, r);
+    ctx.globalAlpha = 1;
+    return;
+  }
+  ctx.lineWidth = e.kind === "swing" ? 3 : 2;
+  ctx.strokeStyle = e.kind === "attack" ? "#fd4" : e.kind === "swing" ? "#fff" : e.kind === "death" ? "#e44" : "#4ce";
+  if (e.kind === "swing") ctx.setLineDash([6, 4]);
   ctx.beginPath();
-  const r = e.kind === "attack" ? range : range * (0.5 + age);
+  const r = e.kind === "attack" || e.kind === "swing" ? range : range * (0.5 + age);
   ctx.arc(e.x * scale, e.y * scale, r, 0, Math.PI * 2);
   ctx.stroke();
+  ctx.setLineDash([]);
   ctx.globalAlpha = 1;
 }
 

@@ -105,3 +105,31 @@ test("the game keeps the room its welcome names", () => {
   assert.equal(game.room, step.message.room);
   assert.equal(game.room, "arena-2_b");
 });
+
+test("a swing hitting two players: each hit flashes once on its target, one ring for the attacker", () => {
+  const game = new Game();
+  for (const [i, step] of vectors.steps.slice(0, 3).entries()) game.receive(bytesOf(step.bytes), 10 + i);
+  // Step 2: ann (1) hits bob (2, us) and cy (7), killing cy.
+  const now = game.effects.filter((e) => e.at === 12);
+  const kinds = now.map((e) => `${e.kind} ${e.id}`).sort();
+  assert.deepEqual(kinds, ["attack 1", "death 7", "hit 2", "hit 7"]);
+});
+
+test("your own swing is drawn at the press, once per cooldown; the server's echo adds no second ring", () => {
+  const game = new Game();
+  game.receive(bytesOf(vectors.steps[0].bytes), 0); // we are bob (2), cooldown 500 ms at 30 Hz
+  assert.equal(game.cooldownSeconds(), 0.5);
+  game.input(0, 0, true, 1.0);
+  game.input(0, 0, true, 1.2); // within the cooldown: the server ignores it; no ring either
+  game.input(0, 0, true, 1.5);
+  const swings = game.effects.filter((e) => e.kind === "swing").map((e) => e.at);
+  assert.deepEqual(swings, [1.0, 1.5]);
+  assert.ok(Math.abs(game.cooldownLeft(1.75) - 0.5) < 1e-9, `${game.cooldownLeft(1.75)}`);
+  assert.equal(game.cooldownLeft(2.0), 0);
+  // As if we were ann: the server's report of our swing flashes the targets, draws no ring.
+  game.receive(bytesOf(vectors.steps[1].bytes), 2.0);
+  game.playerId = 1;
+  game.receive(bytesOf(vectors.steps[2].bytes), 2.1);
+  const echo = game.effects.filter((e) => e.at === 2.1).map((e) => `${e.kind} ${e.id}`).sort();
+  assert.deepEqual(echo, ["death 7", "hit 2", "hit 7"]);
+});
