@@ -2,10 +2,11 @@
 // interpolates everyone else, and keeps what the screen shows (effects, kill feed, stats).
 // No DOM here, so tests can drive it directly.
 
+import { Glider } from "./glide";
 import { Interpolator } from "./interpolation";
 import { perTick, type TickRules } from "./movement";
 import { Predictor } from "./prediction";
-import { decodeServer, encodeInput, type GameEvent, type Rules } from "./protocol";
+import { decodeServer, encodeInput, type GameEvent, type Rules, SUBUNITS } from "./protocol";
 import { Replica } from "./replica";
 
 export interface Drawable {
@@ -34,6 +35,8 @@ export class Game {
   replica = new Replica();
   predictor: Predictor | null = null;
   interp = new Interpolator(1 / 30);
+  /** Remote players' drawn positions: a jump after a gap becomes a short glide. */
+  private glider = new Glider(Infinity);
   tickRules: TickRules | null = null;
   effects: Effect[] = [];
   killFeed: { text: string; at: number }[] = [];
@@ -73,6 +76,7 @@ export class Game {
         this.tickRate = msg.tickRate;
         this.tickRules = perTick(msg.rules, msg.tickRate);
         this.interp = new Interpolator(1 / msg.tickRate);
+        this.glider = new Glider(msg.rules.speed * SUBUNITS);
         this.predictor = new Predictor(this.tickRules, 1 / msg.tickRate);
         this.seq = 0;
         this.resync(Replica.fromKeyframe(msg.keyframe), now);
@@ -86,18 +90,25 @@ export class Game {
         this.replica.apply(msg);
         const t = msg.tick / this.tickRate;
         this.interp.observe(t, now);
-        for (const e of msg.spawned) this.interp.reset(e.id, t, e.x, e.y);
+        for (const e of msg.spawned) {
+          this.interp.reset(e.id, t, e.x, e.y);
+          this.glider.forget(e.id);
+        }
         for (const c of msg.changed) {
           const e = this.replica.entities.get(c.id);
           if (!e) continue;
           const wasDead = (before.get(c.id)?.hp ?? 1) <= 0;
           if (wasDead && e.hp > 0) {
             this.interp.reset(e.id, t, e.x, e.y); // respawn: no slide
+            this.glider.forget(e.id);
             if (e.id === this.playerId) this.predictor?.snap();
           }
           else if (c.dx !== null || c.dy !== null) this.interp.push(e.id, t, e.x, e.y);
         }
-        for (const id of msg.removed) this.interp.remove(id);
+        for (const id of msg.removed) {
+          this.interp.remove(id);
+          this.glider.forget(id);
+        }
         for (const ev of msg.events) this.onEvent(ev, before, now);
         this.reconcile();
         break;
@@ -112,7 +123,10 @@ export class Game {
     this.replica = replica;
     const t = replica.tick / this.tickRate;
     this.interp.observe(t, now);
-    for (const e of replica.entities.values()) this.interp.reset(e.id, t, e.x, e.y);
+    for (const e of replica.entities.values()) {
+      this.interp.reset(e.id, t, e.x, e.y);
+      this.glider.forget(e.id);
+    }
     this.reconcile();
     this.predictor?.snap(); // a new picture of the world: no glide into it
   }
@@ -201,7 +215,7 @@ export class Game {
       const me = e.id === this.playerId;
       let { x, y } = e;
       if (me && this.predictor) ({ x, y } = this.predictor.render(now));
-      else if (e.hp > 0) ({ x, y } = this.interp.sample(e.id, t) ?? e);
+      else if (e.hp > 0) ({ x, y } = this.glider.place(e.id, this.interp.sample(e.id, t) ?? e, now));
       out.push({ id: e.id, name: e.name, x, y, hp: e.hp, me });
     }
     return out;

@@ -1,6 +1,9 @@
-// Remote players are drawn in the past: at render time = newest server time minus about two
-// snapshot intervals, between the two snapshots around it, so normal jitter (or a late frame)
-// never makes them jump. Server time comes from tick numbers (tick / tickRate), the arrival
+// Remote players are drawn in the past: at render time = newest server time minus a delay,
+// between the two snapshots around it, so normal jitter (or a late frame) never makes them
+// jump. The delay is two snapshot intervals on a steady link and grows with the jitter
+// measured on this one (how much later than the least-delayed frame frames arrive), up to
+// eight; it changes gently (the render clock runs at most 10% fast or slow meanwhile), so
+// adapting never makes anyone jump either. Server time comes from tick numbers (tick / tickRate), the arrival
 // clock only sets the offset; ticks where nothing changed are not sent, so a player's last
 // known position holds until the tick before its next change.
 
@@ -14,14 +17,28 @@ export class Interpolator {
   private tracks = new Map<number, Sample[]>();
   /** Smallest (arrival - server time) seen lately: the least-delayed frame's offset. */
   private offset: number | null = null;
+  /** Mean lateness of frames behind the least-delayed one (seconds): the link's jitter. */
+  private jitter = 0;
+  /** The delay drawn with now (seconds), moving toward `targetDelay()`. */
+  private delay: number;
+  private lastRender: number | null = null;
 
-  constructor(private dt: number, private delayTicks = 2) {}
+  constructor(private dt: number, private delayTicks = 2) {
+    this.delay = delayTicks * dt;
+  }
 
   /** Records a frame's server time against the local clock (seconds) it arrived at. */
   observe(serverTime: number, arrival: number): void {
     const o = arrival - serverTime;
     // Follow improvements at once, drift slowly upwards (so one late frame doesn't matter).
     this.offset = this.offset === null || o < this.offset ? o : this.offset + (o - this.offset) * 0.02;
+    this.jitter += (o - this.offset - this.jitter) * 0.05;
+  }
+
+  /** The delay this link needs: two intervals, or one plus room for 2.5× its mean lateness
+   * (most late frames), whichever is more; at most eight intervals. */
+  targetDelay(): number {
+    return Math.min(8 * this.dt, Math.max(this.delayTicks * this.dt, this.dt + 2.5 * this.jitter));
   }
 
   /** Records a player's position at server time `t`. */
@@ -53,7 +70,11 @@ export class Interpolator {
 
   /** The server time to draw at, for local clock `now` (seconds). */
   renderTime(now: number): number {
-    return now - (this.offset ?? 0) - this.delayTicks * this.dt;
+    const elapsed = this.lastRender === null ? 0 : Math.max(0, now - this.lastRender);
+    this.lastRender = now;
+    const step = 0.1 * elapsed;
+    this.delay += Math.min(step, Math.max(-step, this.targetDelay() - this.delay));
+    return now - (this.offset ?? 0) - this.delay;
   }
 
   /** A player's position at server time `t`: between the samples around it, or the nearest. */

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { reconnectDelay } from "../src/backoff";
+import { GLIDE_SECONDS, Glider } from "../src/glide";
 import { Interpolator } from "../src/interpolation";
 import { direction, perTick, step } from "../src/movement";
 import { Predictor } from "../src/prediction";
@@ -158,4 +159,89 @@ test("a correction glides within a tick instead of jumping; a snap does not glid
   assert.ok(mid.x > 827 && mid.x < 927, JSON.stringify(mid));
   p.snap();
   assert.deepEqual(p.render(2.0 + 1 / 60), { x: 927, y: 800 });
+});
+
+/** A player running right at 27 subunits a tick, its frames sent every tick and delivered in
+ * order through a link adding 100 ms ± `jitter` s (a deterministic pseudo-random spread);
+ * drawn at `fps` from 1 s to 4 s. Returns the share of still frames and the steps' CV. */
+function runThroughJitter(jitter: number, fps: number): { still: number; cv: number; delay: number } {
+  const ip = new Interpolator(dt);
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const arrivals: { at: number; tick: number }[] = [];
+  let last = 0;
+  for (let tick = 1; tick <= 5 * 30; tick++) {
+    last = Math.max(last, tick * dt + 0.1 + (rand() * 2 - 1) * jitter);
+    arrivals.push({ at: last, tick });
+  }
+  const steps: number[] = [];
+  let prev: number | null = null;
+  let next = 0;
+  for (let f = 0; f <= 4 * fps; f++) {
+    const now = f / fps;
+    while (next < arrivals.length && arrivals[next].at <= now) {
+      const { tick } = arrivals[next++];
+      ip.observe(tick * dt, now);
+      ip.push(1, tick * dt, tick * 27, 0);
+    }
+    const x = ip.sample(1, ip.renderTime(now))?.x;
+    if (x === undefined || now < 1) continue;
+    if (prev !== null) steps.push(x - prev);
+    prev = x;
+  }
+  const still = steps.filter((s) => s === 0).length / steps.length;
+  const mean = steps.reduce((a, b) => a + b, 0) / steps.length;
+  const sd = Math.sqrt(steps.reduce((a, b) => a + (b - mean) ** 2, 0) / steps.length);
+  return { still, cv: sd / mean, delay: ip.targetDelay() };
+}
+
+test("through a jittery link (100 ± 30 or ± 50 ms) remote players still move smoothly: the delay adapts", () => {
+  const steady = runThroughJitter(0, 60);
+  assert.ok(Math.abs(steady.delay - 2 * dt) < 1e-9, `steady link: delay ${steady.delay}`);
+  assert.equal(steady.still, 0);
+  // ± 50 ms is more than a fixed two-tick delay absorbs (3.9% still frames with it).
+  for (const jitter of [0.03, 0.05]) {
+    const j = runThroughJitter(jitter, 60);
+    const what = `± ${jitter * 1000} ms`;
+    assert.ok(j.delay > 2 * dt, `${what}: delay ${(j.delay / dt).toFixed(2)} ticks`);
+    assert.ok(j.still <= 0.02, `${what}: still frames ${(j.still * 100).toFixed(1)}%`);
+    assert.ok(j.cv <= 0.3, `${what}: step CV ${j.cv.toFixed(2)}`);
+  }
+});
+
+test("after a gap, a remote player glides to where it is within 0.2 s instead of teleporting", () => {
+  const speed = 100 * 8; // subunits per second
+  const g = new Glider(speed);
+  const fps = 60;
+  // Running right at full speed, drawn every frame: no glide, drawn where it is.
+  let now = 0;
+  for (let f = 0; f <= fps; f++) {
+    now = f / fps;
+    assert.deepEqual(g.place(1, { x: now * speed, y: 0 }, now), { x: now * speed, y: 0 });
+  }
+  // The link stalls for a second: the last known position is drawn (it stands still)...
+  const stuck = { x: now * speed, y: 0 };
+  for (let f = 1; f <= fps; f++) g.place(1, stuck, now + f / fps);
+  now += 1;
+  // ...then frames flow again: where it should be is 800 subunits (100 units) ahead.
+  const moves: number[] = [];
+  let last = stuck.x;
+  let caughtUpAt = -1;
+  for (let f = 1; f <= fps / 2; f++) {
+    const t = now + f / fps;
+    const target = { x: t * speed, y: 0 };
+    const x = g.place(1, target, t).x;
+    moves.push(x - last);
+    last = x;
+    if (caughtUpAt < 0 && Math.abs(x - target.x) < 1e-6) caughtUpAt = f / fps;
+  }
+  // Counted from the first frame that saw the jump; well within the 250 ms aim.
+  assert.ok(caughtUpAt > 0 && caughtUpAt - 1 / fps <= GLIDE_SECONDS + 1e-9, `caught up after ${caughtUpAt} s`);
+  assert.ok(GLIDE_SECONDS <= 0.25);
+  const jump = moves.reduce((a, b) => a + b, 0);
+  assert.ok(Math.max(...moves) < jump / 5, `largest step ${Math.max(...moves)} of ${jump}: no teleport`);
+  assert.ok(moves.every((m) => m > 0), "always forward");
+  // A respawn is placed at once (forget first).
+  g.forget(1);
+  assert.deepEqual(g.place(1, { x: 5, y: 5 }, now + 1), { x: 5, y: 5 });
 });
