@@ -65,11 +65,29 @@ struct Subscriber {
     needs_keyframe: bool,
     stalled_ticks: u32,
     kicked: bool,
-    /// The tick of its welcome.
-    welcomed_at: u64,
-    /// The tick of the last frame sent to it.
+    /// The tick of the last frame sent to it (its welcome's at first).
     last_sent: u64,
     pacer: Pacer,
+}
+
+impl Subscriber {
+    /// Counts a tick it got nothing (its socket full, or held as a slow reader); past
+    /// `limit` such ticks in a row it is disconnected. `true` if it was.
+    fn stalled(&mut self, limit: u32, player: PlayerId) -> bool {
+        self.stalled_ticks += 1;
+        if self.stalled_ticks <= limit {
+            return false;
+        }
+        warn!(
+            conn = self.conn,
+            player,
+            ticks = self.stalled_ticks,
+            "client not reading, disconnecting"
+        );
+        self.kicked = true;
+        self.link.closer.close(Close::new(CloseCode::Policy, "too slow: stopped reading"));
+        true
+    }
 }
 
 /// What one delivery did, for statistics and tests.
@@ -215,7 +233,6 @@ impl Fanout {
                 needs_keyframe: false,
                 stalled_ticks: 0,
                 kicked: false,
-                welcomed_at: out.tick,
                 last_sent: out.tick,
                 pacer: Pacer::default(),
             };
@@ -231,8 +248,8 @@ impl Fanout {
         }
         let empty = Bytes::from_static(EMPTY_BODY);
         for (&player, s) in self.subscribers.iter_mut() {
-            // Just welcomed: the welcome already holds this tick.
-            if s.kicked || s.welcomed_at == out.tick {
+            // Just welcomed (nothing else is sent before this loop): the welcome holds this tick.
+            if s.kicked || s.last_sent == out.tick {
                 continue;
             }
             match s.pacer.pace(s.link.progress.get(), out.tick, s.last_sent) {
@@ -244,14 +261,7 @@ impl Fanout {
                 }
                 Pace::Hold => {
                     done.held += 1;
-                    s.stalled_ticks += 1;
-                    if s.stalled_ticks > self.stall_ticks {
-                        warn!(conn = s.conn, player, "client not reading, disconnecting");
-                        s.kicked = true;
-                        s.link
-                            .closer
-                            .close(Close::new(CloseCode::Policy, "too slow: stopped reading"));
-                    }
+                    s.stalled(self.stall_ticks, player);
                     continue;
                 }
             }
@@ -284,20 +294,8 @@ impl Fanout {
                 Delivery::Full => {
                     done.behind += 1;
                     s.needs_keyframe = true;
-                    s.stalled_ticks += 1;
                     self.keyframe_request.store(true, Ordering::Release);
-                    if s.stalled_ticks > self.stall_ticks {
-                        warn!(
-                            conn = s.conn,
-                            player,
-                            ticks = s.stalled_ticks,
-                            "client stalled, disconnecting"
-                        );
-                        s.kicked = true;
-                        s.link
-                            .closer
-                            .close(Close::new(CloseCode::Policy, "too slow: stopped reading"));
-                    } else {
+                    if !s.stalled(self.stall_ticks, player) {
                         debug!(conn = s.conn, player, "client behind, keyframe next");
                     }
                 }

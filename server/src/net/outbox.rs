@@ -5,67 +5,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
-use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::sender::{Opcode, Sender};
+use super::sender::Sender;
 use crate::link::DisconnectReason;
-
-/// The longest per-client header in front of a shared body: fixarray, tag, tick (u64), ack
-/// (u32).
-pub const HEAD_CAPACITY: usize = 16;
-
-/// A few bytes of per-client header, stored inline so that sending a shared frame to a client
-/// allocates nothing on the sim thread.
-#[derive(Debug, Clone, Copy)]
-pub struct Head {
-    len: u8,
-    bytes: [u8; HEAD_CAPACITY],
-}
-
-impl Head {
-    /// Copies `bytes` (at most [`HEAD_CAPACITY`]) into a head; `None` if too long.
-    pub fn new(bytes: &[u8]) -> Option<Self> {
-        let mut head = Self { len: 0, bytes: [0; HEAD_CAPACITY] };
-        head.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
-        head.len = bytes.len() as u8;
-        Some(head)
-    }
-
-    /// The header bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-/// A message for one connection.
-#[derive(Debug, Clone)]
-pub enum Outgoing {
-    /// A per-client head followed by a body shared with other clients, sent as one WebSocket
-    /// message without joining them.
-    Shared {
-        /// Tag, tick and ack for this client.
-        head: Head,
-        /// The tick's encoded body, the same allocation for every client.
-        body: Bytes,
-        /// When the tick started, to measure delivery time.
-        started: Option<Instant>,
-    },
-    /// A welcome: this player's header (id, rules, tick) followed by the tick's keyframe
-    /// body, shared with every other client that joins or resyncs this tick.
-    Welcome {
-        /// The welcome header, up to and including the tick.
-        head: Bytes,
-        /// The keyframe's entity array.
-        body: Bytes,
-    },
-    /// A complete message for this client alone (pong).
-    Whole(Bytes),
-    /// A WebSocket ping (heartbeat).
-    Ping,
-}
 
 /// WebSocket close codes the server uses (RFC 6455 §7.4 and the 4000 range for ours).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,16 +160,6 @@ impl Link {
     /// A link writing through `sender`, with no progress reported yet.
     pub fn new(sender: Arc<Sender>, closer: Closer) -> Self {
         Self { sender, closer, progress: Arc::default() }
-    }
-
-    /// Sends a message without waiting.
-    pub fn offer(&self, msg: &Outgoing) -> Delivery {
-        match msg {
-            Outgoing::Shared { head, body, .. } => self.sender.message(head.as_slice(), body),
-            Outgoing::Welcome { head, body } => self.sender.message(head, body),
-            Outgoing::Whole(bytes) => self.sender.message(&[], bytes),
-            Outgoing::Ping => self.sender.control(Opcode::Ping, &[]),
-        }
     }
 }
 

@@ -97,18 +97,13 @@ impl Pacer {
         Pace::Send
     }
 
-    /// Whether frames are being held.
-    pub fn holding(&self) -> bool {
-        self.held_at.is_some()
-    }
-
     /// The least lag of the recent reports, in ticks.
-    pub fn floor(&self) -> u64 {
+    fn floor(&self) -> u64 {
         self.floor_now.min(self.floor_prev)
     }
 
     /// How far above the floor the lag may go, in ticks.
-    pub fn slack(&self) -> u64 {
+    fn slack(&self) -> u64 {
         // Twice the mean variation, rounded up.
         (MIN_SLACK + (2 * self.jitter16).div_ceil(16)).min(MAX_SLACK)
     }
@@ -224,7 +219,7 @@ mod tests {
             assert_eq!(p.pace(Report { count, seen: 100 }, now, 149), Pace::Hold);
         }
         assert_eq!(p.pace(Report { count, seen: 100 }, 151 + QUIET_TICKS, 149), Pace::Resume);
-        assert!(!p.holding());
+        assert!(p.held_at.is_none());
     }
 
     #[test]

@@ -90,6 +90,13 @@ struct State {
 }
 
 impl State {
+    /// The connection is over: nothing more is written, the backlog goes.
+    fn shut(&mut self) {
+        self.closed = true;
+        self.backlog = VecDeque::new();
+        self.backlog_len = 0;
+    }
+
     fn keep(&mut self, bytes: Bytes) {
         if !bytes.is_empty() {
             self.backlog_len += bytes.len();
@@ -142,13 +149,10 @@ impl Sender {
             return Delivery::Full;
         }
         let framing = n + head.len();
-        if written < framing {
-            let mut small = Vec::with_capacity(framing - written);
-            small.extend_from_slice(&header[..n]);
-            small.extend_from_slice(head);
-            state.keep(Bytes::copy_from_slice(&small[written..]));
-        }
         if written < framing + body.len() {
+            if written < framing {
+                state.keep(Bytes::from([&header[..n], head].concat()).slice(written..));
+            }
             state.keep(body.slice(written.saturating_sub(framing)..));
             self.backlog_waiting.notify_one();
         }
@@ -157,59 +161,51 @@ impl Sender {
 
     /// Sends a control frame (a ping); it waits behind a backlog if there is one.
     pub fn control(&self, opcode: Opcode, payload: &[u8]) -> Delivery {
-        if self.state().closing {
-            return Delivery::Gone;
-        }
         let mut header = [0; MAX_FRAME_HEADER];
         let n = frame_header(&mut header, opcode, payload.len());
-        let mut frame = Vec::with_capacity(n + payload.len());
-        frame.extend_from_slice(&header[..n]);
-        frame.extend_from_slice(payload);
-        self.raw(&frame)
+        self.write_or_keep(&[&header[..n], payload], false)
     }
 
-    /// Sends bytes that are already framed (tungstenite's pong replies and close frames, a
-    /// control frame); they wait behind a backlog if there is one, never lost.
+    /// Sends bytes that are already framed (tungstenite's pong replies and close frames);
+    /// they wait behind a backlog if there is one, never lost, and still go out while closing.
     pub fn raw(&self, bytes: &[u8]) -> Delivery {
+        self.write_or_keep(&[bytes], true)
+    }
+
+    /// Writes `parts` whole, keeping what the socket does not take (behind a backlog, all of
+    /// it, up to [`MAX_BACKLOG`]). `while_closing`: allowed after [`closing`](Self::closing).
+    fn write_or_keep(&self, parts: &[&[u8]], while_closing: bool) -> Delivery {
         let mut state = self.state();
-        if state.closed {
+        if state.closed || (state.closing && !while_closing) {
             return Delivery::Gone;
         }
-        if !state.backlog.is_empty() {
-            if state.backlog_len + bytes.len() > MAX_BACKLOG {
-                return Delivery::Full;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let written = if state.backlog.is_empty() {
+            let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+            match self.try_write(&mut state, &slices) {
+                Ok(written) => written,
+                Err(_) => return Delivery::Gone,
             }
-            state.keep(Bytes::copy_from_slice(bytes));
-            return Delivery::Queued;
-        }
-        let written = match self.try_write(&mut state, &[IoSlice::new(bytes)]) {
-            Ok(written) => written,
-            Err(_) => return Delivery::Gone,
+        } else if state.backlog_len + len > MAX_BACKLOG {
+            return Delivery::Full;
+        } else {
+            0
         };
-        if written < bytes.len() {
-            state.keep(Bytes::copy_from_slice(&bytes[written..]));
-            self.backlog_waiting.notify_one();
+        if written < len {
+            let rest = Bytes::from(parts.concat()).slice(written..);
+            let was_empty = state.backlog.is_empty();
+            state.keep(rest);
+            if was_empty {
+                self.backlog_waiting.notify_one();
+            }
         }
         Delivery::Queued
     }
 
-    /// One non-blocking write: the bytes taken (0 if none fit). A failed socket closes this
+    /// One non-blocking write: the bytes taken (0 if none fit). A failed socket shuts this
     /// sender.
     fn try_write(&self, state: &mut State, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self.wire.try_write_vectored(slices) {
-            Ok(n) => Ok(n),
-            Err(e)
-                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) =>
-            {
-                Ok(0)
-            }
-            Err(e) => {
-                state.closed = true;
-                state.backlog = VecDeque::new();
-                state.backlog_len = 0;
-                Err(e)
-            }
-        }
+        taken(self.wire.try_write_vectored(slices)).inspect_err(|_| state.shut())
     }
 
     /// Writes as much of the backlog as the socket takes now. `Ok(true)` when it is empty.
@@ -217,25 +213,13 @@ impl Sender {
         const SLICES: usize = 16;
         let mut state = self.state();
         while !state.backlog.is_empty() {
-            let result = {
-                let mut slices = [IoSlice::new(&[]); SLICES];
-                let count = state.backlog.len().min(SLICES);
-                for (slot, piece) in slices.iter_mut().zip(&state.backlog) {
-                    *slot = IoSlice::new(piece);
-                }
-                self.wire.try_write_vectored(&slices[..count])
-            };
-            let mut written = match result {
-                Ok(n) => n,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => 0,
-                Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted) => continue,
-                Err(e) => {
-                    state.closed = true;
-                    state.backlog = VecDeque::new();
-                    state.backlog_len = 0;
-                    return Err(e);
-                }
-            };
+            let mut slices = [IoSlice::new(&[]); SLICES];
+            let count = state.backlog.len().min(SLICES);
+            for (slot, piece) in slices.iter_mut().zip(&state.backlog) {
+                *slot = IoSlice::new(piece);
+            }
+            let result = taken(self.wire.try_write_vectored(&slices[..count]));
+            let mut written = result.inspect_err(|_| state.shut())?;
             if written == 0 {
                 return Ok(false);
             }
@@ -280,10 +264,17 @@ impl Sender {
 
     /// Ends the connection's output: nothing more is written, the backlog is dropped.
     pub fn close(&self) {
-        let mut state = self.state();
-        state.closed = true;
-        state.backlog = VecDeque::new();
-        state.backlog_len = 0;
+        self.state().shut();
+    }
+}
+
+/// A write's outcome as bytes taken: a socket that would block (or was interrupted) took none.
+fn taken(result: io::Result<usize>) -> io::Result<usize> {
+    match result {
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+            Ok(0)
+        }
+        other => other,
     }
 }
 

@@ -32,8 +32,8 @@ use tracing::{debug, info};
 
 use crate::link::{ConnId, INPUT_QUEUE_CAPACITY, Inbound, Route};
 use crate::net::fanout::FanoutMsg;
-use crate::net::outbox::{Close, CloseCode, Closer, Delivery, Link, Outgoing};
-use crate::net::sender::Sender;
+use crate::net::outbox::{Close, CloseCode, Closer, Delivery, Link};
+use crate::net::sender::{Opcode, Sender};
 use crate::net::{NetContext, websocket_config};
 use crate::room::RoomHandle;
 use crate::room::registry::{PlaceError, RoomRequest};
@@ -173,12 +173,9 @@ pub async fn run(
         }
         let drain = async { while let Some(Ok(_)) = ws.next().await {} };
         let flush = async {
-            while !sender.has_backlog() || tcp.writable().await.is_ok() {
-                match sender.flush() {
-                    Ok(true) => return,
-                    Ok(false) => {}
-                    Err(_) => return,
-                }
+            if sender.has_backlog() {
+                // The outer grace bounds it; a failed socket just ends the wait.
+                let _ = flush_backlog(&tcp, &sender, CLOSE_GRACE).await;
             }
         };
         tokio::join!(drain, flush);
@@ -247,8 +244,8 @@ async fn heartbeat(
                 "no message or pong within the idle timeout",
             );
         }
-        // A queue full of frames means the peer is behind anyway; the next ping will do.
-        let _ = link.offer(&Outgoing::Ping);
+        // Behind a backlog of control frames the peer is not reading anyway; the next will do.
+        let _ = link.sender.control(Opcode::Ping, &[]);
     }
 }
 
@@ -463,7 +460,7 @@ impl Reader<'_> {
             ClientMsg::Ping { client_time } => {
                 let pong = ServerMsg::Pong { client_time }.encode();
                 // A client too far behind to take a pong learns its RTT from the next one.
-                let _ = self.link.offer(&Outgoing::Whole(pong.into()));
+                let _ = self.link.sender.message(&[], &pong.into());
                 Ok(())
             }
         }
