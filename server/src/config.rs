@@ -126,9 +126,14 @@ pub struct Config {
     /// its slot.
     #[arg(long, env = "SKIRMISH_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
     pub write_timeout_ms: u64,
-    /// Milliseconds a WebSocket connection has to send its join before it is closed (1008).
+    /// Milliseconds a WebSocket connection has to send its join before it is closed (1008);
+    /// for a long-polling join, how long its answer waits for the welcome.
     #[arg(long, env = "SKIRMISH_JOIN_TIMEOUT_MS", default_value_t = 5_000)]
     pub join_timeout_ms: u64,
+    /// Milliseconds a long-polling `GET` waits for a message before it answers with an empty
+    /// batch.
+    #[arg(long, env = "SKIRMISH_POLL_TIMEOUT_MS", default_value_t = 25_000)]
+    pub poll_timeout_ms: u64,
     /// Unsent bytes the kernel may hold for one connection before writes to it wait
     /// (TCP_NOTSENT_LOWAT, Linux). Small, so a client that stops reading is noticed within a
     /// few ticks (its socket takes no more: keyframe, then the stall limit) instead of hiding seconds
@@ -186,6 +191,7 @@ impl Default for Config {
             ping_interval_ms: 5_000,
             idle_timeout_ms: 15_000,
             join_timeout_ms: 5_000,
+            poll_timeout_ms: 25_000,
             write_timeout_ms: 10_000,
             unsent_limit_bytes: 8192,
             send_buffer_bytes: None,
@@ -243,7 +249,6 @@ impl Config {
         }
     }
 
-    /// The network side's limits.
     /// The network side's limits, for a server bound to `bound` that serves metrics on the
     /// main port or (`metrics_separate`) on a port of their own.
     pub fn net_limits(
@@ -266,6 +271,7 @@ impl Config {
             ping_interval: Duration::from_millis(self.ping_interval_ms.max(1)),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
             join_timeout: Duration::from_millis(self.join_timeout_ms.max(1)),
+            poll_timeout: Duration::from_millis(self.poll_timeout_ms.max(1)),
             write_timeout: Duration::from_millis(self.write_timeout_ms.max(1)),
             allowed_hosts: self.allowed_hosts(bound),
             trusted_proxies: crate::net::proxy::TrustedProxies::parse(&self.trusted_proxies)?,

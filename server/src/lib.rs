@@ -1,25 +1,27 @@
 //! Skirmish: an authoritative, fixed-tick multiplayer battle server.
 //!
-//! Clients send intents over WebSocket; each room's simulation owns a bevy_ecs world, runs it
-//! at a fixed tick rate on a small pool of sim threads, and streams each tick's changes back
-//! as compact MessagePack deltas. `docs/architecture.md` draws the data flow and says which
+//! Clients send intents over WebSocket (or, where that is blocked, HTTP long-polling); each
+//! room's simulation owns a bevy_ecs world, runs it at a fixed tick rate on a small pool of
+//! sim threads, and streams each tick's changes back as compact MessagePack deltas. `docs/architecture.md` draws the data flow and says which
 //! module owns which state.
 //!
 //! # Layout
 //! - [`config`]: flags and environment variables, with built-in defaults.
 //! - [`telemetry`]: logging set-up.
 //! - [`metrics`]: Prometheus metrics (prometheus-client), per room where it makes sense.
-//! - [`net`]: TCP accept and caps, HTTP routes (hyper), WebSocket connections, each room's
-//!   fan-out, the embedded web client.
+//! - [`net`]: TCP accept and caps, HTTP routes (hyper), the client session core both
+//!   transports share, WebSocket connections, long-polling sessions, each room's fan-out,
+//!   the embedded web client.
 //! - [`room`]: rooms, the registry that places players in them, the sim thread pool.
 //! - [`session`]: the session core, one owner of every connection ↔ player binding.
 //! - [`link`]: what flows between the network and a room's simulation, in the game's words.
 //! - [`sim`]: the game: components, the tick's systems, the snapshot.
 //!
 //! Data flows one way each direction:
-//! `socket → ws reader (decode, validate) → room inbox (joins, leaves) and input board
+//! `socket → ws reader or poll request → client (decode, validate) → room inbox (joins, leaves) and input board
 //! (inputs) → room's sim (tick, on a pool thread) → room fan-out task → each connection's
-//! sender → socket` (one vectored write per client per tick, no task woken per client).
+//! sender → socket` (one vectored write per client per tick, no task woken per client), or
+//! the polling session's queue → its waiting `GET`.
 
 pub mod config;
 pub mod link;
@@ -32,6 +34,8 @@ pub mod telemetry;
 
 #[cfg(feature = "harness")]
 pub mod harness;
+#[cfg(feature = "harness")]
+pub mod poll_client;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -263,8 +263,12 @@ pub struct Metrics {
     frames_behind: Counter,
     /// Frames held back from paced clients that had not read what they were sent.
     frames_held: Counter,
-    /// Open WebSocket connections.
+    /// Open game connections: WebSocket connections and polling sessions.
     connections: Gauge,
+    /// Open long-polling sessions (counted in `connections` too).
+    polling_sessions: Gauge,
+    /// Long-polling `GET`s held open, waiting for messages.
+    polls_waiting: Gauge,
     /// Open rooms.
     rooms: Gauge,
     /// The handles given out by [`room`](Self::room), by room id: the families cannot be
@@ -296,6 +300,8 @@ impl Metrics {
         let frames_behind = Counter::default();
         let frames_held = Counter::default();
         let connections = Gauge::default();
+        let polling_sessions = Gauge::default();
+        let polls_waiting = Gauge::default();
         let rooms = Gauge::default();
 
         // prometheus-client appends "_total" to counters, the unit to the others, and a full
@@ -352,8 +358,18 @@ impl Metrics {
         );
         registry.register(
             "skirmish_connections",
-            "Open WebSocket connections",
+            "Open game connections: WebSocket connections and long-polling sessions",
             connections.clone(),
+        );
+        registry.register(
+            "skirmish_polling_sessions",
+            "Open long-polling sessions (counted in skirmish_connections too)",
+            polling_sessions.clone(),
+        );
+        registry.register(
+            "skirmish_polls_waiting",
+            "Long-polling GETs held open, waiting for messages",
+            polls_waiting.clone(),
         );
         registry.register("skirmish_rooms", "Open rooms", rooms.clone());
 
@@ -371,6 +387,8 @@ impl Metrics {
             frames_behind,
             frames_held,
             connections,
+            polling_sessions,
+            polls_waiting,
             rooms,
             open_rooms: Mutex::default(),
             removed: RemovedRoomTicks::default(),
@@ -449,6 +467,23 @@ impl Metrics {
         self.connections.dec();
     }
 
+    /// Counts a long-polling session opened (a connection too).
+    pub fn polling_session_opened(&self) {
+        self.connections.inc();
+        self.polling_sessions.inc();
+    }
+
+    /// Counts a long-polling session closed.
+    pub fn polling_session_closed(&self) {
+        self.connections.dec();
+        self.polling_sessions.dec();
+    }
+
+    /// Counts a long-polling `GET` that starts (`+1`) or stops (`-1`) waiting.
+    pub fn polls_waiting(&self, delta: i64) {
+        self.polls_waiting.inc_by(delta);
+    }
+
     /// Sets the number of open rooms.
     pub fn set_rooms(&self, n: i64) {
         self.rooms.set(n);
@@ -493,7 +528,7 @@ impl Metrics {
         self.bytes_sent.get()
     }
 
-    /// Open WebSocket connections.
+    /// Open game connections (WebSocket connections and polling sessions).
     pub fn connections(&self) -> i64 {
         self.connections.get()
     }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use skirmish_server::poll_client::{self, HttpConn, Polled};
 use skirmish_server::{Config, Hooks, Listeners, run_with};
 use skirmish_shared::{
     ClientMsg, Direction, Event, Input, PROTOCOL_VERSION, PlayerId, Replica, ResumeToken,
@@ -14,14 +15,22 @@ use skirmish_shared::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// How a test's players talk to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    WebSocket,
+    Polling,
+}
+
 struct TestApp {
     addr: SocketAddr,
+    transport: Transport,
     metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<Result<(), skirmish_server::ServerError>>,
@@ -30,6 +39,21 @@ struct TestApp {
 impl TestApp {
     async fn spawn(config: Config) -> Self {
         Self::spawn_with(config, Hooks::default(), false).await
+    }
+
+    /// A server whose players (see [`Player`]) use `transport`. A polling player that stops
+    /// polling is lost at the idle timeout, here 1 s, as a WebSocket player whose socket
+    /// closes is at once.
+    async fn spawn_on(transport: Transport, config: Config) -> Self {
+        Self::spawn_on_with(transport, config, Hooks::default()).await
+    }
+
+    async fn spawn_on_with(transport: Transport, config: Config, hooks: Hooks) -> Self {
+        let config = match transport {
+            Transport::WebSocket => config,
+            Transport::Polling => Config { idle_timeout_ms: 1_000, ..config },
+        };
+        Self { transport, ..Self::spawn_with(config, hooks, false).await }
     }
 
     /// With hooks into the rooms, and optionally a separate metrics port.
@@ -52,7 +76,7 @@ impl TestApp {
             },
             hooks,
         ));
-        Self { addr, metrics_addr, stop: Some(tx), server }
+        Self { addr, transport: Transport::WebSocket, metrics_addr, stop: Some(tx), server }
     }
 
     /// Everyone spawns at (0, 0), attacks have no cooldown, the dead stay dead for the test.
@@ -86,8 +110,130 @@ async fn connect(addr: SocketAddr) -> Ws {
     ws
 }
 
+/// What a connection brings: a message, or the server's close.
+#[derive(Debug)]
+enum Got {
+    Msg(ServerMsg),
+    Closed(u16, String),
+}
+
+/// One client connection, over either transport.
+enum Conn {
+    Ws(Ws),
+    Poll(Poller),
+}
+
+/// A long-polling client: a task keeps one `GET` waiting and queues what it brings; sends
+/// are `POST`s on a connection of their own.
+struct Poller {
+    addr: SocketAddr,
+    sid: String,
+    post: HttpConn,
+    inbox: mpsc::UnboundedReceiver<Got>,
+    reader: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        if let Some(r) = self.reader.take() {
+            r.abort();
+        }
+    }
+}
+
+/// Queues a batch's messages (and close); `true` if the session closed.
+fn queue_batch(tx: &mpsc::UnboundedSender<Got>, polled: Polled) -> bool {
+    for m in polled.messages {
+        let _ = tx.send(Got::Msg(ServerMsg::decode(&m).expect("server message decodes")));
+    }
+    match polled.close {
+        Some((code, reason)) => {
+            let _ = tx.send(Got::Closed(code, reason));
+            true
+        }
+        None => false,
+    }
+}
+
+impl Conn {
+    /// Connects and sends the join (encoded in `join`).
+    async fn open(addr: SocketAddr, transport: Transport, join: Vec<u8>) -> Self {
+        match transport {
+            Transport::WebSocket => {
+                let mut ws = connect(addr).await;
+                ws.send(Message::Binary(join.into())).await.expect("send join");
+                Conn::Ws(ws)
+            }
+            Transport::Polling => {
+                let mut get = HttpConn::new(addr);
+                let (sid, first) = tokio::time::timeout(WAIT, poll_client::join(&mut get, &join))
+                    .await
+                    .expect("join answered within 10 s")
+                    .expect("polling join");
+                let (tx, inbox) = mpsc::unbounded_channel();
+                let reader = (!queue_batch(&tx, first)).then(|| {
+                    let sid = sid.clone();
+                    tokio::spawn(async move {
+                        loop {
+                            match poll_client::poll(&mut get, &sid).await {
+                                Ok(Ok(polled)) => {
+                                    if queue_batch(&tx, polled) {
+                                        return;
+                                    }
+                                }
+                                Ok(Err(res)) => {
+                                    panic!("poll answered {}: {}", res.status, res.text())
+                                }
+                                Err(e) => {
+                                    eprintln!("poll failed: {e}");
+                                    return;
+                                } // the test dropped the server
+                            }
+                        }
+                    })
+                });
+                Conn::Poll(Poller { addr, sid, post: HttpConn::new(addr), inbox, reader })
+            }
+        }
+    }
+
+    /// Sends one message; `false` if the server refused it (closed the connection).
+    async fn send(&mut self, bytes: Vec<u8>) -> bool {
+        match self {
+            Conn::Ws(ws) => ws.send(Message::Binary(bytes.into())).await.is_ok(),
+            Conn::Poll(p) => {
+                let batch = poll_client::write_batch([bytes.as_slice()]);
+                let res =
+                    poll_client::send(&mut p.post, &p.sid, &batch).await.expect("POST answered");
+                res.status == 204
+            }
+        }
+    }
+
+    /// The next message or close; `None` if the connection ended without a close.
+    async fn recv(&mut self) -> Option<Got> {
+        match self {
+            Conn::Ws(ws) => ws.recv().await,
+            Conn::Poll(p) => p.inbox.recv().await,
+        }
+    }
+
+    /// Drops the connection without a leave: a WebSocket closes, a poller stops polling.
+    async fn disconnect(&mut self) {
+        match self {
+            Conn::Ws(ws) => ws.close(None).await.expect("close"),
+            Conn::Poll(p) => {
+                if let Some(r) = p.reader.take() {
+                    r.abort();
+                }
+                p.post = HttpConn::new(p.addr);
+            }
+        }
+    }
+}
+
 struct Player {
-    ws: Ws,
+    conn: Conn,
     id: PlayerId,
     welcome: Welcome,
     replica: Replica,
@@ -97,35 +243,55 @@ struct Player {
 }
 
 impl Player {
-    async fn join(addr: SocketAddr, name: &str) -> Self {
-        Self::join_with(addr, name, None).await
+    async fn join(app: &TestApp, name: &str) -> Self {
+        Self::join_with(app, name, None).await
     }
 
-    async fn join_with(addr: SocketAddr, name: &str, resume: Option<ResumeToken>) -> Self {
-        Self::join_room(addr, name, None, resume).await
+    async fn join_with(app: &TestApp, name: &str, resume: Option<ResumeToken>) -> Self {
+        Self::join_room(app, name, None, resume).await
     }
 
+    /// Joins over `transport`, whatever the app's.
+    async fn join_via(
+        app: &TestApp,
+        transport: Transport,
+        name: &str,
+        resume: Option<ResumeToken>,
+    ) -> Self {
+        Self::join_on(app.addr, transport, name, None, resume).await
+    }
+
+    /// Joins over the app's transport.
     async fn join_room(
-        addr: SocketAddr,
+        app: &TestApp,
         name: &str,
         room: Option<&str>,
         resume: Option<ResumeToken>,
     ) -> Self {
-        let mut ws = connect(addr).await;
+        Self::join_on(app.addr, app.transport, name, room, resume).await
+    }
+
+    async fn join_on(
+        addr: SocketAddr,
+        transport: Transport,
+        name: &str,
+        room: Option<&str>,
+        resume: Option<ResumeToken>,
+    ) -> Self {
         let join = ClientMsg::Join {
             protocol_version: PROTOCOL_VERSION,
             name: Some(name.into()),
             resume,
             room: room.map(str::to_owned),
         };
-        ws.send(Message::Binary(join.encode().into())).await.expect("send join");
-        let msg = next_msg(&mut ws, "welcome").await;
+        let mut conn = Conn::open(addr, transport, join.encode()).await;
+        let msg = next_msg(&mut conn, "welcome").await;
         let ServerMsg::Welcome(welcome) = msg else { panic!("expected welcome, got {msg:?}") };
         Self {
             id: welcome.player_id,
             replica: Replica::from_keyframe(&welcome.keyframe),
             welcome,
-            ws,
+            conn,
             seq: 0,
             events: Vec::new(),
         }
@@ -139,10 +305,7 @@ impl Player {
             attack,
             seen: 0,
         };
-        self.ws
-            .send(Message::Binary(ClientMsg::Input(input).encode().into()))
-            .await
-            .expect("send input");
+        assert!(self.conn.send(ClientMsg::Input(input).encode()).await, "input refused");
         self.seq
     }
 
@@ -152,7 +315,7 @@ impl Player {
         while !done(self) {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let msg =
-                tokio::time::timeout(left, next_msg(&mut self.ws, what)).await.unwrap_or_else(
+                tokio::time::timeout(left, next_msg(&mut self.conn, what)).await.unwrap_or_else(
                     |_| panic!("player {} timed out after {WAIT:?} waiting for {what}", self.id),
                 );
             match msg {
@@ -172,6 +335,14 @@ impl Player {
         self.replica.tick
     }
 
+    /// The WebSocket of a player of a WebSocket-only test.
+    fn ws(&mut self) -> &mut Ws {
+        match &mut self.conn {
+            Conn::Ws(ws) => ws,
+            Conn::Poll(_) => panic!("a WebSocket-only test joined over polling"),
+        }
+    }
+
     fn hp_of(&self, id: PlayerId) -> i32 {
         self.replica.entities[&id].hp
     }
@@ -181,33 +352,55 @@ impl Player {
     }
 }
 
-/// The next binary message, decoded; panics on close or after [`WAIT`].
-async fn next_msg(ws: &mut Ws, what: &str) -> ServerMsg {
-    loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
-            .unwrap_or_else(|| panic!("connection ended while waiting for {what}"))
-            .unwrap_or_else(|e| panic!("websocket error while waiting for {what}: {e}"));
-        match msg {
-            Message::Binary(b) => return ServerMsg::decode(&b).expect("server message decodes"),
-            Message::Close(c) => panic!("closed ({c:?}) while waiting for {what}"),
-            _ => {}
+/// A connection messages and a close come from.
+trait Recv {
+    /// The next message or close; `None` if the connection ended without a close.
+    async fn recv(&mut self) -> Option<Got>;
+}
+
+impl Recv for Conn {
+    async fn recv(&mut self) -> Option<Got> {
+        Conn::recv(self).await
+    }
+}
+
+impl Recv for Ws {
+    async fn recv(&mut self) -> Option<Got> {
+        loop {
+            match self.next().await? {
+                Ok(Message::Binary(b)) => {
+                    return Some(Got::Msg(ServerMsg::decode(&b).expect("server message decodes")));
+                }
+                Ok(Message::Close(Some(frame))) => {
+                    return Some(Got::Closed(frame.code.into(), frame.reason.to_string()));
+                }
+                Ok(Message::Close(None)) | Err(_) => return None,
+                Ok(_) => {}
+            }
         }
     }
 }
 
+/// The next message, decoded; panics on close or after [`WAIT`].
+async fn next_msg(conn: &mut impl Recv, what: &str) -> ServerMsg {
+    let got = tokio::time::timeout(WAIT, conn.recv())
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
+        .unwrap_or_else(|| panic!("connection ended while waiting for {what}"));
+    match got {
+        Got::Msg(msg) => msg,
+        Got::Closed(code, reason) => panic!("closed ({code} {reason}) while waiting for {what}"),
+    }
+}
+
 /// Reads until the server closes; returns the close code and reason.
-async fn close_code(ws: &mut Ws) -> (u16, String) {
+async fn close_code(conn: &mut impl Recv) -> (u16, String) {
     loop {
-        let msg = tokio::time::timeout(WAIT, ws.next()).await.expect("server closes within 10 s");
-        match msg {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                return (frame.code.into(), frame.reason.to_string());
-            }
-            Some(Ok(Message::Close(None))) | None => panic!("closed without a close code"),
-            Some(Ok(_)) => {}
-            Some(Err(e)) => panic!("websocket error before the close frame: {e}"),
+        let got = tokio::time::timeout(WAIT, conn.recv()).await.expect("server closes within 10 s");
+        match got {
+            Some(Got::Closed(code, reason)) => return (code, reason),
+            Some(Got::Msg(_)) => {}
+            None => panic!("closed without a close code"),
         }
     }
 }
@@ -248,7 +441,7 @@ async fn serves_the_page_and_welcomes_a_join() {
     assert!(http_get(app.addr, "/metrics").await.contains("skirmish_connections"));
     let _ = std::fs::remove_dir_all(&web_root);
 
-    let p = Player::join(app.addr, "ann").await;
+    let p = Player::join(&app, "ann").await;
     let metrics = http_get(app.addr, "/metrics").await;
     assert!(metrics.contains("application/openmetrics-text"), "{metrics}");
     let room = &p.welcome.room;
@@ -265,11 +458,10 @@ async fn serves_the_page_and_welcomes_a_join() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn players_see_joins_moves_attacks_kills_and_leaves() {
-    let app = TestApp::spawn(TestApp::arena()).await;
-    let mut a = Player::join(app.addr, "a").await;
-    let mut b = Player::join(app.addr, "b").await;
+async fn players_see_joins_moves_attacks_kills_and_leaves(t: Transport) {
+    let app = TestApp::spawn_on(t, TestApp::arena()).await;
+    let mut a = Player::join(&app, "a").await;
+    let mut b = Player::join(&app, "b").await;
     assert!(b.replica.entities.contains_key(&a.id), "B's keyframe holds A");
     let ib = b.id;
     a.until("B's join", |p| {
@@ -286,7 +478,7 @@ async fn players_see_joins_moves_attacks_kills_and_leaves() {
     b.until("A's move back", |p| p.replica.entities[&ia].x == 0).await;
 
     // C walks far away so it is out of every fight.
-    let mut c = Player::join(app.addr, "c").await;
+    let mut c = Player::join(&app, "c").await;
     let ic = c.id;
     for _ in 0..2 {
         for _ in 0..5 {
@@ -363,7 +555,7 @@ async fn players_see_joins_moves_attacks_kills_and_leaves() {
     assert_eq!(a.hp_of(ia), 100);
 
     // A disconnect is seen as a leave.
-    b.ws.close(None).await.expect("close");
+    b.conn.disconnect().await;
     for p in [&mut a, &mut c] {
         p.until("B's leave", |p| {
             p.saw(Event::Left { id: ib }) && !p.replica.entities.contains_key(&ib)
@@ -375,36 +567,34 @@ async fn players_see_joins_moves_attacks_kills_and_leaves() {
 
 /// Sends `bytes` from a fresh joined client and returns the close code it gets, while a
 /// bystander checks the server keeps ticking for others.
-async fn bad_input_closes(app: &TestApp, bystander: &mut Player, msg: Message) -> (u16, String) {
-    let mut bad = Player::join(app.addr, "bad").await;
-    bad.ws.send(msg).await.expect("send");
-    let code = close_code(&mut bad.ws).await;
+async fn bad_input_closes(app: &TestApp, bystander: &mut Player, msg: Vec<u8>) -> (u16, String) {
+    let mut bad = Player::join(app, "bad").await;
+    bad.conn.send(msg).await;
+    let code = close_code(&mut bad.conn).await;
     let seq = bystander.input(0.0, 1.0, false).await;
     bystander.acked(seq).await;
     code
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_never_hurts_the_server() {
-    let app = TestApp::spawn(TestApp::arena()).await;
-    let mut ok = Player::join(app.addr, "ok").await;
+async fn bad_input_never_hurts_the_server(t: Transport) {
+    let app = TestApp::spawn_on(t, TestApp::arena()).await;
+    let mut ok = Player::join(&app, "ok").await;
 
-    let (code, reason) =
-        bad_input_closes(&app, &mut ok, Message::Binary(vec![0xc1, 0xff, 0x00].into())).await;
+    let (code, reason) = bad_input_closes(&app, &mut ok, vec![0xc1, 0xff, 0x00]).await;
     assert_eq!(code, 1007, "malformed MessagePack: {reason}");
-    let (code, reason) =
-        bad_input_closes(&app, &mut ok, Message::Binary(vec![0x92, 0x09, 0x00].into())).await;
+    let (code, reason) = bad_input_closes(&app, &mut ok, vec![0x92, 0x09, 0x00]).await;
     assert_eq!(code, 1007, "unknown message: {reason}");
     assert!(reason.contains("unknown message tag 9"), "{reason}");
-    let (code, _) =
-        bad_input_closes(&app, &mut ok, Message::Binary(vec![0xdd, 0xff, 0xff, 0xff, 0xff].into()))
-            .await;
+    let (code, _) = bad_input_closes(&app, &mut ok, vec![0xdd, 0xff, 0xff, 0xff, 0xff]).await;
     assert_eq!(code, 1007, "huge array length prefix");
-    let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(vec![0x91; 1000].into())).await;
+    let (code, _) = bad_input_closes(&app, &mut ok, vec![0x91; 1000]).await;
     assert_eq!(code, 1007, "deep nesting");
-    let (code, _) = bad_input_closes(&app, &mut ok, Message::Text("hello".into())).await;
-    assert_eq!(code, 1003, "text frame");
-    let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(vec![0; 4096].into())).await;
+    if t == Transport::WebSocket {
+        let mut bad = Player::join(&app, "bad").await;
+        bad.ws().send(Message::Text("hello".into())).await.expect("send");
+        assert_eq!(close_code(&mut bad.conn).await.0, 1003, "text frame");
+    }
+    let (code, _) = bad_input_closes(&app, &mut ok, vec![0; 4096]).await;
     assert_eq!(code, 1009, "oversized message");
     let rejoin = ClientMsg::Join {
         protocol_version: PROTOCOL_VERSION,
@@ -413,17 +603,28 @@ async fn bad_input_never_hurts_the_server() {
         room: None,
     }
     .encode();
-    let (code, _) = bad_input_closes(&app, &mut ok, Message::Binary(rejoin.into())).await;
+    let (code, _) = bad_input_closes(&app, &mut ok, rejoin).await;
     assert_eq!(code, 1008, "second join");
 
     // Before join, and with the wrong protocol version.
-    let mut early = connect(app.addr).await;
     let input =
         ClientMsg::Input(Input { seq: 1, dir: Direction::default(), attack: false, seen: 0 })
             .encode();
-    early.send(Message::Binary(input.into())).await.expect("send");
-    assert_eq!(close_code(&mut early).await.0, 1008, "input before join");
-    let mut old = connect(app.addr).await;
+    match t {
+        Transport::WebSocket => {
+            let mut early = connect(app.addr).await;
+            early.send(Message::Binary(input.into())).await.expect("send");
+            assert_eq!(close_code(&mut early).await.0, 1008, "input before join");
+        }
+        Transport::Polling => {
+            let res =
+                HttpConn::new(app.addr).request("POST", "/poll", &input).await.expect("answer");
+            assert_eq!(
+                (res.status, res.text().as_str()),
+                (400, "the first message must be a join\n")
+            );
+        }
+    }
     let join = ClientMsg::Join {
         protocol_version: PROTOCOL_VERSION + 1,
         name: None,
@@ -431,11 +632,11 @@ async fn bad_input_never_hurts_the_server() {
         room: None,
     }
     .encode();
-    old.send(Message::Binary(join.into())).await.expect("send");
+    let mut old = Conn::open(app.addr, t, join).await;
     assert_eq!(close_code(&mut old).await.0, 4001, "protocol version mismatch");
 
     // NaN, infinite or too long directions are dropped; the connection stays and plays on.
-    let mut odd = Player::join(app.addr, "odd").await;
+    let mut odd = Player::join(&app, "odd").await;
     for (seq, x, y) in [
         (1u32, f32::NAN, 0.0f32),
         (2, f32::INFINITY, 0.0),
@@ -447,19 +648,16 @@ async fn bad_input_never_hurts_the_server() {
         raw.push(0xca);
         raw.extend_from_slice(&y.to_be_bytes());
         raw.push(0xc2);
-        odd.ws.send(Message::Binary(raw.into())).await.expect("send");
+        assert!(odd.conn.send(raw).await, "sent");
     }
     odd.seq = 4;
     let seq = odd.input(0.0, 1.0, false).await;
     odd.acked(seq).await;
     let me = &odd.replica.entities[&odd.id];
     assert_eq!((me.x, me.y), (0, 27), "only the valid input moved the player");
-    odd.ws
-        .send(Message::Binary(ClientMsg::Ping { client_time: 42 }.encode().into()))
-        .await
-        .expect("send");
+    assert!(odd.conn.send(ClientMsg::Ping { client_time: 42 }.encode()).await, "ping sent");
     loop {
-        if let ServerMsg::Pong { client_time } = next_msg(&mut odd.ws, "pong").await {
+        if let ServerMsg::Pong { client_time } = next_msg(&mut odd.conn, "pong").await {
             assert_eq!(client_time, 42);
             break;
         }
@@ -467,13 +665,12 @@ async fn bad_input_never_hurts_the_server() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_closes_every_client_with_going_away() {
-    let app = TestApp::spawn(TestApp::arena()).await;
-    let mut a = Player::join(app.addr, "a").await;
+async fn shutdown_closes_every_client_with_going_away(t: Transport) {
+    let app = TestApp::spawn_on(t, TestApp::arena()).await;
+    let mut a = Player::join(&app, "a").await;
     let TestApp { mut stop, server, .. } = app;
     let _ = stop.take().map(|s| s.send(()));
-    assert_eq!(close_code(&mut a.ws).await.0, 1001);
+    assert_eq!(close_code(&mut a.conn).await.0, 1001);
     tokio::time::timeout(WAIT, server).await.expect("stopped").expect("no panic").expect("Ok");
 }
 
@@ -487,11 +684,10 @@ async fn sync(p: &mut Player) {
     p.acked(seq).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resuming_within_the_window_keeps_the_player_and_nobody_sees_a_leave() {
-    let app = TestApp::spawn(with_grace(30_000)).await;
-    let mut a = Player::join(app.addr, "a").await;
-    let mut b = Player::join(app.addr, "b").await;
+async fn resuming_within_the_window_keeps_the_player_and_nobody_sees_a_leave(t: Transport) {
+    let app = TestApp::spawn_on(t, with_grace(30_000)).await;
+    let mut a = Player::join(&app, "a").await;
+    let mut b = Player::join(&app, "b").await;
     let (ia, ib, token) = (a.id, b.id, b.welcome.token);
     assert!(!b.welcome.resumed);
     // B takes a hit and moves, so there is state to keep.
@@ -502,10 +698,10 @@ async fn resuming_within_the_window_keeps_the_player_and_nobody_sees_a_leave() {
     b.until("B's hit", |p| p.replica.entities[&ib].hp == 90).await;
     let before = b.replica.entities[&ib].clone();
 
-    b.ws.close(None).await.expect("close");
+    b.conn.disconnect().await;
     drop(b);
     sync(&mut a).await;
-    let mut b2 = Player::join_with(app.addr, "b", Some(token)).await;
+    let mut b2 = Player::join_with(&app, "b", Some(token)).await;
     assert!(b2.welcome.resumed, "the token got the player back");
     assert_eq!(b2.id, ib);
     assert_eq!(b2.welcome.token, token);
@@ -527,35 +723,33 @@ async fn resuming_within_the_window_keeps_the_player_and_nobody_sees_a_leave() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_the_window_or_with_a_wrong_token_it_is_a_new_player() {
-    let app = TestApp::spawn(with_grace(100)).await;
-    let mut a = Player::join(app.addr, "a").await;
-    let b = Player::join(app.addr, "b").await;
+async fn after_the_window_or_with_a_wrong_token_it_is_a_new_player(t: Transport) {
+    let app = TestApp::spawn_on(t, with_grace(100)).await;
+    let mut a = Player::join(&app, "a").await;
+    let b = Player::join(&app, "b").await;
     let (ib, token) = (b.id, b.welcome.token);
     drop(b);
     // The grace window (100 ms = 3 ticks) ends: everyone sees B leave.
     a.until("B's leave after the window", |p| p.saw(Event::Left { id: ib })).await;
-    let late = Player::join_with(app.addr, "b", Some(token)).await;
+    let late = Player::join_with(&app, "b", Some(token)).await;
     assert!(!late.welcome.resumed, "too late: a new player");
     assert_ne!(late.id, ib);
     assert_ne!(late.welcome.token, token);
 
-    let wrong = Player::join_with(app.addr, "c", Some([0x5a; 16])).await;
+    let wrong = Player::join_with(&app, "c", Some([0x5a; 16])).await;
     assert!(!wrong.welcome.resumed, "a wrong token is a new join");
     assert_ne!(wrong.id, late.id);
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_used_twice_closes_the_older_connection() {
-    let app = TestApp::spawn(with_grace(30_000)).await;
-    let mut a = Player::join(app.addr, "a").await;
-    let mut first = Player::join(app.addr, "b").await;
-    let second = Player::join_with(app.addr, "b", Some(first.welcome.token)).await;
+async fn a_token_used_twice_closes_the_older_connection(t: Transport) {
+    let app = TestApp::spawn_on(t, with_grace(30_000)).await;
+    let mut a = Player::join(&app, "a").await;
+    let mut first = Player::join(&app, "b").await;
+    let second = Player::join_with(&app, "b", Some(first.welcome.token)).await;
     assert!(second.welcome.resumed);
     assert_eq!(second.id, first.id);
-    let (code, reason) = close_code(&mut first.ws).await;
+    let (code, reason) = close_code(&mut first.conn).await;
     assert_eq!(code, 4002, "{reason}");
     sync(&mut a).await;
     assert!(!a.saw(Event::Left { id: first.id }));
@@ -669,7 +863,7 @@ fn server_frames(mut bytes: &[u8]) -> Vec<(u8, usize)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_frame_follows_the_close_frame() {
     let app = TestApp::spawn(TestApp::arena()).await;
-    let mut mover = Player::join(app.addr, "mover").await;
+    let mut mover = Player::join(&app, "mover").await;
     let (mut tcp, mut got) =
         upgrade_and_send(app.addr, &client_frame(0x82, &join_bytes("closed"), false)).await;
     // Let frames flow for a few ticks, then break a rule: a message that is not MessagePack.
@@ -727,10 +921,9 @@ async fn slow_or_huge_handshakes_are_cut_off() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sequence_numbers_going_back_are_dropped_and_absurd_jumps_close() {
-    let app = TestApp::spawn(TestApp::arena()).await;
-    let mut p = Player::join(app.addr, "p").await;
+async fn sequence_numbers_going_back_are_dropped_and_absurd_jumps_close(t: Transport) {
+    let app = TestApp::spawn_on(t, TestApp::arena()).await;
+    let mut p = Player::join(&app, "p").await;
     let send = |seq: u32| {
         ClientMsg::Input(Input {
             seq,
@@ -740,31 +933,31 @@ async fn sequence_numbers_going_back_are_dropped_and_absurd_jumps_close() {
         })
         .encode()
     };
-    p.ws.send(Message::Binary(send(5).into())).await.expect("send");
+    assert!(p.conn.send(send(5)).await, "sent");
     p.acked(5).await;
     // Seq 3 and 5 again: dropped. Seq 6 moves once more: two steps in all.
     for seq in [3, 5, 6] {
-        p.ws.send(Message::Binary(send(seq).into())).await.expect("send");
+        assert!(p.conn.send(send(seq)).await, "sent");
     }
     p.acked(6).await;
     assert_eq!(p.replica.entities[&p.id].y, 2 * 27, "only seq 5 and 6 moved the player");
-    p.ws.send(Message::Binary(send(6 + 20_000).into())).await.expect("send");
-    assert_eq!(close_code(&mut p.ws).await.0, 1008, "a jump of 20,000 closes");
+    // Over polling the POST's answer already says the session closed (400).
+    p.conn.send(send(6 + 20_000)).await;
+    assert_eq!(close_code(&mut p.conn).await.0, 1008, "a jump of 20,000 closes");
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_inputs_closes_with_1008_and_others_play_on() {
-    let app = TestApp::spawn(TestApp::arena()).await;
-    let mut ok = Player::join(app.addr, "ok").await;
-    let mut flood = Player::join(app.addr, "flood").await;
+async fn a_flood_of_inputs_closes_with_1008_and_others_play_on(t: Transport) {
+    let app = TestApp::spawn_on(t, TestApp::arena()).await;
+    let mut ok = Player::join(&app, "ok").await;
+    let mut flood = Player::join(&app, "flood").await;
     for seq in 1..=2_000u32 {
         let input = Input { seq, dir: Direction::default(), attack: false, seen: 0 };
-        if flood.ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await.is_err() {
+        if !flood.conn.send(ClientMsg::Input(input).encode()).await {
             break; // the server closed on us
         }
     }
-    let (code, reason) = close_code(&mut flood.ws).await;
+    let (code, reason) = close_code(&mut flood.conn).await;
     assert_eq!((code, reason.as_str()), (1008, "input flood"));
     sync(&mut ok).await;
     app.shutdown().await;
@@ -779,9 +972,9 @@ async fn a_silent_peer_is_dropped_and_its_player_leaves() {
         ..TestApp::arena()
     };
     let app = TestApp::spawn(config).await;
-    let mut a = Player::join(app.addr, "a").await;
+    let mut a = Player::join(&app, "a").await;
     // B joins, then neither reads nor writes: it never answers the server's pings.
-    let silent = Player::join(app.addr, "silent").await;
+    let silent = Player::join(&app, "silent").await;
     let id = silent.id;
     a.until("the silent player's leave", |p| p.saw(Event::Left { id })).await;
     // A kept reading (its client answers pings by itself): still connected.
@@ -821,8 +1014,8 @@ async fn foreign_origins_and_too_many_connections_per_address_are_refused() {
     let answer = String::from_utf8_lossy(&head);
     assert!(answer.starts_with("HTTP/1.1 101"), "own origin: {answer}");
 
-    let _one = Player::join(app.addr, "one").await;
-    let _two = Player::join(app.addr, "two").await;
+    let _one = Player::join(&app, "one").await;
+    let _two = Player::join(&app, "two").await;
     let answer = raw_request(app.addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 503"), "fourth connection from 127.0.0.1: {answer}");
     drop(tcp);
@@ -841,7 +1034,7 @@ async fn play_and_check_every_tick(
     while tokio::time::Instant::now() < until {
         tokio::select! {
             _ = interval.tick() => { p.input(0.0, if p.seq.is_multiple_of(2) { 1.0 } else { -1.0 }, false).await; }
-            msg = next_msg(&mut p.ws, "frames") => match msg {
+            msg = next_msg(&mut p.conn, "frames") => match msg {
                 ServerMsg::Frame(f) => {
                     missing += f.tick.saturating_sub(last_tick + 1);
                     last_tick = f.tick;
@@ -888,7 +1081,7 @@ async fn ten_percent_of_clients_stalled_do_not_slow_the_others() {
     }
     let mut players = Vec::new();
     for i in 0..36 {
-        players.push(Player::join(app.addr, &format!("p{i}")).await);
+        players.push(Player::join(&app, &format!("p{i}")).await);
     }
     let stalled_ids: Vec<PlayerId> = stalled.iter().map(|(id, _)| *id).collect();
     // The stalled clients keep sending inputs (bigger frames for everyone) but never read;
@@ -976,25 +1169,23 @@ where
 }
 
 /// Joins and expects to be refused with a close code.
-async fn join_refused(addr: SocketAddr, room: &str) -> (u16, String) {
-    let mut ws = connect(addr).await;
+async fn join_refused(app: &TestApp, room: &str) -> (u16, String) {
     let join = ClientMsg::Join {
         protocol_version: PROTOCOL_VERSION,
         name: Some("late".into()),
         resume: None,
         room: Some(room.into()),
     };
-    ws.send(Message::Binary(join.encode().into())).await.expect("send join");
-    close_code(&mut ws).await
+    let mut conn = Conn::open(app.addr, app.transport, join.encode()).await;
+    close_code(&mut conn).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_rooms_never_see_each_other() {
-    let app = TestApp::spawn(TestApp::arena()).await;
+async fn two_rooms_never_see_each_other(t: Transport) {
+    let app = TestApp::spawn_on(t, TestApp::arena()).await;
     // Everyone spawns at (0, 0): in one room they would all be in each other's range.
-    let mut a1 = Player::join_room(app.addr, "a1", Some("alpha"), None).await;
-    let mut a2 = Player::join_room(app.addr, "a2", Some("alpha"), None).await;
-    let mut b1 = Player::join_room(app.addr, "b1", Some("beta"), None).await;
+    let mut a1 = Player::join_room(&app, "a1", Some("alpha"), None).await;
+    let mut a2 = Player::join_room(&app, "a2", Some("alpha"), None).await;
+    let mut b1 = Player::join_room(&app, "b1", Some("beta"), None).await;
     assert_eq!(a1.welcome.room, "alpha");
     assert_eq!(b1.welcome.room, "beta");
     assert_eq!(b1.replica.entities.len(), 1, "beta's keyframe holds only b1");
@@ -1023,32 +1214,31 @@ async fn two_rooms_never_see_each_other() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quick_play_fills_a_room_then_opens_another() {
-    let app = TestApp::spawn(Config { max_players_per_room: 2, ..TestApp::arena() }).await;
-    let p1 = Player::join(app.addr, "p1").await;
-    let p2 = Player::join(app.addr, "p2").await;
-    let p3 = Player::join(app.addr, "p3").await;
+async fn quick_play_fills_a_room_then_opens_another(t: Transport) {
+    let app = TestApp::spawn_on(t, Config { max_players_per_room: 2, ..TestApp::arena() }).await;
+    let p1 = Player::join(&app, "p1").await;
+    let p2 = Player::join(&app, "p2").await;
+    let p3 = Player::join(&app, "p3").await;
     assert_eq!(p1.welcome.room, p2.welcome.room, "the second joins the first's room");
     assert_ne!(p3.welcome.room, p1.welcome.room, "a full room: a new one opens");
     // A named room is not for quick play: the next quick join fills p3's room.
-    let _named = Player::join_room(app.addr, "n", Some("private"), None).await;
-    let p4 = Player::join(app.addr, "p4").await;
+    let _named = Player::join_room(&app, "n", Some("private"), None).await;
+    let p4 = Player::join(&app, "p4").await;
     assert_eq!(p4.welcome.room, p3.welcome.room);
     let listed = rooms(app.addr).await;
     assert_eq!(listed.len(), 3, "{listed:?}");
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_room_an_invalid_name_and_too_many_rooms_are_refused() {
+async fn a_full_room_an_invalid_name_and_too_many_rooms_are_refused(t: Transport) {
     let app =
-        TestApp::spawn(Config { max_players_per_room: 1, max_rooms: 2, ..TestApp::arena() }).await;
-    let _a = Player::join_room(app.addr, "a", Some("duel"), None).await;
-    assert_eq!(join_refused(app.addr, "duel").await, (1013, "room full".into()));
-    assert_eq!(join_refused(app.addr, "no spaces!").await, (1008, "invalid room name".into()));
-    let _b = Player::join_room(app.addr, "b", Some("other"), None).await;
-    assert_eq!(join_refused(app.addr, "third").await, (1013, "no room available".into()));
+        TestApp::spawn_on(t, Config { max_players_per_room: 1, max_rooms: 2, ..TestApp::arena() })
+            .await;
+    let _a = Player::join_room(&app, "a", Some("duel"), None).await;
+    assert_eq!(join_refused(&app, "duel").await, (1013, "room full".into()));
+    assert_eq!(join_refused(&app, "no spaces!").await, (1008, "invalid room name".into()));
+    let _b = Player::join_room(&app, "b", Some("other"), None).await;
+    assert_eq!(join_refused(&app, "third").await, (1013, "no room available".into()));
     let ready = http_get(app.addr, "/readyz").await;
     assert!(ready.starts_with("HTTP/1.1 503"), "every seat taken and no room to open: {ready}");
     app.shutdown().await;
@@ -1058,32 +1248,31 @@ async fn a_full_room_an_invalid_name_and_too_many_rooms_are_refused() {
 async fn an_empty_room_closes_after_the_linger_and_its_id_is_reused() {
     let app = TestApp::spawn(Config { room_linger_ms: 200, ..TestApp::arena() }).await;
     assert!(http_get(app.addr, "/readyz").await.starts_with("HTTP/1.1 200"));
-    let mut p = Player::join_room(app.addr, "solo", Some("lonely"), None).await;
+    let mut p = Player::join_room(&app, "solo", Some("lonely"), None).await;
     sync(&mut p).await;
     let first_tick = p.replica.tick;
     assert_eq!(rooms(app.addr).await, vec![("lonely".into(), 1, 100)]);
     drop(p);
     eventually("the empty room to close", || async { rooms(app.addr).await.is_empty() }).await;
-    let again = Player::join_room(app.addr, "solo", Some("lonely"), None).await;
+    let again = Player::join_room(&app, "solo", Some("lonely"), None).await;
     assert_eq!(again.welcome.room, "lonely");
     assert_eq!(again.id, 1, "a new room: ids start again");
     assert!(again.welcome.keyframe.tick < first_tick + 30, "a new room's clock");
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resume_returns_the_player_to_its_own_room() {
-    let app = TestApp::spawn(with_grace(10_000)).await;
-    let mut a = Player::join_room(app.addr, "a", Some("alpha"), None).await;
-    let _b = Player::join_room(app.addr, "b", Some("beta"), None).await;
+async fn resume_returns_the_player_to_its_own_room(t: Transport) {
+    let app = TestApp::spawn_on(t, with_grace(10_000)).await;
+    let mut a = Player::join_room(&app, "a", Some("alpha"), None).await;
+    let _b = Player::join_room(&app, "b", Some("beta"), None).await;
     let (id, token) = (a.id, a.welcome.token);
     sync(&mut a).await;
     drop(a);
     // Asking for another room (or quick play) does not matter: the token wins.
-    let back = Player::join_room(app.addr, "a", Some("beta"), Some(token)).await;
+    let back = Player::join_room(&app, "a", Some("beta"), Some(token)).await;
     assert!(back.welcome.resumed);
     assert_eq!((back.welcome.room.as_str(), back.id), ("alpha", id));
-    let quick = Player::join_room(app.addr, "a", None, Some(token)).await;
+    let quick = Player::join_room(&app, "a", None, Some(token)).await;
     assert_eq!((quick.welcome.room.as_str(), quick.id), ("alpha", id), "taken over, same room");
     app.shutdown().await;
 }
@@ -1103,8 +1292,7 @@ impl Gate {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_room_that_panics_closes_its_own_clients_only() {
+async fn a_room_that_panics_closes_its_own_clients_only(t: Transport) {
     let hooks = Hooks {
         before_tick: Some(std::sync::Arc::new(|room: &str, tick: u64| {
             if room == "doomed" && tick > 20 {
@@ -1112,10 +1300,10 @@ async fn a_room_that_panics_closes_its_own_clients_only() {
             }
         })),
     };
-    let app = TestApp::spawn_with(TestApp::arena(), hooks, false).await;
-    let mut safe = Player::join_room(app.addr, "safe", Some("safe"), None).await;
-    let mut doomed = Player::join_room(app.addr, "d", Some("doomed"), None).await;
-    assert_eq!(close_code(&mut doomed.ws).await, (1011, "room failed".into()));
+    let app = TestApp::spawn_on_with(t, TestApp::arena(), hooks).await;
+    let mut safe = Player::join_room(&app, "safe", Some("safe"), None).await;
+    let mut doomed = Player::join_room(&app, "d", Some("doomed"), None).await;
+    assert_eq!(close_code(&mut doomed.conn).await, (1011, "room failed".into()));
     eventually("the failed room to be gone", || async {
         rooms(app.addr).await.iter().all(|(id, ..)| id != "doomed")
     })
@@ -1143,8 +1331,8 @@ async fn a_stuck_room_fails_health_and_delays_no_other_room() {
     };
     let config = Config { sim_threads: Some(2), ..TestApp::arena() };
     let app = TestApp::spawn_with(config, hooks, false).await;
-    let mut fine = Player::join_room(app.addr, "f", Some("fine"), None).await;
-    let _stuck = Player::join_room(app.addr, "s", Some("stuck"), None).await;
+    let mut fine = Player::join_room(&app, "f", Some("fine"), None).await;
+    let _stuck = Player::join_room(&app, "s", Some("stuck"), None).await;
     eventually("/healthz to report the stuck room", || async {
         let h = http_get(app.addr, "/healthz").await;
         h.starts_with("HTTP/1.1 503") && h.contains("stuck")
@@ -1168,13 +1356,13 @@ async fn a_stuck_room_fails_health_and_delays_no_other_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_every_room() {
     let app = TestApp::spawn(TestApp::arena()).await;
-    let mut a = Player::join_room(app.addr, "a", Some("one"), None).await;
-    let mut b = Player::join_room(app.addr, "b", Some("two"), None).await;
-    let mut c = Player::join(app.addr, "c").await;
+    let mut a = Player::join_room(&app, "a", Some("one"), None).await;
+    let mut b = Player::join_room(&app, "b", Some("two"), None).await;
+    let mut c = Player::join(&app, "c").await;
     let TestApp { mut stop, server, .. } = app;
     let _ = stop.take().map(|s| s.send(()));
     for p in [&mut a, &mut b, &mut c] {
-        assert_eq!(close_code(&mut p.ws).await.0, 1001);
+        assert_eq!(close_code(&mut p.conn).await.0, 1001);
     }
     tokio::time::timeout(WAIT, server).await.expect("stopped").expect("no panic").expect("Ok");
 }
@@ -1244,7 +1432,7 @@ async fn http_keeps_connections_alive_and_revalidates_with_etags() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_have_a_port_of_their_own() {
     let app = TestApp::spawn_with(TestApp::arena(), Hooks::default(), true).await;
-    let mut p = Player::join_room(app.addr, "m", Some("metered"), None).await;
+    let mut p = Player::join_room(&app, "m", Some("metered"), None).await;
     sync(&mut p).await;
     let metrics_addr = app.metrics_addr.expect("a metrics port");
     let m = http_get(metrics_addr, "/metrics").await;
@@ -1285,14 +1473,14 @@ async fn a_socket_that_never_joins_is_closed_after_the_join_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_ping_frames_is_a_flood() {
     let app = TestApp::spawn(TestApp::arena()).await;
-    let mut ok = Player::join(app.addr, "ok").await;
-    let mut flood = Player::join(app.addr, "pings").await;
+    let mut ok = Player::join(&app, "ok").await;
+    let mut flood = Player::join(&app, "pings").await;
     for _ in 0..2_000 {
-        if flood.ws.send(Message::Ping(bytes::Bytes::from_static(b"x"))).await.is_err() {
+        if flood.ws().send(Message::Ping(bytes::Bytes::from_static(b"x"))).await.is_err() {
             break;
         }
     }
-    let (code, reason) = close_code(&mut flood.ws).await;
+    let (code, reason) = close_code(&mut flood.conn).await;
     assert_eq!((code, reason.as_str()), (1008, "input flood"));
     sync(&mut ok).await;
     app.shutdown().await;
@@ -1300,11 +1488,10 @@ async fn a_flood_of_ping_frames_is_a_flood() {
 
 /// Two inputs per tick, sustained: the player never moves faster than the rules allow while
 /// connected, and the connection is closed as a flood.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_inputs_per_tick_give_no_speed_and_are_a_flood() {
-    let app = TestApp::spawn(TestApp::arena()).await;
-    let mut watcher = Player::join(app.addr, "watch").await;
-    let mut cheat = Player::join(app.addr, "cheat").await;
+async fn two_inputs_per_tick_give_no_speed_and_are_a_flood(t: Transport) {
+    let app = TestApp::spawn_on(t, TestApp::arena()).await;
+    let mut watcher = Player::join(&app, "watch").await;
+    let mut cheat = Player::join(&app, "cheat").await;
     let id = cheat.id;
     let start_tick = cheat.replica.tick;
     let mut interval = tokio::time::interval(Duration::from_millis(33));
@@ -1316,21 +1503,19 @@ async fn two_inputs_per_tick_give_no_speed_and_are_a_flood() {
                 for _ in 0..2 {
                     cheat.seq += 1;
                     let input = Input { seq: cheat.seq, dir: Direction::new(1.0, 0.0).expect("dir"), attack: false, seen: 0 };
-                    let _ = cheat.ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await;
+                    let _ = cheat.conn.send(ClientMsg::Input(input).encode()).await;
                 }
             }
-            msg = cheat.ws.next() => match msg {
-                Some(Ok(Message::Close(Some(frame)))) => break (u16::from(frame.code), frame.reason.to_string()),
-                Some(Ok(Message::Binary(b))) => {
-                    if let Ok(ServerMsg::Frame(f)) = ServerMsg::decode(&b) {
-                        cheat.replica.apply(&f).expect("applies");
-                        let me = &cheat.replica.entities[&id];
-                        let ticks = (f.tick - start_tick) as i32;
-                        assert!(me.x <= (ticks + 1) * 27, "moved {} subunits in {ticks} ticks", me.x);
-                    }
+            got = cheat.conn.recv() => match got {
+                Some(Got::Closed(code, reason)) => break (code, reason),
+                Some(Got::Msg(ServerMsg::Frame(f))) => {
+                    cheat.replica.apply(&f).expect("applies");
+                    let me = &cheat.replica.entities[&id];
+                    let ticks = (f.tick - start_tick) as i32;
+                    assert!(me.x <= (ticks + 1) * 27, "moved {} subunits in {ticks} ticks", me.x);
                 }
-                Some(Ok(_)) => {}
-                other => panic!("connection ended without a close frame: {other:?}"),
+                Some(Got::Msg(_)) => {}
+                None => panic!("connection ended without a close"),
             },
         }
     };
@@ -1462,14 +1647,14 @@ async fn stopped_reader_is_dropped(config: Config) {
         panic!("no welcome")
     };
     let stalled_id = w.player_id;
-    let mut watcher = Player::join(app.addr, "watcher").await;
+    let mut watcher = Player::join(&app, "watcher").await;
     // Traffic: 20 players moving and attacking every tick.
     // The traffic and the stalled client outlive the watcher's wait: the player can only
     // leave in time because the server dropped it, not because its client gave up.
     let until = tokio::time::Instant::now() + 2 * WAIT;
     let mut bots = Vec::new();
     for i in 0..20 {
-        let mut p = Player::join(app.addr, &format!("b{i}")).await;
+        let mut p = Player::join(&app, &format!("b{i}")).await;
         bots.push(tokio::spawn(async move {
             let mut interval = tokio::time::interval(Duration::from_millis(33));
             while tokio::time::Instant::now() < until {
@@ -1478,7 +1663,7 @@ async fn stopped_reader_is_dropped(config: Config) {
                         let x = if p.seq.is_multiple_of(2) { 1.0 } else { -1.0 };
                         p.input(x, 0.0, true).await;
                     }
-                    msg = p.ws.next() => if !matches!(msg, Some(Ok(_))) { break },
+                    msg = p.ws().next() => if !matches!(msg, Some(Ok(_))) { break },
                 }
             }
         }));
@@ -1530,7 +1715,7 @@ async fn report_and_read(mut p: Player, run: Duration, read_pause: Duration) -> 
     let warm_up = run / 2;
     let mut stats = ReadStats::default();
     while start.elapsed() < run {
-        let msg = next_msg(&mut p.ws, "the next frame").await;
+        let msg = next_msg(&mut p.conn, "the next frame").await;
         let now = tick0 + (start.elapsed().as_millis() as u64 * rate / 1000);
         let tick = match msg {
             ServerMsg::Frame(f) => {
@@ -1556,7 +1741,7 @@ async fn report_and_read(mut p: Player, run: Duration, read_pause: Duration) -> 
             attack: false,
             seen: p.replica.tick,
         };
-        p.ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await.expect("send");
+        assert!(p.conn.send(ClientMsg::Input(input).encode()).await, "sent");
         if !read_pause.is_zero() {
             // The behaviour under test: a reader at half the stream's rate.
             tokio::time::sleep(read_pause).await;
@@ -1568,8 +1753,8 @@ async fn report_and_read(mut p: Player, run: Duration, read_pause: Duration) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_at_half_the_stream_rate_reads_recent_state() {
     let app = TestApp::spawn(TestApp::arena()).await;
-    let steady = Player::join(app.addr, "steady").await;
-    let slow = Player::join(app.addr, "slow").await;
+    let steady = Player::join(&app, "steady").await;
+    let slow = Player::join(&app, "slow").await;
     let run = Duration::from_secs(6);
     let steady = tokio::spawn(report_and_read(steady, run, Duration::ZERO));
     let slow = tokio::spawn(report_and_read(slow, run, Duration::from_millis(66)));
@@ -1595,18 +1780,17 @@ async fn a_reader_at_half_the_stream_rate_reads_recent_state() {
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_leaves_is_gone_at_once_and_cannot_be_resumed() {
-    let app = TestApp::spawn(with_grace(30_000)).await;
-    let mut a = Player::join(app.addr, "a").await;
-    let mut b = Player::join(app.addr, "b").await;
+async fn a_client_that_leaves_is_gone_at_once_and_cannot_be_resumed(t: Transport) {
+    let app = TestApp::spawn_on(t, with_grace(30_000)).await;
+    let mut a = Player::join(&app, "a").await;
+    let mut b = Player::join(&app, "b").await;
     sync(&mut a).await;
     let (id, token) = (b.id, b.welcome.token);
-    b.ws.send(Message::Binary(ClientMsg::Leave.encode().into())).await.expect("send leave");
-    assert_eq!(close_code(&mut b.ws).await, (1000, "bye".into()));
+    assert!(b.conn.send(ClientMsg::Leave.encode()).await, "leave accepted");
+    assert_eq!(close_code(&mut b.conn).await, (1000, "bye".into()));
     // Within the 30 s grace window, yet everyone is told at once.
     a.until("b's leave", |p| p.saw(Event::Left { id })).await;
-    let again = Player::join_with(app.addr, "b", Some(token)).await;
+    let again = Player::join_with(&app, "b", Some(token)).await;
     assert!(!again.welcome.resumed, "a player that left for good is not resumed");
     assert_ne!(again.id, id);
     app.shutdown().await;
@@ -1661,49 +1845,44 @@ async fn a_page_from_a_rebound_name_cannot_open_a_websocket() {
 async fn dropped_players_waiting_to_be_resumed_cannot_lock_a_room() {
     let app = TestApp::spawn(Config { max_players_per_room: 4, ..with_grace(30_000) }).await;
     for i in 0..12 {
-        let p = Player::join_room(app.addr, &format!("ghost{i}"), Some("arena"), None).await;
+        let p = Player::join_room(&app, &format!("ghost{i}"), Some("arena"), None).await;
         drop(p);
     }
     // Every seat has been held by a waiting player many times over; an honest player still
     // gets in, and so does the next.
-    let mut honest = Player::join_room(app.addr, "honest", Some("arena"), None).await;
+    let mut honest = Player::join_room(&app, "honest", Some("arena"), None).await;
     sync(&mut honest).await;
-    let _second = Player::join_room(app.addr, "second", Some("arena"), None).await;
+    let _second = Player::join_room(&app, "second", Some("arena"), None).await;
     app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn joins_from_one_address_are_rate_limited() {
+async fn joins_from_one_address_are_rate_limited(t: Transport) {
     let config = Config {
         cap_loopback: true,
         joins_per_ip_per_sec: 0.5,
         max_connections_per_ip: 100,
         ..TestApp::arena()
     };
-    let app = TestApp::spawn(config).await;
+    let app = TestApp::spawn_on(t, config).await;
     let mut players = Vec::new();
     for i in 0..10 {
-        players.push(Player::join(app.addr, &format!("p{i}")).await); // the burst
+        players.push(Player::join(&app, &format!("p{i}")).await); // the burst
     }
-    assert_eq!(
-        join_refused_quick(app.addr).await,
-        (1013, "too many joins from your address".into())
-    );
+    assert_eq!(join_refused_quick(&app).await, (1013, "too many joins from your address".into()));
     sync(&mut players[0]).await;
     app.shutdown().await;
 }
 
 /// A quick-play join that is expected to be refused.
-async fn join_refused_quick(addr: SocketAddr) -> (u16, String) {
-    let mut ws = connect(addr).await;
+async fn join_refused_quick(app: &TestApp) -> (u16, String) {
     let join = ClientMsg::Join {
         protocol_version: PROTOCOL_VERSION,
         name: None,
         resume: None,
         room: None,
     };
-    ws.send(Message::Binary(join.encode().into())).await.expect("send join");
-    close_code(&mut ws).await
+    let mut conn = Conn::open(app.addr, app.transport, join.encode()).await;
+    close_code(&mut conn).await
 }
 
 /// Behind a reverse proxy every connection comes from the proxy. With `--trusted-proxies`,
@@ -1896,7 +2075,7 @@ async fn quick_play_reuses_seats_held_by_long_waiting_players() {
     let app = TestApp::spawn(Config { max_players_per_room: 4, ..with_grace(30_000) }).await;
     let mut rooms_seen = Vec::new();
     for i in 0..8 {
-        let p = Player::join(app.addr, &format!("ghost{i}")).await;
+        let p = Player::join(&app, &format!("ghost{i}")).await;
         rooms_seen.push(p.welcome.room.clone());
         drop(p);
     }
@@ -1904,5 +2083,284 @@ async fn quick_play_reuses_seats_held_by_long_waiting_players() {
         rooms_seen.iter().all(|r| *r == rooms_seen[0]),
         "quick play spread over {rooms_seen:?}"
     );
+    app.shutdown().await;
+}
+
+/// Runs each named test over both transports: the same test body, once per transport.
+macro_rules! over_both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod over_websocket {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Transport::WebSocket).await
+                }
+            )*
+        }
+        mod over_polling {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Transport::Polling).await
+                }
+            )*
+        }
+    };
+}
+
+over_both_transports!(
+    players_see_joins_moves_attacks_kills_and_leaves,
+    bad_input_never_hurts_the_server,
+    shutdown_closes_every_client_with_going_away,
+    resuming_within_the_window_keeps_the_player_and_nobody_sees_a_leave,
+    after_the_window_or_with_a_wrong_token_it_is_a_new_player,
+    a_token_used_twice_closes_the_older_connection,
+    sequence_numbers_going_back_are_dropped_and_absurd_jumps_close,
+    a_flood_of_inputs_closes_with_1008_and_others_play_on,
+    two_rooms_never_see_each_other,
+    quick_play_fills_a_room_then_opens_another,
+    a_full_room_an_invalid_name_and_too_many_rooms_are_refused,
+    resume_returns_the_player_to_its_own_room,
+    a_room_that_panics_closes_its_own_clients_only,
+    two_inputs_per_tick_give_no_speed_and_are_a_flood,
+    a_client_that_leaves_is_gone_at_once_and_cannot_be_resumed,
+    joins_from_one_address_are_rate_limited,
+);
+
+// ---- Long-polling only: what has no WebSocket counterpart. ----
+
+fn quick_join(name: &str, resume: Option<ResumeToken>) -> Vec<u8> {
+    ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: Some(name.into()),
+        resume,
+        room: None,
+    }
+    .encode()
+}
+
+/// Joins over polling with raw requests: the session id and the welcome.
+async fn poll_join(addr: SocketAddr, name: &str) -> (String, Welcome) {
+    let mut conn = HttpConn::new(addr);
+    let (sid, first) = poll_client::join(&mut conn, &quick_join(name, None)).await.expect("join");
+    let msg = ServerMsg::decode(&first.messages[0]).expect("decodes");
+    let ServerMsg::Welcome(w) = msg else { panic!("expected the welcome first, got {msg:?}") };
+    (sid, w)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_get_answers_the_first_empty_and_an_idle_get_times_out_empty() {
+    let app = TestApp::spawn(Config { poll_timeout_ms: 1_500, ..TestApp::arena() }).await;
+    let (sid, _) = poll_join(app.addr, "p").await;
+    // Nothing happens in a world of one idle player: the GET waits its full timeout.
+    let started = tokio::time::Instant::now();
+    let mut first = HttpConn::new(app.addr);
+    let polled = poll_client::poll(&mut first, &sid).await.expect("answer").expect("200");
+    assert_eq!(polled, Polled::default(), "an empty batch");
+    assert!(started.elapsed() >= Duration::from_millis(1_500), "not before the timeout");
+    // Two GETs at once: the older answers at once, empty; the newer one waits.
+    let older = tokio::spawn({
+        let sid = sid.clone();
+        async move {
+            let started = tokio::time::Instant::now();
+            let got = poll_client::poll(&mut first, &sid).await.expect("answer").expect("200");
+            (got, started.elapsed())
+        }
+    });
+    // The older one is waiting once the server holds it; then the newer comes.
+    eventually("the first GET to be held", || async {
+        http_get(app.addr, "/metrics").await.lines().any(|l| l == "skirmish_polls_waiting 1")
+    })
+    .await;
+    let mut second = HttpConn::new(app.addr);
+    let newer = tokio::spawn({
+        let sid = sid.clone();
+        async move { poll_client::poll(&mut second, &sid).await.expect("answer").expect("200") }
+    });
+    let (got, waited) = tokio::time::timeout(WAIT, older).await.expect("answered").expect("ok");
+    assert_eq!(got, Polled::default());
+    assert!(waited < Duration::from_millis(300), "answered when the newer GET came: {waited:?}");
+    let got = tokio::time::timeout(WAIT, newer).await.expect("answered").expect("ok");
+    assert_eq!(got, Polled::default(), "the newer one timed out in its turn");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_polling_requests_get_clear_answers_and_cost_nothing() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut ok = Player::join(&app, "ok").await;
+    let (sid, _) = poll_join(app.addr, "p").await;
+    let mut http = HttpConn::new(app.addr);
+    let mut ask = async |method: &str, path: &str, body: &[u8]| {
+        let res = http.request(method, path, body).await.expect("answer");
+        (res.status, res.text())
+    };
+    let unknown = "00112233445566778899aabbccddeeff";
+    assert_eq!(ask("GET", &format!("/poll/{unknown}"), b"").await.0, 404, "unknown session");
+    assert_eq!(ask("GET", "/poll/xyz", b"").await.0, 404, "not a session id");
+    assert_eq!(ask("GET", &format!("/poll/{}", sid.to_uppercase()), b"").await.0, 404);
+    assert_eq!(ask("DELETE", &format!("/poll/{sid}"), b"").await.0, 405);
+    assert_eq!(ask("GET", "/poll", b"").await.0, 405, "a join is a POST");
+    let (status, text) = ask("POST", &format!("/poll/{sid}"), &[0, 0, 0, 9, 1]).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (400, "not a batch: batch truncated: a record runs past the end of the body\n")
+    );
+    let (status, _) = ask("POST", &format!("/poll/{sid}"), &[0, 0, 0, 0, 3, 232]).await;
+    assert_eq!(status, 400, "a client sends no close record");
+    let (status, _) = ask("POST", &format!("/poll/{sid}"), &vec![0u8; 64 * 1024 + 1]).await;
+    assert_eq!(status, 413, "a body over 64 KiB");
+    let (status, _) = ask("POST", "/poll", &vec![0u8; 64 * 1024 + 1]).await;
+    assert_eq!(status, 413, "a join body over 64 KiB");
+    let (status, text) = ask("POST", "/poll", &[0xc1]).await;
+    assert_eq!(status, 400, "{text}");
+    // None of it hurt the session: it still plays.
+    let ping = ClientMsg::Ping { client_time: 7 }.encode();
+    let (status, _) =
+        ask("POST", &format!("/poll/{sid}"), &poll_client::write_batch([ping.as_slice()])).await;
+    assert_eq!(status, 204);
+    let got =
+        poll_client::poll(&mut HttpConn::new(app.addr), &sid).await.expect("answer").expect("200");
+    assert_eq!(
+        ServerMsg::decode(&got.messages[0]).expect("pong"),
+        ServerMsg::Pong { client_time: 7 }
+    );
+
+    // Too many inputs in one batch: the flood rule, as over WebSocket.
+    let inputs: Vec<Vec<u8>> = (1..=200u32)
+        .map(|seq| {
+            ClientMsg::Input(Input { seq, dir: Direction::default(), attack: false, seen: 0 })
+                .encode()
+        })
+        .collect();
+    let batch = poll_client::write_batch(inputs.iter().map(Vec::as_slice));
+    let (status, text) = ask("POST", &format!("/poll/{sid}"), &batch).await;
+    assert_eq!((status, text.as_str()), (400, "session closed: 1008 input flood\n"));
+    let got =
+        poll_client::poll(&mut HttpConn::new(app.addr), &sid).await.expect("answer").expect("200");
+    assert_eq!(got.close, Some((1008, "input flood".into())), "the close reaches the poller");
+    // Then the session is gone: 410 with what closed it.
+    let (status, text) = ask("GET", &format!("/poll/{sid}"), b"").await;
+    assert_eq!((status, text.as_str()), (410, "session closed: 1008 input flood\n"));
+    let (status, _) = ask("POST", &format!("/poll/{sid}"), &[]).await;
+    assert_eq!(status, 410);
+    sync(&mut ok).await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_faster_than_the_rate_is_refused_then_a_flood() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let (sid, _) = poll_join(app.addr, "p").await;
+    // GETs at once, each on a connection of its own (each supersedes the one before).
+    let gets: Vec<_> = (0..200)
+        .map(|_| {
+            let (addr, sid) = (app.addr, sid.clone());
+            tokio::spawn(async move {
+                let mut conn = HttpConn::new(addr);
+                conn.request("GET", &format!("/poll/{sid}"), b"").await.expect("answer")
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    let mut close = None;
+    for get in gets {
+        let res = tokio::time::timeout(WAIT, get).await.expect("answered").expect("no panic");
+        if res.status == 200
+            && let Some(c) = poll_client::read_batch(&res.body).expect("batch").close
+        {
+            close = Some(c);
+        }
+        answers.push(res.status);
+    }
+    assert!(answers.contains(&429), "over the rate: 429 ({answers:?})");
+    assert_eq!(close, Some((1008, "poll flood".into())), "sustained: a flood ({answers:?})");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_sessions_count_against_the_connection_caps() {
+    let app = TestApp::spawn(Config {
+        max_connections_per_ip: 3,
+        cap_loopback: true,
+        ..TestApp::arena()
+    })
+    .await;
+    // One HTTP connection carries both joins and stays open: 1 + 2 sessions = 3.
+    let mut http = HttpConn::new(app.addr);
+    let (_a, _) = poll_client::join(&mut http, &quick_join("a", None)).await.expect("join a");
+    let (_b, _) = poll_client::join(&mut http, &quick_join("b", None)).await.expect("join b");
+    let res = http.request("POST", "/poll", &quick_join("c", None)).await.expect("answer");
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (503, "too many connections from your address\n")
+    );
+    app.shutdown().await;
+
+    let app = TestApp::spawn(Config { max_connections: 3, ..TestApp::arena() }).await;
+    let mut http = HttpConn::new(app.addr);
+    let (_a, _) = poll_client::join(&mut http, &quick_join("a", None)).await.expect("join a");
+    let (_b, _) = poll_client::join(&mut http, &quick_join("b", None)).await.expect("join b");
+    let res = http.request("POST", "/poll", &quick_join("c", None)).await.expect("answer");
+    assert_eq!((res.status, res.text().as_str()), (503, "server at capacity\n"));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poller_back_late_gets_a_keyframe_not_a_backlog() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let (sid, welcome) = poll_join(app.addr, "late").await;
+    let mut mover = Player::join(&app, "mover").await;
+    // The mover moves every tick for 40 ticks while the poller does not poll.
+    for _ in 0..40 {
+        let seq = mover.input(0.0, 1.0, false).await;
+        mover.acked(seq).await;
+    }
+    let got =
+        poll_client::poll(&mut HttpConn::new(app.addr), &sid).await.expect("answer").expect("200");
+    assert!(got.messages.len() <= 16, "at most the queue's 16 messages: {}", got.messages.len());
+    let first = ServerMsg::decode(&got.messages[0]).expect("decodes");
+    let ServerMsg::Keyframe(k) = first else { panic!("expected a keyframe first, got {first:?}") };
+    assert!(k.tick > welcome.keyframe.tick + 16, "fresh state: tick {}", k.tick);
+    // Applying the rest on top of the keyframe gives the mover where the server has it.
+    let mut replica = Replica::from_keyframe(&k);
+    for m in &got.messages[1..] {
+        if let ServerMsg::Frame(f) = ServerMsg::decode(m).expect("decodes") {
+            replica.apply(&f).expect("applies");
+        }
+    }
+    assert!(replica.entities[&mover.id].y <= mover.replica.entities[&mover.id].y);
+    assert!(replica.entities[&mover.id].y >= 27 * 24, "not an old state");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_poller_is_a_lost_connection_and_resumes_over_either_transport() {
+    let app = TestApp::spawn(Config { idle_timeout_ms: 300, ..with_grace(30_000) }).await;
+    let mut watcher = Player::join(&app, "watcher").await;
+    // A WebSocket player comes back over polling...
+    let mut p = Player::join(&app, "p").await;
+    let (id, token) = (p.id, p.welcome.token);
+    sync(&mut p).await;
+    p.conn.disconnect().await;
+    let mut back = Player::join_via(&app, Transport::Polling, "p", Some(token)).await;
+    assert!(back.welcome.resumed, "a WebSocket player resumed over polling");
+    assert_eq!(back.id, id);
+    sync(&mut back).await;
+    // ...stops polling: past the idle timeout its session ends as a lost connection...
+    back.conn.disconnect().await;
+    eventually("the silent poller's session to end", || async {
+        let m = http_get(app.addr, "/metrics").await;
+        m.lines().any(|l| l == "skirmish_connections 1")
+    })
+    .await;
+    // ...whose player waits to be resumed: nobody sees it leave...
+    sync(&mut watcher).await;
+    assert!(!watcher.saw(Event::Left { id }), "a lost connection waits to be resumed");
+    assert!(watcher.replica.entities.contains_key(&id));
+    // ...and it comes back over WebSocket.
+    let again = Player::join_with(&app, "p", Some(token)).await;
+    assert!(again.welcome.resumed, "a polling player resumed over WebSocket");
+    assert_eq!(again.id, id);
     app.shutdown().await;
 }

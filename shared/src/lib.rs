@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`protocol`]: the message types, both directions, [`PROTOCOL_VERSION`], and the room
 //!   name rule ([`valid_room_name`]).
+//! - [`batch`]: the HTTP long-polling transport's batch of length-prefixed messages.
 //! - [`codec`]: MessagePack encoding and decoding of every message, and the frame body
 //!   writer the server encodes each tick with.
 //! - [`wire`]: the MessagePack primitives under `codec`: a shortest-form writer and a
@@ -13,6 +14,7 @@
 //! - [`names`]: the display name rule ([`clean_name`]) the server applies to every join.
 //! - [`replica`]: a client's copy of the world and the delta apply function.
 
+pub mod batch;
 pub mod codec;
 pub mod movement;
 pub mod names;

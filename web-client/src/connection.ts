@@ -1,13 +1,35 @@
-// One WebSocket to the server that comes back by itself: an unexpected close reconnects with
+// One link to the server that comes back by itself: an unexpected close reconnects with
 // backoff (backoff.ts), and every state change is reported for the HUD. A link that goes
 // silent (no message for SILENT_LIMIT_MS while open: the page pings every second, so even a
-// quiet world answers) is taken for dead: the socket is dropped at once and a new one opened,
+// quiet world answers) is taken for dead: the link is dropped at once and a new one opened,
 // rather than waiting the minutes TCP can take to notice. Only `leave` (the user went away) or
-// `stop` ends it.
+// `stop` ends it. The link is a WebSocket, or HTTP long-polling (polling.ts) where a WebSocket
+// fails to open FALLBACK_AFTER times in a row (then for good), or where the page asks for it.
 
 import { reconnectDelay } from "./backoff";
+import { PollingSocket } from "./polling";
 
 export type ConnState = "connecting" | "open" | "reconnecting" | "closed";
+export type Transport = "websocket" | "polling";
+
+/** What the connection needs of a transport: a WebSocket's surface (polling.ts has a stand-in). */
+export interface Link {
+  /** A WebSocket's values: OPEN (1) is open. */
+  readonly readyState: number;
+  onopen: (() => void) | null;
+  /** Binary messages come as ArrayBuffers. */
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  send(bytes: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface Options {
+  /** One transport only (the page's `?transport=`); null: WebSocket, then polling if it can't open. */
+  transport?: Transport | null;
+  /** Opens a polling link (tests substitute a stand-in). */
+  polling?: () => Link;
+}
 
 export interface Handlers {
   onOpen(send: (bytes: Uint8Array) => void): void;
@@ -20,16 +42,40 @@ const FINAL_CODES = new Set([4001]);
 
 /** An open socket that delivers nothing for this long is taken for dead. */
 export const SILENT_LIMIT_MS = 3000;
+/** WebSockets that fail to open (close before opening) this many times in a row: polling from then on. */
+export const FALLBACK_AFTER = 2;
+const OPEN = 1;
+
+/** The transport `?transport=` asks for in the page's query string `search`, if it names one. */
+export function transportOf(search: string): Transport | null {
+  const asked = new URLSearchParams(search).get("transport");
+  return asked === "websocket" || asked === "polling" ? asked : null;
+}
 
 export class Connection {
-  private ws: WebSocket | null = null;
+  private ws: Link | null = null;
   private attempt = 0;
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Fires when the open socket has been silent for SILENT_LIMIT_MS; re-armed by every message. */
   private watchdog: ReturnType<typeof setTimeout> | null = null;
+  private current: Transport;
+  /** WebSockets in a row that closed before they opened. */
+  private failedOpens = 0;
+  private readonly forced: Transport | null;
+  private readonly dialPolling: () => Link;
 
-  constructor(private url: string, private handlers: Handlers) {}
+  /** `url`: the WebSocket's. */
+  constructor(private url: string, private handlers: Handlers, options: Options = {}) {
+    this.forced = options.transport ?? null;
+    this.current = this.forced ?? "websocket";
+    this.dialPolling = options.polling ?? (() => new PollingSocket());
+  }
+
+  /** The transport in use (or being tried). */
+  get transport(): Transport {
+    return this.current;
+  }
 
   start(): void {
     this.stopped = false;
@@ -50,7 +96,8 @@ export class Connection {
    * the server resumes the player, so this is never called for that.
    */
   leave(bytes: Uint8Array): void {
-    // WebSocket sends in order: the leave goes out before the close frame.
+    // A WebSocket sends in order: the leave goes out before the close frame. Polling sends
+    // it in close()'s keepalive POST, which outlives the page.
     this.send(bytes);
     this.stop();
   }
@@ -61,22 +108,28 @@ export class Connection {
   }
 
   send(bytes: Uint8Array): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(bytes);
+    if (this.ws?.readyState === OPEN) this.ws.send(bytes);
   }
 
-  private open(state: ConnState): void {
-    this.handlers.onState(state, this.attempt ? `attempt ${this.attempt}` : "");
-    const ws = new WebSocket(this.url);
-    ws.binaryType = "arraybuffer";
+  private open(state: ConnState, detail = this.attempt ? `attempt ${this.attempt}` : ""): void {
+    this.handlers.onState(state, detail);
+    const ws = this.current === "polling" ? this.dialPolling() : webSocket(this.url);
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
-      this.attempt = 0;
+      opened = true;
+      if (this.current === "websocket") this.failedOpens = 0;
       this.arm(ws);
       this.handlers.onState("open", "");
       this.handlers.onOpen((b) => this.send(b));
     };
     ws.onmessage = (ev) => {
-      if (this.ws === ws) this.arm(ws);
+      if (this.ws === ws) {
+        // The backoff starts over once the server said something (not at open: a polling link
+        // opens before any request, so a server that is down would be asked every second).
+        this.attempt = 0;
+        this.arm(ws);
+      }
       if (ev.data instanceof ArrayBuffer) this.handlers.onMessage(new Uint8Array(ev.data));
     };
     ws.onclose = (ev) => {
@@ -88,7 +141,16 @@ export class Connection {
         this.handlers.onState("closed", `${ev.code} ${ev.reason}`);
         return;
       }
-      this.retry(`closed ${ev.reason ? `${ev.code} ${ev.reason}` : `${ev.code}`}`);
+      const why = `closed ${ev.reason ? `${ev.code} ${ev.reason}` : `${ev.code}`}`;
+      if (!opened && this.current === "websocket" && this.forced === null && ++this.failedOpens >= FALLBACK_AFTER) {
+        // WebSocket is blocked on the way here (or the server is down): polling, for good,
+        // tried at once.
+        this.current = "polling";
+        this.attempt = 0;
+        this.open("reconnecting", `${why}; WebSocket failed to open ${this.failedOpens} times: trying HTTP long-polling`);
+        return;
+      }
+      this.retry(why);
     };
   }
 
@@ -99,7 +161,7 @@ export class Connection {
     this.timer = setTimeout(() => this.open("reconnecting"), delay);
   }
 
-  private arm(ws: WebSocket): void {
+  private arm(ws: Link): void {
     this.disarm();
     this.watchdog = setTimeout(() => this.silent(ws), SILENT_LIMIT_MS);
   }
@@ -111,11 +173,31 @@ export class Connection {
 
   /** The socket said nothing for too long: drop it now (its close event, whenever it comes,
    * is ignored) and reconnect, so the player can be resumed. */
-  private silent(ws: WebSocket): void {
+  private silent(ws: Link): void {
     if (this.ws !== ws || this.stopped) return;
     this.ws = null;
     this.watchdog = null;
     ws.close(4000, "no message for 3 s");
     this.retry(`connection lost: no message for ${SILENT_LIMIT_MS / 1000} s`);
   }
+}
+
+/** A browser WebSocket as a Link. */
+function webSocket(url: string): Link {
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  const link: Link = {
+    get readyState() {
+      return ws.readyState;
+    },
+    onopen: null,
+    onmessage: null,
+    onclose: null,
+    send: (bytes) => ws.send(bytes),
+    close: (code, reason) => ws.close(code, reason),
+  };
+  ws.onopen = () => link.onopen?.();
+  ws.onmessage = (ev) => link.onmessage?.(ev);
+  ws.onclose = (ev) => link.onclose?.(ev);
+  return link;
 }

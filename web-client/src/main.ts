@@ -1,7 +1,9 @@
 // Entry point: wires the canvas, keyboard, connection and game together. Arrow keys (or
-// WASD) move, space attacks; while a key is held an input goes out every tick.
+// WASD) move, space attacks; while a key is held an input goes out every tick. The link is a
+// WebSocket, or HTTP long-polling where one can't open; `?transport=websocket|polling` forces
+// one.
 
-import { Connection, type ConnState } from "./connection";
+import { Connection, type ConnState, transportOf } from "./connection";
 import { Game, nowSeconds, performanceNowMs } from "./game";
 import { direction } from "./movement";
 import { encodeJoin, encodeLeave, encodePing, validRoomName } from "./protocol";
@@ -44,7 +46,7 @@ const conn = new Connection(url, {
     state = s;
     stateDetail = detail;
   },
-});
+}, { transport: transportOf(location.search) });
 // The server would refuse the join (1008) and every reconnect after it: say why, and stay off.
 if (roomError) {
   state = "closed";
@@ -115,6 +117,7 @@ function frame() {
   const me = game.replica.entities.get(game.playerId);
   hud.textContent = roomError ?? [
     `${state}${stateDetail ? ` (${stateDetail})` : ""}`,
+    conn.transport,
     game.room !== null ? `room ${game.room}` : "",
     `RTT ${game.rttMs === null ? "–" : `${game.rttMs.toFixed(0)} ms`}`,
     `${game.tickRate} Hz`,
@@ -133,6 +136,7 @@ Object.assign(window, {
     get playerId() { return game.playerId; },
     get state() { return state; },
     get room() { return game.room; },
+    get transport() { return conn.transport; },
     entities: () => game.replica.sorted(),
     feed: () => game.killFeed.map((k) => k.text),
     drop: () => conn.drop(),

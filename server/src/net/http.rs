@@ -1,6 +1,7 @@
 //! The HTTP routes, served by hyper: the web client's files (with ETags), `GET /rooms`,
 //! `/healthz`, `/readyz`, `/metrics`, and the WebSocket upgrade at `/ws` (checked here, run
-//! by [`super::ws`] once hyper hands over the connection).
+//! by [`super::ws`] once hyper hands over the connection). The long-polling transport's
+//! routes under `/poll` are [`super::poll`]'s.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,26 +26,39 @@ pub const HEALTH_LATE_LIMIT: Duration = Duration::from_secs(1);
 /// The body every response has.
 pub type Body = Full<Bytes>;
 
-/// A response body that counts, while it exists, as a request in flight on its connection
-/// (hyper drops it once the response is written), so shutdown knows whether a connection is
-/// answering a request or only idle or in the middle of a request head.
+/// A request in flight on its connection, from the moment hyper hands it to the service
+/// until its response has been written (the response body holds it; hyper drops that once
+/// written): shutdown finishes such a request, while a connection idle or in the middle of a
+/// request head is simply closed. A long-poll waiting for messages counts as in flight.
 #[derive(Debug)]
-pub struct Tracked {
-    inner: Body,
-    in_flight: Arc<std::sync::atomic::AtomicUsize>,
-}
+pub struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
 
-impl Tracked {
-    /// Counts `inner` as in flight until it is dropped.
-    pub fn new(inner: Body, in_flight: Arc<std::sync::atomic::AtomicUsize>) -> Self {
-        in_flight.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        Self { inner, in_flight }
+impl InFlight {
+    /// Counts a request in `counter` until dropped.
+    pub fn new(counter: Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self(counter)
     }
 }
 
-impl Drop for Tracked {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        self.in_flight.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted as in flight ([`InFlight`]) until it is
+/// written.
+#[derive(Debug)]
+pub struct Tracked {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl Tracked {
+    /// `inner`, counted in flight by `in_flight` until dropped.
+    pub fn new(inner: Body, in_flight: InFlight) -> Self {
+        Self { inner, _in_flight: in_flight }
     }
 }
 
@@ -97,7 +111,7 @@ pub async fn refuse(mut stream: TcpStream, status: u16, text: &str) {
     .await;
 }
 
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+pub(crate) fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut res = Response::new(Full::new(body.into()));
     *res.status_mut() = status;
     let h = res.headers_mut();
@@ -108,7 +122,7 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
 }
 
 /// A refusal that also closes the connection (a client that broke a rule gets no more).
-fn refusal(status: StatusCode, body: &'static str) -> Response<Body> {
+pub(crate) fn refusal(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut res = text(status, body);
     res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     res
@@ -243,6 +257,21 @@ fn header_has(req: &Request<Incoming>, name: header::HeaderName, word: &str) -> 
         .any(|v| v.trim().eq_ignore_ascii_case(word))
 }
 
+/// The client's address — the peer's, or behind a trusted proxy the one it forwarded — and
+/// whether the peer is such a proxy (then the per-address cap is counted per request).
+pub(crate) fn client_address(
+    req: &Request<Incoming>,
+    peer: std::net::SocketAddr,
+    ctx: &NetContext,
+) -> (std::net::IpAddr, bool) {
+    let proxies = &ctx.limits.trusted_proxies;
+    if !proxies.contains(peer.ip()) {
+        return (peer.ip(), false);
+    }
+    let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    (proxies.client_ip(peer.ip(), forwarded), true)
+}
+
 /// Checks a WebSocket upgrade request and accepts it (101) or refuses it.
 fn websocket(
     req: &mut Request<Incoming>,
@@ -250,15 +279,7 @@ fn websocket(
     ctx: &Arc<NetContext>,
     upgrade: &UpgradeSlot,
 ) -> Response<Body> {
-    let proxies = &ctx.limits.trusted_proxies;
-    let from_proxy = proxies.contains(peer.ip());
-    let client_ip = if from_proxy {
-        let forwarded =
-            req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-        proxies.client_ip(peer.ip(), forwarded)
-    } else {
-        peer.ip()
-    };
+    let (client_ip, from_proxy) = client_address(req, peer, ctx);
     // Through a trusted proxy the per-address cap applies to the forwarded address here.
     let ip_slot = if from_proxy {
         match ctx.admit_ip(client_ip) {
@@ -291,22 +312,7 @@ pub fn accept_websocket(
     allowed_origins: &[String],
     allowed_hosts: Option<&[String]>,
 ) -> Result<(Response<Body>, hyper::upgrade::OnUpgrade), Box<Response<Body>>> {
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        // A browser page: the name it used for us must be ours (DNS rebinding: a foreign
-        // name resolving to this address gives a matching Origin and Host).
-        if let Some(hosts) = allowed_hosts
-            && !host.is_some_and(|h| host_allowed(h, hosts))
-        {
-            tracing::debug!(?host, "websocket refused: host not allowed");
-            return Err(Box::new(refusal(StatusCode::FORBIDDEN, "host not allowed\n")));
-        }
-        if !origin_allowed(origin, host, allowed_origins) {
-            tracing::debug!(%origin, "websocket refused: origin not allowed");
-            return Err(Box::new(refusal(StatusCode::FORBIDDEN, "origin not allowed\n")));
-        }
-    }
+    check_page(req, allowed_origins, allowed_hosts)?;
     if req.method() != Method::GET {
         return Err(Box::new(refusal(StatusCode::METHOD_NOT_ALLOWED, "WebSocket needs GET\n")));
     }
@@ -343,6 +349,30 @@ pub fn accept_websocket(
         h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
     }
     Ok((res, on_upgrade))
+}
+
+/// A request from a browser page (one with an `Origin`) that may play: the page's origin is
+/// allowed and the name it used for us is ours (DNS rebinding: a foreign name resolving to
+/// this address gives a matching Origin and Host); else the 403 to answer.
+pub fn check_page(
+    req: &Request<Incoming>,
+    allowed_origins: &[String],
+    allowed_hosts: Option<&[String]>,
+) -> Result<(), Box<Response<Body>>> {
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    let Some(origin) = req.headers().get(header::ORIGIN) else { return Ok(()) };
+    let origin = origin.to_str().unwrap_or("");
+    if let Some(hosts) = allowed_hosts
+        && !host.is_some_and(|h| host_allowed(h, hosts))
+    {
+        tracing::debug!(?host, "refused: host not allowed");
+        return Err(Box::new(refusal(StatusCode::FORBIDDEN, "host not allowed\n")));
+    }
+    if !origin_allowed(origin, host, allowed_origins) {
+        tracing::debug!(%origin, "refused: origin not allowed");
+        return Err(Box::new(refusal(StatusCode::FORBIDDEN, "origin not allowed\n")));
+    }
+    Ok(())
 }
 
 /// Whether the `Host` header value `host` (name or address, with or without a port) names

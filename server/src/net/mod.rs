@@ -8,11 +8,14 @@
 //! WebSocket message, frame and buffer sizes.
 
 pub mod assets;
+pub mod client;
 pub mod deadline;
 pub mod fanout;
 pub mod http;
 pub mod outbox;
 pub mod pacing;
+pub mod poll;
+pub mod poll_queue;
 pub mod proxy;
 pub mod sender;
 pub mod ws;
@@ -34,6 +37,9 @@ use tracing::{debug, info, warn};
 use crate::metrics::Metrics;
 use crate::room::registry::Registry;
 use assets::Assets;
+
+/// At shutdown, how long HTTP connections stay up for pollers to read their close.
+const SHUTDOWN_POLL_GRACE: Duration = Duration::from_secs(2);
 
 /// Largest message a client may send: inputs are a few dozen bytes, a join with a long
 /// name a few hundred.
@@ -66,8 +72,11 @@ pub struct NetLimits {
     pub idle_timeout: Duration,
     /// Time a write to a client may stay blocked before the connection is dropped.
     pub write_timeout: Duration,
-    /// Time a WebSocket connection has to send its join.
+    /// Time a WebSocket connection has to send its join (and a polling join waits for its
+    /// welcome).
     pub join_timeout: Duration,
+    /// Time a long-polling `GET` waits for a message.
+    pub poll_timeout: Duration,
     /// Kernel send buffer per connection, if set.
     pub send_buffer_bytes: Option<usize>,
     /// Unsent bytes the kernel may hold per connection (TCP_NOTSENT_LOWAT); 0: no limit.
@@ -97,6 +106,8 @@ pub struct NetContext {
     pub shutdown: watch::Receiver<bool>,
     /// The server's metrics.
     pub metrics: Arc<Metrics>,
+    /// The long-polling sessions.
+    pub polls: poll::PollSessions,
     next_conn: AtomicU64,
 }
 
@@ -118,6 +129,7 @@ impl NetContext {
             limits,
             shutdown,
             metrics,
+            polls: poll::PollSessions::default(),
             next_conn: AtomicU64::new(1),
         }
     }
@@ -368,7 +380,12 @@ async fn serve_http(
         hyper::service::service_fn(move |req| {
             let (ctx, upgrade, in_flight) = (ctx.clone(), upgrade.clone(), in_flight.clone());
             async move {
-                let res = http::route(req, kind, peer, &ctx, &upgrade);
+                let in_flight = http::InFlight::new(in_flight);
+                let res = if kind == Listener::Main && poll::is_poll_path(req.uri().path()) {
+                    poll::handle(req, peer, &ctx).await
+                } else {
+                    http::route(req, kind, peer, &ctx, &upgrade)
+                };
                 Ok::<_, std::convert::Infallible>(res.map(|b| http::Tracked::new(b, in_flight)))
             }
         })
@@ -384,8 +401,12 @@ async fn serve_http(
     let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
     tokio::pin!(conn);
     let mut shutdown = ctx.shutdown.clone();
+    let polls_ctx = ctx.clone();
     let stopping = async move {
         let _ = shutdown.wait_for(|&stop| stop).await;
+        // Pollers read their close (1001) on their next request: this connection may be
+        // the one it comes on.
+        polls_ctx.polls.closes_delivered(SHUTDOWN_POLL_GRACE).await;
     };
     let served = tokio::select! {
         res = conn.as_mut() => res,

@@ -1,5 +1,6 @@
 //! A connection's outbound side, as the fan-out and the connection's tasks see it: the
-//! [`Sender`] that writes its messages, the [`Closer`] anyone may use to end it, and
+//! [`Outlet`] its messages go out through (a WebSocket's [`Sender`](super::sender::Sender),
+//! or a polling session's queue), the [`Closer`] anyone may use to end it, and
 //! the WebSocket close codes the server speaks. The simulation's transport-neutral
 //! [`DisconnectReason`]s are mapped to close codes here, and only here.
 
@@ -7,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::watch;
 
-use super::sender::Sender;
 use crate::link::DisconnectReason;
 
 /// WebSocket close codes the server uses (RFC 6455 §7.4 and the 4000 range for ours).
@@ -134,11 +134,25 @@ impl Progress {
     }
 }
 
+/// Where one connection's messages go, whatever the transport.
+pub trait Outlet: Send + Sync + std::fmt::Debug {
+    /// Sends one message: `head` (this client's few bytes) followed by `body` (shared with
+    /// other clients). Never waits: a client that can take nothing more now gets
+    /// [`Delivery::Full`], and the fan-out sends it a keyframe later instead.
+    fn message(&self, head: &[u8], body: &bytes::Bytes) -> Delivery;
+
+    /// Sends the connection's own answer to its client (a pong): not a frame, so never a
+    /// reason for the client to need a keyframe.
+    fn reply(&self, msg: &bytes::Bytes) -> Delivery {
+        self.message(&[], msg)
+    }
+}
+
 /// The fan-out's (and the connection's own) handle on one connection.
 #[derive(Debug, Clone)]
 pub struct Link {
-    /// Writes its messages.
-    pub sender: Arc<Sender>,
+    /// Sends its messages.
+    pub sender: Arc<dyn Outlet>,
     /// Closes the connection, also when it stopped reading.
     pub closer: Closer,
     /// What the client says it has received.
@@ -157,8 +171,8 @@ pub enum Delivery {
 }
 
 impl Link {
-    /// A link writing through `sender`, with no progress reported yet.
-    pub fn new(sender: Arc<Sender>, closer: Closer) -> Self {
+    /// A link sending through `sender`, with no progress reported yet.
+    pub fn new(sender: Arc<dyn Outlet>, closer: Closer) -> Self {
         Self { sender, closer, progress: Arc::default() }
     }
 }

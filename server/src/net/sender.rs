@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use super::outbox::Delivery;
+use super::outbox::{Delivery, Outlet};
 
 /// Where a connection's bytes go: a socket, or a test's in-memory pipe.
 pub trait Wire: Send + Sync + std::fmt::Debug {
@@ -265,6 +265,12 @@ impl Sender {
     /// Ends the connection's output: nothing more is written, the backlog is dropped.
     pub fn close(&self) {
         self.state().shut();
+    }
+}
+
+impl Outlet for Sender {
+    fn message(&self, head: &[u8], body: &Bytes) -> Delivery {
+        Sender::message(self, head, body)
     }
 }
 

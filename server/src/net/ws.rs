@@ -1,5 +1,6 @@
-//! One WebSocket connection after the upgrade: this task reads, decodes, validates and
-//! forwards to the connection's room (placed by the registry at join). Nothing here writes
+//! One WebSocket connection after the upgrade: this task reads messages and hands each to
+//! the connection's [`Client`] (the session core both transports share, which validates it
+//! and forwards it to the connection's room). Nothing here writes
 //! frames: the room's fan-out writes them straight to the socket through the connection's
 //! [`Sender`]; this task only writes out what the socket could not take at once (the
 //! backlog, when the socket is writable again), and pongs, pings and the close.
@@ -9,9 +10,7 @@
 //! shutdown) asks through the connection's [`Closer`]; this task then sends the close frame.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::io;
 use std::pin::Pin;
@@ -19,7 +18,6 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use skirmish_shared::{ClientMsg, DecodeError, PROTOCOL_VERSION, ServerMsg};
 use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -30,19 +28,15 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsClos
 use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info};
 
-use crate::link::{ConnId, INPUT_QUEUE_CAPACITY, Inbound, Route};
-use crate::net::fanout::FanoutMsg;
+use crate::link::ConnId;
+use crate::net::client::{Client, LastSeen};
 use crate::net::outbox::{Close, CloseCode, Closer, Delivery, Link};
 use crate::net::sender::{Opcode, Sender};
 use crate::net::{NetContext, websocket_config};
-use crate::room::RoomHandle;
-use crate::room::registry::{PlaceError, RoomRequest};
 
 /// An upgraded HTTP connection speaking WebSocket.
 pub type Ws = WebSocketStream<Io>;
 
-/// An input whose sequence number jumps further ahead than this closes the connection.
-pub const MAX_SEQ_JUMP: u32 = 10_000;
 /// Time a closing connection gets, in all, to send its close frame and hear the peer's answer;
 /// then its socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -134,28 +128,20 @@ pub async fn run(
     let last_seen = LastSeen::new();
     let link = Link::new(sender.clone(), closer.clone());
     let mut reader = Reader {
-        conn,
-        ip,
-        ctx: &ctx,
-        link: link.clone(),
-        joined: None,
-        left_for_good: false,
-        last_seq: 0,
-        bucket: InputBucket::new(ctx.limits.tick_rate),
+        client: Client::new(conn, ip, ctx.clone(), link),
+        join_timeout: ctx.limits.join_timeout,
         last_seen: &last_seen,
     };
     let mut asked = close_rx.clone();
     let mut shutdown = ctx.shutdown.clone();
     tokio::select! {
         close = reader.read_loop(&mut ws) => closer.close(close),
-        close = heartbeat(&link, &last_seen, ctx.limits.ping_interval, ctx.limits.idle_timeout) => closer.close(close),
+        close = heartbeat(&sender, &last_seen, ctx.limits.ping_interval, ctx.limits.idle_timeout) => closer.close(close),
         close = flusher(&tcp, &sender, ctx.limits.write_timeout) => closer.close(close),
         _ = asked.wait_for(Option::is_some) => {}
         _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
     }
-    let joined = reader.joined.take();
-    let left_for_good = reader.left_for_good;
-    drop(reader);
+    let mut client = reader.client;
     let close = close_rx.borrow().clone();
     // Send the close frame (through tungstenite, which keeps the close handshake's state),
     // then keep reading (and discarding) until the peer answers it or the grace ends, while
@@ -187,11 +173,7 @@ pub async fn run(
     // and the peer learns now.
     sender.close();
     let _ = socket2::SockRef::from(&*tcp).shutdown(std::net::Shutdown::Both);
-    if let Some((room, _)) = joined {
-        // A closed room has nobody left to tell.
-        let _ = room.inbox.send(Inbound::Leave { conn, for_good: left_for_good });
-        let _ = room.fanout.send(FanoutMsg::Unregister { conn });
-    }
+    client.end();
 }
 
 /// Writes the connection's backlog out whenever one waits and the socket takes it; returns a
@@ -226,7 +208,7 @@ async fn flush_backlog(tcp: &TcpStream, sender: &Sender, limit: Duration) -> Opt
 /// Pings the peer every `interval`; returns once it has been silent (no message of any
 /// kind, pongs included) for `timeout`.
 async fn heartbeat(
-    link: &Link,
+    sender: &Sender,
     last_seen: &LastSeen,
     interval: Duration,
     timeout: Duration,
@@ -245,105 +227,22 @@ async fn heartbeat(
             );
         }
         // Behind a backlog of control frames the peer is not reading anyway; the next will do.
-        let _ = link.sender.control(Opcode::Ping, &[]);
-    }
-}
-
-/// When the peer last sent anything, shared by the reader (writes) and the heartbeat (reads).
-#[derive(Debug)]
-struct LastSeen {
-    start: Instant,
-    nanos: AtomicU64,
-}
-
-impl LastSeen {
-    fn new() -> Self {
-        Self { start: Instant::now(), nanos: AtomicU64::new(0) }
-    }
-
-    fn touch(&self) {
-        let now = u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.store(now, Ordering::Relaxed);
-    }
-
-    fn silent_for(&self) -> Duration {
-        self.start
-            .elapsed()
-            .saturating_sub(Duration::from_nanos(self.nanos.load(Ordering::Relaxed)))
+        let _ = sender.control(Opcode::Ping, &[]);
     }
 }
 
 struct Reader<'a> {
-    conn: ConnId,
-    ip: std::net::IpAddr,
-    ctx: &'a NetContext,
-    link: Link,
-    /// Once joined: the room, and where its sim publishes this connection's input slot.
-    joined: Option<(Arc<RoomHandle>, Route)>,
-    /// The client sent the leave message: its player goes at once.
-    left_for_good: bool,
-    last_seq: u32,
-    bucket: InputBucket,
+    client: Client,
+    join_timeout: Duration,
     last_seen: &'a LastSeen,
-}
-
-/// Rate limit on everything a client sends after joining — inputs, pings, and WebSocket
-/// control frames: a bucket of [`INPUT_QUEUE_CAPACITY`] tokens (the burst a jittery network
-/// may deliver at once) refilled at 1.25 × the tick rate plus one (one input a tick, a ping a
-/// second, and slack). A message without a token is dropped; more drops within one second
-/// than half the tick rate (a client sending 1.5 × faster than it may, sustained) is a flood,
-/// and closes the connection (1008).
-#[derive(Debug)]
-struct InputBucket {
-    tokens: f64,
-    rate: f64,
-    flood: u32,
-    last: Instant,
-    window: Instant,
-    drops: u32,
-}
-
-impl InputBucket {
-    fn new(tick_rate: u32) -> Self {
-        let now = Instant::now();
-        let tick_rate = tick_rate.max(1);
-        Self {
-            tokens: INPUT_QUEUE_CAPACITY as f64,
-            rate: 1.25 * f64::from(tick_rate) + 1.0,
-            flood: (tick_rate / 2).max(1),
-            last: now,
-            window: now,
-            drops: 0,
-        }
-    }
-
-    /// `Ok(true)` to take the message, `Ok(false)` to drop it, `Err` for a flood.
-    fn take(&mut self, now: Instant) -> Result<bool, Close> {
-        let cap = INPUT_QUEUE_CAPACITY as f64;
-        self.tokens = (self.tokens + (now - self.last).as_secs_f64() * self.rate).min(cap);
-        self.last = now;
-        if now - self.window >= Duration::from_secs(1) {
-            self.window = now;
-            self.drops = 0;
-        }
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            return Ok(true);
-        }
-        self.drops += 1;
-        if self.drops > self.flood {
-            return Err(Close::new(CloseCode::Policy, "input flood"));
-        }
-        Ok(false)
-    }
 }
 
 impl Reader<'_> {
     /// Reads until the peer leaves or breaks a rule; returns how to close.
     async fn read_loop(&mut self, stream: &mut Ws) -> Close {
-        let join_by = tokio::time::Instant::now() + self.ctx.limits.join_timeout;
+        let join_by = tokio::time::Instant::now() + self.join_timeout;
         loop {
-            let next = if self.joined.is_none() {
+            let next = if !self.client.joined() {
                 match tokio::time::timeout_at(join_by, stream.next()).await {
                     Ok(next) => next,
                     Err(_) => {
@@ -356,7 +255,7 @@ impl Reader<'_> {
             let Some(msg) = next else { break };
             self.last_seen.touch();
             let outcome = match msg {
-                Ok(Message::Binary(bytes)) => self.on_binary(&bytes),
+                Ok(Message::Binary(bytes)) => self.client.on_message(&bytes),
                 Ok(Message::Text(_)) => {
                     Err(Close::new(CloseCode::Unsupported, "binary frames only"))
                 }
@@ -364,7 +263,7 @@ impl Reader<'_> {
                 // Control frames cost a wake-up and a write (tungstenite answers pings): they
                 // count toward the flood limit like any message.
                 Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {
-                    self.bucket.take(Instant::now()).map(|_| ())
+                    self.client.on_control()
                 }
                 Err(tungstenite::Error::Capacity(e)) => {
                     Err(Close::new(CloseCode::TooBig, e.to_string()))
@@ -376,134 +275,16 @@ impl Reader<'_> {
                     Err(Close::new(CloseCode::InvalidPayload, "invalid UTF-8"))
                 }
                 Err(e) => {
-                    debug!(conn = self.conn, error = %e, "connection ended");
+                    debug!(conn = self.client.conn(), error = %e, "connection ended");
                     return Close::new(CloseCode::Normal, "");
                 }
             };
             if let Err(close) = outcome {
-                info!(conn = self.conn, code = close.code.as_u16(), reason = %close.reason, "closing connection");
+                info!(conn = self.client.conn(), code = close.code.as_u16(), reason = %close.reason, "closing connection");
                 return close;
             }
         }
         Close::new(CloseCode::Normal, "")
-    }
-
-    fn on_binary(&mut self, bytes: &[u8]) -> Result<(), Close> {
-        let msg = match ClientMsg::decode(bytes) {
-            Ok(msg) => msg,
-            Err(DecodeError::Input(e)) => {
-                // Well-formed but meaningless (NaN, too long): dropped, the client stays.
-                debug!(conn = self.conn, error = %e, "input dropped");
-                return Ok(());
-            }
-            Err(e) => {
-                return Err(Close::new(
-                    CloseCode::InvalidPayload,
-                    format!("malformed message: {e}"),
-                ));
-            }
-        };
-        match msg {
-            ClientMsg::Join { .. } if self.joined.is_some() => {
-                Err(Close::new(CloseCode::Policy, "already joined"))
-            }
-            ClientMsg::Join { protocol_version, .. } if protocol_version != PROTOCOL_VERSION => {
-                Err(Close::new(
-                    CloseCode::VersionMismatch,
-                    format!(
-                        "protocol version {protocol_version} not supported; server speaks {PROTOCOL_VERSION}"
-                    ),
-                ))
-            }
-            ClientMsg::Join { name, resume, room, .. } => self.join(name, resume, room),
-            ClientMsg::Leave => {
-                self.left_for_good = true;
-                Err(Close::new(CloseCode::Normal, "bye"))
-            }
-            ClientMsg::Input(_) | ClientMsg::Ping { .. } if self.joined.is_none() => {
-                Err(Close::new(CloseCode::Policy, "join first"))
-            }
-            ClientMsg::Input(_) | ClientMsg::Ping { .. } if !self.bucket.take(Instant::now())? => {
-                debug!(conn = self.conn, "over the input rate, message dropped");
-                Ok(())
-            }
-            ClientMsg::Input(input) => {
-                if input.seen != 0 {
-                    self.link.progress.report(input.seen);
-                }
-                if input.seq <= self.last_seq {
-                    debug!(
-                        conn = self.conn,
-                        seq = input.seq,
-                        last = self.last_seq,
-                        "stale input dropped"
-                    );
-                    return Ok(());
-                }
-                if input.seq - self.last_seq > MAX_SEQ_JUMP {
-                    return Err(Close::new(CloseCode::Policy, "input sequence number jumped"));
-                }
-                self.last_seq = input.seq;
-                // No slot yet: the sim has not seen the join; the client has no welcome yet
-                // either, so it has nothing to act on.
-                let pushed =
-                    self.joined.as_ref().is_some_and(|(room, route)| room.board.push(route, input));
-                if !pushed {
-                    debug!(
-                        conn = self.conn,
-                        seq = input.seq,
-                        "input dropped (queue full or not joined yet)"
-                    );
-                }
-                Ok(())
-            }
-            ClientMsg::Ping { client_time } => {
-                let pong = ServerMsg::Pong { client_time }.encode();
-                // A client too far behind to take a pong learns its RTT from the next one.
-                let _ = self.link.sender.message(&[], &pong.into());
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Reader<'_> {
-    /// Places the join in a room, registers this connection with the room's fan-out, then
-    /// sends the join to the room's sim (in that order: the fan-out must know the link before
-    /// the welcome comes).
-    fn join(
-        &mut self,
-        name: Option<String>,
-        resume: Option<skirmish_shared::ResumeToken>,
-        room: Option<String>,
-    ) -> Result<(), Close> {
-        let mut new_token = [0u8; 16];
-        getrandom::fill(&mut new_token)
-            .map_err(|_| Close::new(CloseCode::Internal, "no random source for a token"))?;
-        if !self.ctx.admit_join(self.ip) {
-            return Err(Close::new(CloseCode::TryAgainLater, "too many joins from your address"));
-        }
-        let request = room.map_or(RoomRequest::QuickPlay, RoomRequest::Named);
-        let room = self.ctx.registry.place(&request, resume.as_ref()).map_err(|e| match e {
-            PlaceError::InvalidName => Close::new(CloseCode::Policy, "invalid room name"),
-            PlaceError::RoomFull => Close::new(CloseCode::TryAgainLater, "room full"),
-            PlaceError::NoRoomAvailable => {
-                Close::new(CloseCode::TryAgainLater, "no room available")
-            }
-            PlaceError::ShuttingDown => Close::new(CloseCode::GoingAway, "server shutting down"),
-        })?;
-        let route = Route::default();
-        let name = name.as_deref().and_then(skirmish_shared::clean_name);
-        let registered =
-            room.fanout.send(FanoutMsg::Register { conn: self.conn, link: self.link.clone() });
-        let join = Inbound::Join { conn: self.conn, name, route: route.clone(), resume, new_token };
-        let sent = registered.is_ok() && room.inbox.send(join).is_ok();
-        debug!(conn = self.conn, room = %room.id, "join placed");
-        self.joined = Some((room, route));
-        if !sent {
-            return Err(Close::new(CloseCode::Internal, "room failed"));
-        }
-        Ok(())
     }
 }
 
