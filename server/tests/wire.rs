@@ -2364,3 +2364,15 @@ async fn a_silent_poller_is_a_lost_connection_and_resumes_over_either_transport(
     assert_eq!(again.id, id);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_body_sent_too_slowly_gets_408() {
+    let app = TestApp::spawn(Config { handshake_timeout_ms: 300, ..TestApp::arena() }).await;
+    let head = format!(
+        "POST /poll HTTP/1.1\r\nHost: {}\r\nContent-Length: 100\r\n\r\n0123456789",
+        app.addr
+    );
+    let answer = raw_request(app.addr, head.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    app.shutdown().await;
+}

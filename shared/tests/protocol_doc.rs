@@ -1,6 +1,7 @@
 //! Keeps `docs/protocol.md` true: every example message is encoded here and its bytes must
 //! appear, as written, in the document.
 
+use skirmish_shared::batch;
 use skirmish_shared::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, Keyframe, PROTOCOL_VERSION,
     Rules, ServerMsg, Welcome,
@@ -117,6 +118,24 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             ServerMsg::Keyframe(Keyframe { tick: 50, ack: 7, entities: vec![bob] }).encode(),
         ),
         ("pong", ServerMsg::Pong { client_time: 1000 }.encode()),
+        ("batch-server", {
+            let mut out = Vec::new();
+            batch::push_message(&mut out, &ServerMsg::Pong { client_time: 1000 }.encode());
+            batch::push_close(&mut out, 1001, "server shutting down");
+            out
+        }),
+        ("batch-client", {
+            let mut out = Vec::new();
+            let input = Input {
+                seq: 7,
+                dir: Direction::new(1.0, 0.0).expect("valid"),
+                attack: true,
+                seen: 0,
+            };
+            batch::push_message(&mut out, &ClientMsg::Input(input).encode());
+            batch::push_message(&mut out, &ClientMsg::Ping { client_time: 1000 }.encode());
+            out
+        }),
     ]
 }
 

@@ -1,4 +1,5 @@
-//! `swarm`: N real WebSocket bots against a running Skirmish server. Each joins, then sends
+//! `swarm`: N real bots against a running Skirmish server, over WebSocket or (with
+//! `--transport polling`) HTTP long-polling. Each joins, then sends
 //! one input per tick (a random walk, sometimes attacking) and reads every frame. Measures
 //! input → ack latency, frames and bytes per second per client, missing ticks, keyframe
 //! resyncs and connect failures, its own CPU and the server's, and the server's own view from
@@ -21,10 +22,12 @@ use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use skirmish_server::poll_client::{self, HttpConn};
 use skirmish_shared::wire::Reader;
 use skirmish_shared::{ClientMsg, Direction, Input, PROTOCOL_VERSION, ServerMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Bytes;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -35,6 +38,11 @@ struct Args {
     /// Server address (HTTP and WebSocket on one port).
     #[arg(long, env = "SWARM_ADDR", default_value = "127.0.0.1:5000")]
     addr: SocketAddr,
+    /// How the bots talk to the server: `websocket`, or `polling` (HTTP long-polling: one
+    /// `GET` always waiting, inputs `POST`ed with at most one in flight, batched meanwhile, as
+    /// the web client does).
+    #[arg(long, env = "SWARM_TRANSPORT", value_enum, default_value_t = Transport::Websocket)]
+    transport: Transport,
     /// Bots to run.
     #[arg(long, env = "SWARM_CLIENTS", default_value_t = 100)]
     clients: usize,
@@ -77,6 +85,13 @@ struct Args {
     server_pid: Option<u32>,
 }
 
+/// A bot's transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Transport {
+    Websocket,
+    Polling,
+}
+
 #[derive(Debug)]
 struct Stats {
     connected: usize,
@@ -97,6 +112,10 @@ struct Stats {
     inputs: u64,
     latency_us: Histogram<u64>,
     measuring: bool,
+    /// Polling: every byte of the HTTP requests and responses while measuring, and the body
+    /// bytes among them.
+    http_bytes: u64,
+    http_body_bytes: u64,
 }
 
 impl Stats {
@@ -116,6 +135,8 @@ impl Stats {
             latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)
                 .unwrap_or_else(|_| unreachable!("valid histogram bounds")),
             measuring: false,
+            http_bytes: 0,
+            http_body_bytes: 0,
         }
     }
 }
@@ -241,7 +262,17 @@ async fn bot(id: usize, args: Rc<Args>, stats: Shared, start_at: Instant, end_at
 
 /// One connection: join, play until `end_at`, leave.
 async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
+    let join = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: Some(format!("bot{id}")),
+        resume: None,
+        room: (args.rooms > 0).then(|| format!("swarm-{}", id % args.rooms)),
+    }
+    .encode();
     let connect = async {
+        if args.transport == Transport::Polling {
+            return Link::join_polling(args.addr, &join, stats).await;
+        }
         let tcp = TcpStream::connect(args.addr).await.ok()?;
         let _ = tcp.set_nodelay(true);
         let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
@@ -257,24 +288,18 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
             .await;
             return None;
         }
-        let join = ClientMsg::Join {
-            protocol_version: PROTOCOL_VERSION,
-            name: Some(format!("bot{id}")),
-            resume: None,
-            room: (args.rooms > 0).then(|| format!("swarm-{}", id % args.rooms)),
-        };
-        ws.send(Message::Binary(join.encode().into())).await.ok()?;
+        ws.send(Message::Binary(join.into())).await.ok()?;
         while let Some(Ok(msg)) = ws.next().await {
             if let Message::Binary(b) = msg
                 && let Ok(ServerMsg::Welcome(w)) = ServerMsg::decode(&b)
             {
-                return Some((ws, w.tick_rate, w.room));
+                return Some((Link::Ws(Box::new(ws)), w.tick_rate, w.room));
             }
         }
         None
     };
     let connect_by = if args.no_join { end_at } else { Instant::now() + Duration::from_secs(10) };
-    let Ok(Some((mut ws, tick_rate, room))) =
+    let Ok(Some((mut link, tick_rate, room))) =
         tokio::time::timeout_at(connect_by.into(), connect).await
     else {
         if !args.no_join {
@@ -304,7 +329,7 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
                 seq += 1;
                 let dir = Direction::new(heading.cos(), heading.sin()).unwrap_or_default();
                 let input = Input { seq, dir, attack: rng.f32() < args.attack, seen: last_tick };
-                if ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await.is_err() {
+                if !link.send(ClientMsg::Input(input).encode()).await {
                     break;
                 }
                 in_flight.push_back((seq, Instant::now()));
@@ -313,12 +338,10 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
                 }
                 stats.borrow_mut().inputs += 1;
             }
-            msg = ws.next() => {
-                let bytes = match msg {
-                    Some(Ok(Message::Binary(b))) => b,
-                    Some(Ok(Message::Close(_))) => { stats.borrow_mut().closed_by_server += 1; break }
-                    Some(Ok(_)) => continue,
-                    Some(Err(_)) | None => { stats.borrow_mut().closed_by_server += 1; break }
+            msg = link.next() => {
+                let Some(bytes) = msg else {
+                    stats.borrow_mut().closed_by_server += 1;
+                    break;
                 };
                 let mut r = Reader::new(&bytes);
                 let (Ok(_), Ok(tag), Ok(tick), Ok(ack)) = (r.array_len(), r.int(), r.int_as::<u64>(), r.int_as::<u32>()) else {
@@ -368,7 +391,128 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
     if first_measured != 0 {
         stats.borrow_mut().received.push((room, got, first_measured, last_measured));
     }
-    let _ = ws.close(None).await;
+    link.close().await;
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+/// A bot's connection, over either transport.
+enum Link {
+    Ws(Box<Ws>),
+    Poll(Poller),
+}
+
+/// A long-polling bot: one task keeps a `GET` waiting and hands over what it brings; another
+/// `POST`s what the bot sends, one request at a time, batching what waits meanwhile.
+struct Poller {
+    outbox: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+    inbox: tokio::sync::mpsc::UnboundedReceiver<Bytes>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
+}
+
+/// Adds a request's bytes to the figures, while measuring.
+fn count_http(stats: &Shared, conn: &HttpConn, seen: &mut (u64, u64)) {
+    let total = conn.sent + conn.received;
+    let mut s = stats.borrow_mut();
+    if s.measuring {
+        s.http_bytes += total - seen.0;
+        s.http_body_bytes += conn.payload - seen.1;
+    }
+    *seen = (total, conn.payload);
+}
+
+impl Link {
+    /// Joins over polling: the link, the tick rate and the room, once welcomed.
+    async fn join_polling(
+        addr: SocketAddr,
+        join: &[u8],
+        stats: &Shared,
+    ) -> Option<(Link, u32, String)> {
+        let mut get = HttpConn::new(addr);
+        let (sid, first) = poll_client::join(&mut get, join).await.ok()?;
+        let welcome = first.messages.first().and_then(|m| match ServerMsg::decode(m) {
+            Ok(ServerMsg::Welcome(w)) => Some(w),
+            _ => None,
+        })?;
+        let (to_bot, inbox) = tokio::sync::mpsc::unbounded_channel();
+        let (outbox, mut from_bot) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        for m in first.messages.into_iter().skip(1) {
+            let _ = to_bot.send(m);
+        }
+        let reader = tokio::task::spawn_local({
+            let (sid, stats) = (sid.clone(), stats.clone());
+            async move {
+                let mut seen = (0, 0);
+                while let Ok(Ok(polled)) = poll_client::poll(&mut get, &sid).await {
+                    count_http(&stats, &get, &mut seen);
+                    for m in polled.messages {
+                        let _ = to_bot.send(m);
+                    }
+                    if polled.close.is_some() {
+                        break;
+                    }
+                }
+                // Dropping the sender tells the bot the session ended.
+            }
+        });
+        let writer = tokio::task::spawn_local({
+            let stats = stats.clone();
+            async move {
+                let mut post = HttpConn::new(addr);
+                let mut seen = (0, 0);
+                while let Some(first) = from_bot.recv().await {
+                    let mut waiting = vec![first];
+                    while let Ok(more) = from_bot.try_recv() {
+                        waiting.push(more);
+                    }
+                    let batch = poll_client::write_batch(waiting.iter().map(Vec::as_slice));
+                    match poll_client::send(&mut post, &sid, &batch).await {
+                        Ok(res) if res.status == 204 => count_http(&stats, &post, &mut seen),
+                        _ => break,
+                    }
+                }
+            }
+        });
+        let poller = Poller { outbox, inbox, tasks: [reader, writer] };
+        Some((Link::Poll(poller), welcome.tick_rate, welcome.room))
+    }
+
+    /// Sends one message; `false` once the connection is gone.
+    async fn send(&mut self, msg: Vec<u8>) -> bool {
+        match self {
+            Link::Ws(ws) => ws.send(Message::Binary(msg.into())).await.is_ok(),
+            Link::Poll(p) => p.outbox.send(msg).is_ok(),
+        }
+    }
+
+    /// The next message's bytes; `None` once the server closed the connection (or it failed).
+    async fn next(&mut self) -> Option<Bytes> {
+        match self {
+            Link::Ws(ws) => loop {
+                match ws.next().await? {
+                    Ok(Message::Binary(b)) => return Some(b),
+                    Ok(Message::Close(_)) | Err(_) => return None,
+                    Ok(_) => {}
+                }
+            },
+            Link::Poll(p) => p.inbox.recv().await,
+        }
+    }
+
+    /// Leaves as a dropped connection does (the player waits to be resumed): a WebSocket
+    /// closes; a poller stops polling.
+    async fn close(self) {
+        match self {
+            Link::Ws(mut ws) => {
+                let _ = ws.close(None).await;
+            }
+            Link::Poll(p) => {
+                for t in p.tasks {
+                    t.abort();
+                }
+            }
+        }
+    }
 }
 
 fn main() -> anyhow_free::Result {
@@ -471,6 +615,15 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
         ("acks measured", s.latency_us.len().to_string()),
         ("frames/s per client", format!("{:.1}", s.frames as f64 / wall / clients)),
         ("bytes/s per client", format!("{:.0}", s.bytes as f64 / wall / clients)),
+        ("HTTP bytes/s per client (all)", format!("{:.0}", s.http_bytes as f64 / wall / clients)),
+        (
+            "HTTP body bytes/s per client",
+            format!("{:.0}", s.http_body_bytes as f64 / wall / clients),
+        ),
+        (
+            "HTTP overhead bytes/s per client",
+            format!("{:.0}", (s.http_bytes - s.http_body_bytes) as f64 / wall / clients),
+        ),
         ("missing ticks (all clients)", s.missing_ticks().to_string()),
         (
             "idle ticks not sent (all clients)",
@@ -546,8 +699,8 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
             n => format!(" (and {n} hostile)"),
         };
         println!(
-            "swarm: {} clients{hostile} against {} for {}s",
-            args.clients, args.addr, args.duration
+            "swarm: {} clients{hostile} over {:?} against {} for {}s",
+            args.clients, args.transport, args.addr, args.duration
         );
         for (k, v) in &rows {
             println!("  {k:<38} {v:>14}");

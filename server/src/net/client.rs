@@ -251,6 +251,12 @@ pub struct LastSeen {
     nanos: AtomicU64,
 }
 
+impl Default for LastSeen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LastSeen {
     /// Silent since now.
     pub fn new() -> Self {
