@@ -145,6 +145,7 @@ pub async fn run_with(
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
+    ctx.polls.clear();
     drop(ctx);
     let ticks = tokio::task::spawn_blocking(move || registry.shutdown())
         .await

@@ -7,79 +7,27 @@
 // ?room= breaks the naming rule says so and opens no socket. Screenshots go to artifacts/.
 // Every wait is bounded and says what it waited for.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
 
-const root = new URL("../../", import.meta.url).pathname;
-const bin = process.env.SKIRMISH_BIN ?? `${root}target/debug/skirmish`;
-const artifacts = process.env.ARTIFACTS_DIR ?? `${root}artifacts`;
-const WAIT_MS = 15_000;
+import { artifacts, hudSays, launchBrowser, startServer, stopServer, WAIT_MS, waitFor } from "./helpers.mjs";
 
 let server;
 let browser;
 let base;
 
-function startServer() {
-  const proc = spawn(
-    bin,
-    ["--addr", "127.0.0.1:0", "--web-root", `${root}web-client/dist`, "--spawn-min", "0", "--spawn-max", "0",
-     "--respawn-delay-ms", "600000", "--log", "info"],
-    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-  );
-  return new Promise((resolve, reject) => {
-    let log = "";
-    const timer = setTimeout(() => reject(new Error(`server did not report its address within 20 s:\n${log}`)), 20_000);
-    proc.stderr.on("data", (chunk) => {
-      log += chunk;
-      const m = log.replace(/\x1b\[[0-9;]*m/g, "").match(/serving addr=(127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, base: `http://${m[1]}/` });
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`server exited (${code}) before serving:\n${log}`)));
-  });
-}
-
-async function waitFor(page, what, fn, arg) {
-  try {
-    return await page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 });
-  } catch (e) {
-    const state = await page.evaluate(() => ({
-      me: window.skirmish?.playerId, state: window.skirmish?.state, room: window.skirmish?.room,
-      hud: document.getElementById("hud")?.textContent, entities: window.skirmish?.entities(),
-    }));
-    throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}; page state: ${JSON.stringify(state)}`, { cause: e });
-  }
-}
-
 const entity = (id) => window.skirmish.entities().find((e) => e.id === id);
 /** In the page: the names of the players it sees, sorted and joined by commas. */
 const names = () => window.skirmish.entities().map((e) => e.name).sort().join(",");
-const hudSays = (text) => document.getElementById("hud").textContent.includes(text);
 
 before(async () => {
   ({ proc: server, base } = await startServer());
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--disable-background-timer-throttling",
-      "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  }
+  await stopServer(server);
 });
 
 test("two players in two browsers: move, attack, see it in both, reconnect as the same player", async () => {

@@ -1,65 +1,25 @@
-// End to end over HTTP long-polling, in real headless Chromium against the real server (as
-// battle.test.mjs: the server on 127.0.0.1:0 serving the built client). A page with
-// ?transport=polling and a page on WebSocket share a room: each sees the other move and hit;
-// the polling page's link is then cut (its requests to /poll/SID held unanswered) until its
-// 3 s dead-link watchdog fires, and it comes back as the same player. A page whose WebSocket
-// can't open (its URL bent to a path the server refuses, as a blocking proxy would) falls back
-// to polling after two tries and plays; and closing a polling page leaves at once (its leave
-// gets out in a keepalive POST on pagehide). Every wait is bounded and says what it waited for.
+// End to end over HTTP long-polling, in real headless Chromium against the real server (set
+// up as for battle.test.mjs, by helpers.mjs: the server on 127.0.0.1:0 serving the built
+// client). A page with ?transport=polling and a page on WebSocket share a room: each sees the
+// other move and hit; the polling page's link is then cut (its requests to /poll/SID held
+// unanswered) until its 3 s dead-link watchdog fires, and it comes back as the same player. A
+// page whose WebSocket can't open (its URL bent to a path the server refuses, as a blocking
+// proxy would) falls back to polling after two tries and plays; and closing a polling page
+// leaves at once (its leave gets out in a keepalive POST on pagehide). Every wait is bounded
+// and says what it waited for.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { chromium } from "playwright-core";
 
-const root = new URL("../../", import.meta.url).pathname;
-const bin = process.env.SKIRMISH_BIN ?? `${root}target/debug/skirmish`;
-const artifacts = process.env.ARTIFACTS_DIR ?? `${root}artifacts`;
-const WAIT_MS = 15_000;
+import { artifacts, hudSays, launchBrowser, startServer, stopServer, waitFor } from "./helpers.mjs";
 
 let server;
 let browser;
 let base;
 
-function startServer() {
-  const proc = spawn(
-    bin,
-    ["--addr", "127.0.0.1:0", "--web-root", `${root}web-client/dist`, "--spawn-min", "0", "--spawn-max", "0",
-     "--respawn-delay-ms", "600000", "--log", "info"],
-    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-  );
-  return new Promise((resolve, reject) => {
-    let log = "";
-    const timer = setTimeout(() => reject(new Error(`server did not report its address within 20 s:\n${log}`)), 20_000);
-    proc.stderr.on("data", (chunk) => {
-      log += chunk;
-      const m = log.replace(/\x1b\[[0-9;]*m/g, "").match(/serving addr=(127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, base: `http://${m[1]}/` });
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`server exited (${code}) before serving:\n${log}`)));
-  });
-}
-
-async function waitFor(page, what, fn, arg) {
-  try {
-    return await page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 });
-  } catch (e) {
-    const state = await page.evaluate(() => ({
-      me: window.skirmish?.playerId, state: window.skirmish?.state, transport: window.skirmish?.transport,
-      room: window.skirmish?.room, hud: document.getElementById("hud")?.textContent, entities: window.skirmish?.entities(),
-      feed: window.skirmish?.feed(),
-    }));
-    throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}; page state: ${JSON.stringify(state)}`, { cause: e });
-  }
-}
-
 /** In the page: the y of player `id`, or null if the page doesn't see it. */
 const yOf = (id) => window.skirmish.entities().find((e) => e.id === id)?.y ?? null;
 const hpOf = (id) => window.skirmish.entities().find((e) => e.id === id)?.hp ?? null;
-const hudSays = (text) => document.getElementById("hud").textContent.includes(text);
 
 /**
  * A page at `query`, with the WebSockets it opens and the /poll requests it makes recorded,
@@ -88,24 +48,12 @@ async function move(page, key, watcher, id, what, until) {
 
 before(async () => {
   ({ proc: server, base } = await startServer());
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--disable-background-timer-throttling",
-      "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
-    ],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  }
+  await stopServer(server);
 });
 
 test("a polling page and a WebSocket page play together; the polling page's cut link resumes its player", async () => {

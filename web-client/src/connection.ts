@@ -3,8 +3,13 @@
 // silent (no message for SILENT_LIMIT_MS while open: the page pings every second, so even a
 // quiet world answers) is taken for dead: the link is dropped at once and a new one opened,
 // rather than waiting the minutes TCP can take to notice. Only `leave` (the user went away) or
-// `stop` ends it. The link is a WebSocket, or HTTP long-polling (polling.ts) where a WebSocket
-// fails to open FALLBACK_AFTER times in a row (then for good), or where the page asks for it.
+// `stop` ends it. The link is a WebSocket, or HTTP long-polling (polling.ts) where the page
+// asks for it (`?transport=polling`), or where WebSocket looks blocked: FALLBACK_AFTER
+// WebSockets in a row failed to open (closed before opening, or still not open after
+// OPEN_TIMEOUT_MS, as behind a proxy that swallows the upgrade) and none has ever opened on
+// this page. Then it is polling for the rest of the page's life. A page whose WebSocket
+// opened once never falls back: failures after that are a server restart or a network blip,
+// retried over WebSocket with the backoff. `?transport=websocket` never falls back.
 
 import { reconnectDelay } from "./backoff";
 import { PollingSocket } from "./polling";
@@ -42,8 +47,10 @@ const FINAL_CODES = new Set([4001]);
 
 /** An open socket that delivers nothing for this long is taken for dead. */
 export const SILENT_LIMIT_MS = 3000;
-/** WebSockets that fail to open (close before opening) this many times in a row: polling from then on. */
+/** WebSockets that fail to open this many times in a row, none ever open: polling from then on. */
 export const FALLBACK_AFTER = 2;
+/** A WebSocket not open this long after it was made is closed, and counts as failing to open. */
+export const OPEN_TIMEOUT_MS = 5000;
 const OPEN = 1;
 
 /** The transport `?transport=` asks for in the page's query string `search`, if it names one. */
@@ -59,9 +66,13 @@ export class Connection {
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Fires when the open socket has been silent for SILENT_LIMIT_MS; re-armed by every message. */
   private watchdog: ReturnType<typeof setTimeout> | null = null;
+  /** Fires when the WebSocket being opened has not opened within OPEN_TIMEOUT_MS. */
+  private openTimer: ReturnType<typeof setTimeout> | null = null;
   private current: Transport;
-  /** WebSockets in a row that closed before they opened. */
+  /** WebSockets in a row that failed to open (only counted while none ever opened). */
   private failedOpens = 0;
+  /** A WebSocket opened on this page once: WebSocket works here, never fall back. */
+  private wsOpened = false;
   private readonly forced: Transport | null;
   private readonly dialPolling: () => Link;
 
@@ -86,6 +97,7 @@ export class Connection {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.disarm();
+    this.clearOpenTimer();
     this.ws?.close(1000, "bye");
     this.handlers.onState("closed", "stopped");
   }
@@ -116,42 +128,65 @@ export class Connection {
     const ws = this.current === "polling" ? this.dialPolling() : webSocket(this.url);
     this.ws = ws;
     let opened = false;
+    // A polling link opens at once (polling.ts); a WebSocket may hang in CONNECTING for good.
+    if (this.current === "websocket") {
+      this.openTimer = setTimeout(() => this.notOpen(ws), OPEN_TIMEOUT_MS);
+    }
+    // Every handler ignores a socket that is no longer the current one: one closed by the
+    // watchdog or the open timeout (its late events, whenever they come, change nothing).
     ws.onopen = () => {
+      if (this.ws !== ws) return;
       opened = true;
-      if (this.current === "websocket") this.failedOpens = 0;
+      this.clearOpenTimer();
+      if (this.current === "websocket") this.wsOpened = true;
       this.arm(ws);
       this.handlers.onState("open", "");
       this.handlers.onOpen((b) => this.send(b));
     };
     ws.onmessage = (ev) => {
-      if (this.ws === ws) {
-        // The backoff starts over once the server said something (not at open: a polling link
-        // opens before any request, so a server that is down would be asked every second).
-        this.attempt = 0;
-        this.arm(ws);
-      }
+      if (this.ws !== ws) return;
+      // The backoff starts over once the server said something (not at open: a polling link
+      // opens before any request, so a server that is down would be asked every second).
+      this.attempt = 0;
+      this.arm(ws);
       if (ev.data instanceof ArrayBuffer) this.handlers.onMessage(new Uint8Array(ev.data));
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.disarm();
+      this.clearOpenTimer();
       if (this.stopped) return;
       if (FINAL_CODES.has(ev.code)) {
         this.handlers.onState("closed", `${ev.code} ${ev.reason}`);
         return;
       }
       const why = `closed ${ev.reason ? `${ev.code} ${ev.reason}` : `${ev.code}`}`;
-      if (!opened && this.current === "websocket" && this.forced === null && ++this.failedOpens >= FALLBACK_AFTER) {
-        // WebSocket is blocked on the way here (or the server is down): polling, for good,
-        // tried at once.
-        this.current = "polling";
-        this.attempt = 0;
-        this.open("reconnecting", `${why}; WebSocket failed to open ${this.failedOpens} times: trying HTTP long-polling`);
-        return;
-      }
-      this.retry(why);
+      if (opened) this.retry(why);
+      else this.failedOpen(why);
     };
+  }
+
+  /** The WebSocket `ws` is still not open after OPEN_TIMEOUT_MS: give it up, a failed open. */
+  private notOpen(ws: Link): void {
+    this.openTimer = null;
+    if (this.ws !== ws || this.stopped) return;
+    this.ws = null;
+    ws.close(4000, `not open after ${OPEN_TIMEOUT_MS / 1000} s`);
+    this.failedOpen(`WebSocket not open after ${OPEN_TIMEOUT_MS / 1000} s`);
+  }
+
+  /** The link closed (or was given up on) before it opened: reconnect, or fall back to polling. */
+  private failedOpen(why: string): void {
+    if (this.current === "websocket" && this.forced === null && !this.wsOpened && ++this.failedOpens >= FALLBACK_AFTER) {
+      // No WebSocket ever opened here: WebSocket is blocked on the way (or the server was
+      // down since the page loaded). Polling, for good, tried at once.
+      this.current = "polling";
+      this.attempt = 0;
+      this.open("reconnecting", `${why}; WebSocket failed to open ${this.failedOpens} times: trying HTTP long-polling`);
+      return;
+    }
+    this.retry(why);
   }
 
   /** Schedules the next attempt and says why. */
@@ -169,6 +204,11 @@ export class Connection {
   private disarm(): void {
     if (this.watchdog) clearTimeout(this.watchdog);
     this.watchdog = null;
+  }
+
+  private clearOpenTimer(): void {
+    if (this.openTimer) clearTimeout(this.openTimer);
+    this.openTimer = null;
   }
 
   /** The socket said nothing for too long: drop it now (its close event, whenever it comes,

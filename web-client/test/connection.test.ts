@@ -1,12 +1,13 @@
 // The connection's two ways of ending a socket: leaving (the page goes away) sends the leave
 // message, closes with 1000 and never reconnects; a lost connection sends nothing and comes
 // back by itself, so the server can resume the player. And the choice of transport: WebSocket,
-// polling after two WebSockets in a row failed to open, or what `?transport=` forces. Runs
+// polling after two WebSockets in a row failed to open (closed, or still connecting after
+// OPEN_TIMEOUT_MS) on a page where none ever opened, or what `?transport=` forces. Runs
 // against a stand-in WebSocket (which stands in for the polling link too).
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, mock, test } from "node:test";
 
-import { Connection, type ConnState, type Options, SILENT_LIMIT_MS, transportOf } from "../src/connection";
+import { Connection, type ConnState, OPEN_TIMEOUT_MS, type Options, SILENT_LIMIT_MS, transportOf } from "../src/connection";
 import { encodeLeave } from "../src/protocol";
 
 /** Just enough of the browser's WebSocket for Connection, recording what it is asked to do. */
@@ -56,12 +57,14 @@ class FakeSocket {
 
 const realWebSocket = globalThis.WebSocket;
 let states: [ConnState, string][];
+/** The messages handed to the game, as hex. */
+let received: string[];
 
 /** A connection whose polling links are FakeSockets too, with the URL "poll". */
 function connect(transport: Options["transport"] = null): Connection {
   const conn = new Connection("ws://test/ws", {
     onOpen: (send) => send(Uint8Array.of(0x95, 0x00, 0x03, 0xc0, 0xc0, 0xc0)),
-    onMessage: () => {},
+    onMessage: (bytes) => received.push(Buffer.from(bytes).toString("hex")),
     onState: (s, detail) => states.push([s, detail]),
   }, { transport, polling: () => new FakeSocket("poll") });
   conn.start();
@@ -71,12 +74,14 @@ function connect(transport: Options["transport"] = null): Connection {
 beforeEach(() => {
   FakeSocket.made = [];
   states = [];
+  received = [];
   (globalThis as { WebSocket: unknown }).WebSocket = FakeSocket;
   mock.timers.enable({ apis: ["setTimeout"] });
 });
 
 afterEach(() => {
   mock.timers.reset();
+  mock.restoreAll();
   (globalThis as { WebSocket: unknown }).WebSocket = realWebSocket;
 });
 
@@ -152,10 +157,14 @@ test("an open socket silent for 3 s is taken for dead: dropped at once, and a ne
   assert.match(states.at(-1)?.[1] ?? "", /connection lost: no message for 3 s/);
   mock.timers.tick(1500); // the first retry comes within 1 s ± 50%
   assert.equal(FakeSocket.made.length, 2);
-  // The dead socket's close event, whenever the browser gets to it, changes nothing.
+  // The dead socket's late messages and close event, whenever the browser gets to them,
+  // change nothing (waiting short of the new socket's open timeout, made at 3.5 s to 4.5 s).
+  ws.onmessage?.({ data: Uint8Array.of(0x01).buffer });
+  assert.deepEqual(received, [], "a message of the dead socket reached the game");
   ws.closed(1006);
-  mock.timers.tick(60_000);
+  mock.timers.tick(OPEN_TIMEOUT_MS - 1500);
   assert.equal(FakeSocket.made.length, 2);
+  assert.deepEqual(FakeSocket.made[1].calls, []);
   FakeSocket.made[1].accept();
   assert.deepEqual(FakeSocket.made[1].calls, ["send 950003c0c0c0"], "a join again, no leave");
 });
@@ -175,7 +184,8 @@ test("a socket that keeps delivering (frames or pongs) is never taken for dead",
 
 test("no watchdog runs while stopped or before the socket opens", () => {
   const conn = connect();
-  mock.timers.tick(60_000); // connecting, never accepted: the browser's own timeout applies
+  mock.timers.tick(OPEN_TIMEOUT_MS - 1); // connecting, not accepted yet: only the open timeout runs
+  assert.deepEqual(FakeSocket.made[0].calls, []);
   assert.equal(FakeSocket.made.length, 1);
   FakeSocket.made[0].accept();
   conn.stop();
@@ -214,19 +224,165 @@ test("two WebSockets in a row that close before opening: polling, at once and fr
   assert.equal(conn.transport, "polling");
 });
 
-test("a WebSocket that opens in between starts the count over: no polling", () => {
+test("a page whose WebSocket opened once never falls back: a server restart is retried over WebSocket, with the backoff", () => {
+  const conn = connect();
+  FakeSocket.made[0].closed(1006); // one failure to open on a fresh page
+  mock.timers.tick(1500);
+  FakeSocket.made[1].accept();
+  FakeSocket.made[1].onmessage?.({ data: new ArrayBuffer(2) });
+  FakeSocket.made[1].closed(1006, "server going away"); // the server restarts
+  // While it is down, every WebSocket fails to open, however many in a row: never polling,
+  // and never tried at once (the backoff, not the fallback, decides when).
+  for (let i = 2; i < 8; i++) {
+    assert.equal(FakeSocket.made.length, i, "tried again without waiting");
+    assert.match(states.at(-1)?.[1] ?? "", /^closed 1006.*; retry in \d\.\d s$/);
+    mock.timers.tick(5000); // the longest wait
+    assert.equal(FakeSocket.made.length, i + 1);
+    FakeSocket.made[i].closed(1006);
+  }
+  assert.ok(urls().every((u) => u === "ws://test/ws"), urls().join(", "));
+  assert.equal(conn.transport, "websocket");
+  // The server is back: the next WebSocket opens, and joins again.
+  mock.timers.tick(5000);
+  FakeSocket.made[8].accept();
+  assert.deepEqual(FakeSocket.made[8].calls, ["send 950003c0c0c0"]);
+  assert.equal(states.at(-1)?.[0], "open");
+  assert.equal(conn.transport, "websocket");
+});
+
+test("a page whose WebSocket opened once keeps it after stop and start too (page back from the cache)", () => {
+  const conn = connect();
+  FakeSocket.made[0].accept();
+  conn.stop();
+  conn.start();
+  for (let i = 1; i < 4; i++) {
+    FakeSocket.made[i].closed(1006);
+    mock.timers.tick(5000);
+  }
+  assert.ok(urls().every((u) => u === "ws://test/ws"), urls().join(", "));
+  assert.equal(conn.transport, "websocket");
+});
+
+test("a WebSocket still connecting after OPEN_TIMEOUT_MS is closed and counts as a failed open", () => {
+  const conn = connect();
+  const hung = FakeSocket.made[0];
+  mock.timers.tick(OPEN_TIMEOUT_MS - 1);
+  assert.deepEqual(hung.calls, []);
+  assert.equal(states.at(-1)?.[0], "connecting");
+  mock.timers.tick(1);
+  assert.deepEqual(hung.calls, [`close 4000 not open after ${OPEN_TIMEOUT_MS / 1000} s`]);
+  assert.equal(states.at(-1)?.[0], "reconnecting");
+  assert.match(states.at(-1)?.[1] ?? "", /^WebSocket not open after 5 s; retry in \d\.\d s$/);
+  assert.equal(FakeSocket.made.length, 1, "retried without waiting");
+  mock.timers.tick(1500);
+  assert.deepEqual(urls(), ["ws://test/ws", "ws://test/ws"]);
+  // The second hangs too: two failed opens in a row on a page where none ever opened.
+  mock.timers.tick(OPEN_TIMEOUT_MS);
+  assert.equal(FakeSocket.made[1].calls.at(-1), `close 4000 not open after ${OPEN_TIMEOUT_MS / 1000} s`);
+  assert.deepEqual(urls(), ["ws://test/ws", "ws://test/ws", "poll"], "polling tried without waiting");
+  assert.equal(conn.transport, "polling");
+  assert.deepEqual(states.at(-1), ["reconnecting", "WebSocket not open after 5 s; WebSocket failed to open 2 times: trying HTTP long-polling"]);
+  FakeSocket.made[2].accept();
+  assert.deepEqual(FakeSocket.made[2].calls, ["send 950003c0c0c0"]);
+  assert.equal(states.at(-1)?.[0], "open");
+});
+
+test("a hung WebSocket and a refused one add up: polling", () => {
   const conn = connect();
   FakeSocket.made[0].closed(1006);
   mock.timers.tick(1500);
+  mock.timers.tick(OPEN_TIMEOUT_MS);
+  assert.deepEqual(urls(), ["ws://test/ws", "ws://test/ws", "poll"]);
+  assert.equal(conn.transport, "polling");
+});
+
+test("a hung WebSocket on a page whose WebSocket opened once, or with ?transport=websocket: retried over WebSocket", () => {
+  for (const forced of [null, "websocket"] as const) {
+    FakeSocket.made = [];
+    const conn = connect(forced);
+    if (forced === null) {
+      FakeSocket.made[0].accept();
+      FakeSocket.made[0].closed(1006);
+      mock.timers.tick(1500);
+    }
+    for (let i = 0; i < 4; i++) {
+      mock.timers.tick(OPEN_TIMEOUT_MS); // hangs, is given up on ...
+      mock.timers.tick(5000); // ... and another is tried
+    }
+    assert.ok(FakeSocket.made.length >= 5, urls().join(", "));
+    assert.ok(urls().every((u) => u === "ws://test/ws"), urls().join(", "));
+    assert.equal(conn.transport, "websocket");
+    conn.stop();
+  }
+});
+
+test("the open timeout is each socket's own, from when it was made, and stops when it opens", () => {
+  mock.method(Math, "random", () => 0.5); // no jitter: the first retry comes after 1 s exactly
+  connect();
+  mock.timers.tick(3000);
+  FakeSocket.made[0].closed(1006); // fails to open at 3 s; the next is made at 4 s
+  mock.timers.tick(1000);
+  const next = FakeSocket.made[1];
+  mock.timers.tick(OPEN_TIMEOUT_MS - 1); // past the first socket's 5 s, short of the second's 9 s
+  assert.deepEqual(next.calls, [], "closed before its own timeout");
+  assert.equal(states.at(-1)?.[0], "reconnecting");
+  next.accept();
+  // Open, and kept busy: never closed by the open timeout, long after it would have fired.
+  for (let i = 0; i < 10; i++) {
+    mock.timers.tick(SILENT_LIMIT_MS - 500);
+    next.onmessage?.({ data: new ArrayBuffer(2) });
+  }
+  assert.deepEqual(next.calls, ["send 950003c0c0c0"]);
+  assert.equal(states.at(-1)?.[0], "open");
+  assert.equal(FakeSocket.made.length, 2);
+});
+
+test("stopping (or leaving) while a WebSocket connects stops its open timeout", () => {
+  const conn = connect();
+  mock.timers.tick(1000);
+  conn.leave(encodeLeave());
+  assert.deepEqual(FakeSocket.made[0].calls, ["close 1000 bye"]);
+  mock.timers.tick(60_000);
+  assert.equal(FakeSocket.made.length, 1);
+  assert.deepEqual(states.at(-1), ["closed", "stopped"]);
+  // Started again (page back from the cache), stopped and started at once: the timeout of the
+  // socket stopped (due at 1 s from now) is not the new socket's, whose runs in full.
+  conn.start();
+  mock.timers.tick(OPEN_TIMEOUT_MS - 1000);
+  conn.stop();
+  conn.start();
+  mock.timers.tick(OPEN_TIMEOUT_MS - 1);
+  assert.deepEqual(FakeSocket.made[1].calls, ["close 1000 bye"]);
+  assert.deepEqual(FakeSocket.made[2].calls, []);
+  assert.equal(states.at(-1)?.[0], "connecting");
+  FakeSocket.made[2].accept();
+  assert.deepEqual(FakeSocket.made[2].calls, ["send 950003c0c0c0"]);
+  assert.equal(FakeSocket.made.length, 3);
+});
+
+test("a WebSocket given up on is ignored whatever it does later: opens, talks, closes", () => {
+  connect();
+  const hung = FakeSocket.made[0];
+  mock.timers.tick(OPEN_TIMEOUT_MS);
+  const seen = states.length;
+  // It opens after all (a stand-in that ignores close while connecting, say): no join goes
+  // out on it, nothing is reported, and its messages never reach the game.
+  hung.accept();
+  hung.onmessage?.({ data: Uint8Array.of(0x01, 0x02).buffer });
+  assert.deepEqual(hung.calls, [`close 4000 not open after ${OPEN_TIMEOUT_MS / 1000} s`]);
+  assert.equal(states.length, seen);
+  assert.deepEqual(received, []);
+  // No watchdog on it either, and its close changes nothing: one retry, as scheduled.
+  hung.closed(1006);
+  assert.equal(states.length, seen);
+  mock.timers.tick(1500);
+  assert.equal(FakeSocket.made.length, 2);
   FakeSocket.made[1].accept();
-  FakeSocket.made[1].closed(1006); // opened, then lost: not a failure to open
-  mock.timers.tick(5000);
-  FakeSocket.made[2].closed(1006);
-  mock.timers.tick(5000);
-  assert.deepEqual(urls(), ["ws://test/ws", "ws://test/ws", "ws://test/ws", "ws://test/ws"]);
-  assert.equal(conn.transport, "websocket");
-  FakeSocket.made[3].closed(1006); // the second failure in a row
-  assert.equal(urls().at(-1), "poll");
+  FakeSocket.made[1].onmessage?.({ data: Uint8Array.of(0x03).buffer });
+  assert.deepEqual(received, ["03"]);
+  assert.deepEqual(hung.calls, [`close 4000 not open after ${OPEN_TIMEOUT_MS / 1000} s`]);
+  assert.equal(states.at(-1)?.[0], "open");
+  assert.equal(FakeSocket.made.length, 2);
 });
 
 test("?transport=polling: polling from the first link", () => {

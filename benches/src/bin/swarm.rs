@@ -640,7 +640,13 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
         ),
         (
             "server CPU %",
-            cpu(server_cpu0, server_cpu1).map_or("n/a (no pid)".into(), |v| format!("{v:.0}")),
+            cpu(server_cpu0, server_cpu1).map_or("n/a (no pid)".into(), |v| format!("{v:.1}")),
+        ),
+        (
+            "server CPU us per frame",
+            cpu(server_cpu0, server_cpu1).map_or("n/a (no pid)".into(), |v| {
+                format!("{:.1}", v / 100.0 * wall * 1e6 / (s.frames.max(1) as f64))
+            }),
         ),
         ("server ticks", delta("skirmish_ticks_total").map_or("n/a".into(), |v| format!("{v:.0}"))),
         (

@@ -18,8 +18,8 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use skirmish_shared::ClientMsg;
 use skirmish_shared::batch::{self, Record};
-use skirmish_shared::{ClientMsg, DecodeError};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::debug;
 
@@ -59,6 +59,11 @@ pub struct PollSession {
 }
 
 impl PollSession {
+    /// The close the session ended with.
+    fn queue_close(&self) -> Close {
+        self.queue.ended_with().unwrap_or_else(|| Close::new(CloseCode::Normal, ""))
+    }
+
     fn client(&self) -> std::sync::MutexGuard<'_, Client> {
         self.client.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -133,6 +138,14 @@ impl PollSessions {
             table.ended.pop_front();
             table.sessions.remove(&old);
         }
+    }
+
+    /// Forgets every session (at the end of shutdown: each holds the context that holds
+    /// this table).
+    pub fn clear(&self) {
+        let mut table = self.table();
+        table.sessions.clear();
+        table.ended.clear();
     }
 
     /// Sessions live, or closed by the shutdown, whose poller has not read their close yet
@@ -287,9 +300,6 @@ async fn join(
     match ClientMsg::decode(&body) {
         Ok(ClientMsg::Join { .. }) => {}
         Ok(_) => return text(StatusCode::BAD_REQUEST, "the first message must be a join\n"),
-        Err(DecodeError::Input(e)) => {
-            return text(StatusCode::BAD_REQUEST, format!("malformed join: {e}\n"));
-        }
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("malformed join: {e}\n")),
     }
     let mut id = [0u8; 16];
@@ -447,13 +457,6 @@ fn no_content() -> Response<Body> {
     *res.status_mut() = StatusCode::NO_CONTENT;
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-impl PollSession {
-    /// The close the session ended with.
-    fn queue_close(&self) -> Close {
-        self.queue.ended_with().unwrap_or_else(|| Close::new(CloseCode::Normal, ""))
-    }
 }
 
 #[cfg(test)]

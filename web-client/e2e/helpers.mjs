@@ -1,0 +1,79 @@
+// What the end-to-end tests share: the real server on 127.0.0.1:0 serving the built client
+// (dist/), headless Chromium (Debian's, at /usr/bin/chromium, installed by
+// scripts/install-chromium.sh), and bounded waits that say what they waited for. Not a test
+// file itself (node --test runs only *.test.mjs here).
+import { spawn } from "node:child_process";
+import { chromium } from "playwright-core";
+
+/** The repository's root. */
+export const root = new URL("../../", import.meta.url).pathname;
+export const bin = process.env.SKIRMISH_BIN ?? `${root}target/debug/skirmish`;
+/** Where screenshots go. */
+export const artifacts = process.env.ARTIFACTS_DIR ?? `${root}artifacts`;
+/** The longest any one wait in a page may take. */
+export const WAIT_MS = 15_000;
+
+/** Starts the server (no bots, no respawn) and resolves to it and its base URL once it serves. */
+export function startServer() {
+  const proc = spawn(
+    bin,
+    ["--addr", "127.0.0.1:0", "--web-root", `${root}web-client/dist`, "--spawn-min", "0", "--spawn-max", "0",
+     "--respawn-delay-ms", "600000", "--log", "info"],
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
+  );
+  return new Promise((resolve, reject) => {
+    let log = "";
+    const timer = setTimeout(() => reject(new Error(`server did not report its address within 20 s:\n${log}`)), 20_000);
+    proc.stderr.on("data", (chunk) => {
+      log += chunk;
+      const m = log.replace(/\x1b\[[0-9;]*m/g, "").match(/serving addr=(127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, base: `http://${m[1]}/` });
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`server exited (${code}) before serving:\n${log}`)));
+  });
+}
+
+/** Stops the server started by startServer (SIGTERM), waiting at most 10 s for it to exit. */
+export async function stopServer(server) {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+}
+
+/** Headless Chromium (`CHROMIUM` names another binary). */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--disable-background-timer-throttling",
+      "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
+    ],
+  });
+}
+
+/**
+ * Waits at most WAIT_MS for `fn(arg)` to be truthy in `page`; on a timeout, fails naming
+ * `what` and the page's state.
+ */
+export async function waitFor(page, what, fn, arg) {
+  try {
+    return await page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 });
+  } catch (e) {
+    const state = await page.evaluate(() => ({
+      me: window.skirmish?.playerId, state: window.skirmish?.state, transport: window.skirmish?.transport,
+      room: window.skirmish?.room, hud: document.getElementById("hud")?.textContent, entities: window.skirmish?.entities(),
+      feed: window.skirmish?.feed(),
+    }));
+    throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}; page state: ${JSON.stringify(state)}`, { cause: e });
+  }
+}
+
+/** In the page: whether the HUD's text includes `text`. */
+export const hudSays = (text) => document.getElementById("hud").textContent.includes(text);
