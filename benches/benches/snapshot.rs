@@ -16,7 +16,7 @@ use skirmish_server::net::fanout::Fanout;
 use skirmish_server::net::outbox::{Closer, Link};
 use skirmish_server::net::sender::Sender;
 use skirmish_shared::codec::write_entity;
-use skirmish_shared::{Change, FrameBodyWriter};
+use skirmish_shared::{Change, FrameBodyWriter, Score};
 
 fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot/encode");
@@ -52,7 +52,7 @@ fn encode(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 for id in 1..=n {
-                    write_entity(&mut out, id, "player-00000", 1234, 2345, 100);
+                    write_entity(&mut out, id, "player-00000", (1234, 2345), 100, Score::default());
                 }
                 std::hint::black_box(out.len())
             })

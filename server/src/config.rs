@@ -78,6 +78,11 @@ pub struct Config {
     /// with its token (0: it leaves at once).
     #[arg(long, env = "SKIRMISH_RESUME_GRACE_MS", default_value_t = 30_000)]
     pub resume_grace_ms: u64,
+    /// Milliseconds a player whose client sent `leave` stays before everyone sees it go: long
+    /// enough for a reload of the page (which sends `leave` as the old page goes) to resume
+    /// it, short enough that a closed page's player is gone within a second (0: at once).
+    #[arg(long, env = "SKIRMISH_LEAVE_GRACE_MS", default_value_t = 500)]
+    pub leave_grace_ms: u64,
     /// Milliseconds a client may leave its frame queue full before it is disconnected.
     #[arg(long, env = "SKIRMISH_STALL_TIMEOUT_MS", default_value_t = 5000)]
     pub stall_timeout_ms: u64,
@@ -181,6 +186,7 @@ impl Default for Config {
             max_connections: 4096,
             stall_timeout_ms: 5000,
             resume_grace_ms: 30_000,
+            leave_grace_ms: 500,
             max_connections_per_ip: 64,
             cap_loopback: false,
             joins_per_ip_per_sec: 1.0,
@@ -226,10 +232,8 @@ impl Config {
             rules: self.rules(),
             tick_rate: self.tick_rate,
             max_players: self.max_players_per_room as usize,
-            resume_grace_ticks: (u128::from(self.resume_grace_ms) * u128::from(self.tick_rate))
-                .div_ceil(1000)
-                .try_into()
-                .unwrap_or(u64::MAX),
+            resume_grace_ticks: self.ms_to_ticks(self.resume_grace_ms),
+            leave_grace_ticks: self.ms_to_ticks(self.leave_grace_ms),
             seed: self.seed.unwrap_or_else(|| fastrand::u64(..)),
             room: String::new(),
         }
@@ -302,6 +306,11 @@ impl Config {
         } else {
             Some(vec![ip.to_string()])
         }
+    }
+
+    /// `ms` milliseconds in ticks, rounded up.
+    fn ms_to_ticks(&self, ms: u64) -> u64 {
+        (u128::from(ms) * u128::from(self.tick_rate)).div_ceil(1000).try_into().unwrap_or(u64::MAX)
     }
 
     /// `--stall-timeout-ms` in ticks: how long a client's queue may stay full.

@@ -13,7 +13,7 @@ use skirmish_server::net::outbox::CloseCode;
 use skirmish_server::sim::SimConfig;
 use skirmish_server::sim::components::{Player, Position};
 use skirmish_shared::{
-    Direction, EntityState, Event, Frame, Input, PlayerId, Replica, Rules, ServerMsg,
+    Direction, EntityState, Event, Frame, Input, PlayerId, Replica, Rules, Score, ServerMsg,
 };
 
 struct TestClient {
@@ -392,6 +392,52 @@ fn a_full_server_refuses_joins() {
     let close = h.clients[&c].local.close.borrow().clone().expect("refused");
     assert_eq!(close.code, CloseCode::TryAgainLater);
     assert_eq!(h.room.sim.player_count(), 2);
+}
+
+/// Kills and deaths are counted by the server and by every client the same way: the killer's
+/// kills and streak, the victim's deaths and a streak back to 0; a resume keeps them.
+#[test]
+fn the_scoreboard_counts_kills_deaths_and_streaks_on_server_and_clients_alike() {
+    let config = SimConfig {
+        rules: Rules { attack_cooldown_ms: 0, respawn_delay_ms: 0, ..Rules::default() },
+        ..Harness::rules()
+    };
+    let mut h = Harness::new(config);
+    let (a, b, c) = (h.join(), h.join(), h.join());
+    let (ia, ib, ic) = (h.player(a), h.player(b), h.player(c));
+    for id in [ia, ib] {
+        h.place(id, 400, 400);
+    }
+    h.place(ic, 4000, 4000);
+    h.step();
+    // A kills B twice (B respawns at once, placed back in range).
+    for round in 1..=2u32 {
+        while h.server_entity(ib).hp > 0 {
+            h.input(a, 0.0, 0.0, true);
+            h.step();
+        }
+        h.step(); // respawn
+        h.place(ib, 400, 400);
+        let (sa, sb) = (h.server_entity(ia).score, h.server_entity(ib).score);
+        assert_eq!(sa, Score { kills: round, deaths: 0, streak: round }, "round {round}");
+        assert_eq!(sb, Score { kills: 0, deaths: round, streak: 0 }, "round {round}");
+    }
+    // Then B kills A: A's streak ends, B's begins.
+    h.place(ia, 400, 400);
+    while h.server_entity(ia).hp > 0 {
+        h.input(b, 0.0, 0.0, true);
+        h.step();
+    }
+    assert_eq!(h.server_entity(ia).score, Score { kills: 2, deaths: 1, streak: 0 });
+    assert_eq!(h.server_entity(ib).score, Score { kills: 1, deaths: 2, streak: 1 });
+    assert_eq!(h.server_entity(ic).score, Score::default(), "the bystander");
+    // Every client counted the same from the events (C never saw the fights' frames
+    // differently from anyone); a late joiner gets the counters in its keyframe.
+    let d = h.join();
+    h.step();
+    let server = h.server_entity(ib).score;
+    assert_eq!(h.clients[&d].replica.entities[&ib].score, server);
+    h.assert_replicas_match();
 }
 
 #[test]

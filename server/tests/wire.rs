@@ -1780,19 +1780,46 @@ async fn a_reader_at_half_the_stream_rate_reads_recent_state() {
     app.shutdown().await;
 }
 
-async fn a_client_that_leaves_is_gone_at_once_and_cannot_be_resumed(t: Transport) {
+async fn a_client_that_leaves_is_gone_within_a_second_and_cannot_be_resumed(t: Transport) {
     let app = TestApp::spawn_on(t, with_grace(30_000)).await;
     let mut a = Player::join(&app, "a").await;
     let mut b = Player::join(&app, "b").await;
     sync(&mut a).await;
     let (id, token) = (b.id, b.welcome.token);
+    let left_at = tokio::time::Instant::now();
     assert!(b.conn.send(ClientMsg::Leave.encode()).await, "leave accepted");
     assert_eq!(close_code(&mut b.conn).await, (1000, "bye".into()));
-    // Within the 30 s grace window, yet everyone is told at once.
+    // Within the 30 s grace window, yet everyone is told after the short leave grace (0.5 s).
     a.until("b's leave", |p| p.saw(Event::Left { id })).await;
+    let took = left_at.elapsed();
+    assert!(took < Duration::from_secs(1), "left seen after {took:?}");
+    assert!(took >= Duration::from_millis(450), "not before the leave grace: {took:?}");
     let again = Player::join_with(&app, "b", Some(token)).await;
     assert!(!again.welcome.resumed, "a player that left for good is not resumed");
     assert_ne!(again.id, id);
+    app.shutdown().await;
+}
+
+/// A page reload: the old page sends leave as it goes, the new one joins with the token at
+/// once. It gets its player back; nobody saw it leave.
+async fn a_reload_right_after_a_leave_resumes_the_player(t: Transport) {
+    let app = TestApp::spawn_on(t, with_grace(30_000)).await;
+    let mut a = Player::join(&app, "a").await;
+    let mut b = Player::join(&app, "b").await;
+    sync(&mut b).await;
+    let (id, token) = (b.id, b.welcome.token);
+    assert!(b.conn.send(ClientMsg::Leave.encode()).await, "leave accepted");
+    assert_eq!(close_code(&mut b.conn).await, (1000, "bye".into()));
+    let mut again = Player::join_with(&app, "b", Some(token)).await;
+    assert!(again.welcome.resumed, "the reloaded page resumed its player");
+    assert_eq!(again.id, id);
+    sync(&mut again).await;
+    // Well past the leave grace: still there, and nobody was told it left.
+    for _ in 0..30 {
+        sync(&mut a).await;
+    }
+    assert!(!a.saw(Event::Left { id }), "nobody saw the reloading player leave");
+    assert!(a.replica.entities.contains_key(&id));
     app.shutdown().await;
 }
 
@@ -2123,7 +2150,8 @@ over_both_transports!(
     resume_returns_the_player_to_its_own_room,
     a_room_that_panics_closes_its_own_clients_only,
     two_inputs_per_tick_give_no_speed_and_are_a_flood,
-    a_client_that_leaves_is_gone_at_once_and_cannot_be_resumed,
+    a_client_that_leaves_is_gone_within_a_second_and_cannot_be_resumed,
+    a_reload_right_after_a_leave_resumes_the_player,
     joins_from_one_address_are_rate_limited,
 );
 

@@ -9,7 +9,7 @@
 
 use crate::protocol::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
-    PROTOCOL_VERSION, PlayerId, ResumeToken, ServerMsg, Welcome,
+    PROTOCOL_VERSION, PlayerId, ResumeToken, Score, ServerMsg, Welcome,
 };
 use crate::rules::Rules;
 use crate::wire::{
@@ -210,14 +210,24 @@ fn open_message(r: &mut Reader<'_>) -> Result<(i64, usize), DecodeError> {
     Ok((r.int()?, len))
 }
 
-/// Appends one entity's full state: `[id, name, x, y, hp]`.
-pub fn write_entity(out: &mut Vec<u8>, id: PlayerId, name: &str, x: i32, y: i32, hp: i32) {
-    write_array_len(out, 5);
+/// Appends one entity's full state: `[id, name, x, y, hp, kills, deaths, streak]`.
+pub fn write_entity(
+    out: &mut Vec<u8>,
+    id: PlayerId,
+    name: &str,
+    (x, y): (i32, i32),
+    hp: i32,
+    score: Score,
+) {
+    write_array_len(out, 8);
     write_uint(out, u64::from(id));
     write_str(out, name);
     write_int(out, i64::from(x));
     write_int(out, i64::from(y));
     write_int(out, i64::from(hp));
+    write_uint(out, u64::from(score.kills));
+    write_uint(out, u64::from(score.deaths));
+    write_uint(out, u64::from(score.streak));
 }
 
 /// Appends a frame's header: array of 7, tag, tick, ack. Four body values must follow
@@ -324,8 +334,8 @@ impl FrameBodyWriter {
     }
 
     /// Adds a player new to the client, in full.
-    pub fn spawn(&mut self, id: PlayerId, name: &str, x: i32, y: i32, hp: i32) {
-        write_entity(&mut self.spawned, id, name, x, y, hp);
+    pub fn spawn(&mut self, id: PlayerId, name: &str, pos: (i32, i32), hp: i32, score: Score) {
+        write_entity(&mut self.spawned, id, name, pos, hp, score);
         self.spawned_len += 1;
     }
 
@@ -411,7 +421,7 @@ impl Frame {
     pub fn encode(&self) -> Vec<u8> {
         let mut body = FrameBodyWriter::default();
         for e in &self.spawned {
-            body.spawn(e.id, &e.name, e.x, e.y, e.hp);
+            body.spawn(e.id, &e.name, (e.x, e.y), e.hp, e.score);
         }
         for c in &self.changed {
             body.change(c);
@@ -432,7 +442,7 @@ impl Frame {
 fn write_entities(out: &mut Vec<u8>, entities: &[EntityState]) {
     write_array_len(out, u32::try_from(entities.len()).unwrap_or(u32::MAX));
     for e in entities {
-        write_entity(out, e.id, &e.name, e.x, e.y, e.hp);
+        write_entity(out, e.id, &e.name, (e.x, e.y), e.hp, e.score);
     }
 }
 
@@ -539,7 +549,7 @@ fn read_entities(r: &mut Reader<'_>) -> Result<Vec<EntityState>, DecodeError> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let len = r.array_len()?;
-        if len != 5 {
+        if len != 8 {
             return Err(DecodeError::Arity { tag: -1, len });
         }
         out.push(EntityState {
@@ -548,6 +558,7 @@ fn read_entities(r: &mut Reader<'_>) -> Result<Vec<EntityState>, DecodeError> {
             x: r.int_as()?,
             y: r.int_as()?,
             hp: r.int_as()?,
+            score: Score { kills: r.int_as()?, deaths: r.int_as()?, streak: r.int_as()? },
         });
     }
     Ok(out)
@@ -678,7 +689,14 @@ mod tests {
 
     #[test]
     fn server_messages_round_trip() {
-        let ent = |id, hp| EntityState { id, name: format!("p{id}"), x: 10, y: 800, hp };
+        let ent = |id, hp| EntityState {
+            id,
+            name: format!("p{id}"),
+            x: 10,
+            y: 800,
+            hp,
+            score: Score { kills: 3, deaths: 1, streak: 2 },
+        };
         let frame = Frame {
             tick: 99,
             ack: 4,

@@ -27,8 +27,8 @@ pub use codec::{DecodeError, FrameBodyWriter, WelcomeHead};
 pub use names::clean_name;
 pub use protocol::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
-    MAX_NAME_CHARS, MAX_ROOM_CHARS, PROTOCOL_VERSION, PlayerId, ResumeToken, ServerMsg, Welcome,
-    valid_room_name,
+    MAX_NAME_CHARS, MAX_ROOM_CHARS, PROTOCOL_VERSION, PlayerId, ResumeToken, Score, ServerMsg,
+    Welcome, valid_room_name,
 };
 pub use replica::{ApplyError, Replica};
 pub use rules::{Rules, RulesError, SUBUNITS, TickRules};

@@ -7,7 +7,7 @@
 use crate::rules::Rules;
 
 /// Bumped on every incompatible change of the wire format; checked at join.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// A resume token: 128 random bits handed out in the welcome.
 pub type ResumeToken = [u8; 16];
@@ -131,8 +131,33 @@ pub enum ClientMsg {
     Leave,
 }
 
+/// A player's scoreboard counters, kept by the server for as long as the player is in the
+/// room (a resume keeps them). Sent in full with the entity; between keyframes a client
+/// updates them from the frame's `killed` events (see [`crate::Replica::apply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Score {
+    /// Players this one killed.
+    pub kills: u32,
+    /// Times this one died.
+    pub deaths: u32,
+    /// Kills since its last death.
+    pub streak: u32,
+}
+
+impl Score {
+    /// The killer's counters after a kill.
+    pub fn killed_one(self) -> Self {
+        Self { kills: self.kills.saturating_add(1), streak: self.streak.saturating_add(1), ..self }
+    }
+
+    /// The victim's counters after its death.
+    pub fn died(self) -> Self {
+        Self { deaths: self.deaths.saturating_add(1), streak: 0, ..self }
+    }
+}
+
 /// A player's full replicated state. Positions are in subunits ([`crate::SUBUNITS`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EntityState {
     /// The player's id.
     pub id: PlayerId,
@@ -144,6 +169,8 @@ pub struct EntityState {
     pub y: i32,
     /// Hit points; 0 means dead (waiting to respawn).
     pub hp: i32,
+    /// Kills, deaths and streak.
+    pub score: Score,
 }
 
 /// The fields of one entity that changed this tick. Positions are deltas against the

@@ -1,12 +1,13 @@
 //! A client's copy of the world, and the one function that moves it from tick to tick.
 //!
 //! Clients, tests and the load generator all use [`Replica::apply`], so a change to the delta
-//! rules can't leave one of them behind. Order within a frame: spawned, then changed, then
-//! removed (a player may join and leave in the same tick).
+//! rules can't leave one of them behind. Order within a frame: spawned, then changed, then the
+//! events' effect on the scoreboard (a `killed` counts a kill for the killer and a death for
+//! the victim), then removed (a player may join and leave in the same tick).
 
 use std::collections::BTreeMap;
 
-use crate::protocol::{EntityState, Frame, Keyframe, PlayerId};
+use crate::protocol::{EntityState, Event, Frame, Keyframe, PlayerId};
 
 /// Why a frame can't be applied to the current state. Any of these means the client and
 /// server disagree, and the client should ask for (or wait for) a keyframe.
@@ -74,6 +75,18 @@ impl Replica {
             }
             if let Some(hp) = c.hp {
                 e.hp = hp;
+            }
+        }
+        for e in &f.events {
+            if let Event::Killed { victim, killer } = *e {
+                // The server counts the kill the same way; a killer no longer in the room (or
+                // none) gets nothing.
+                if let Some(v) = next.get_mut(&victim) {
+                    v.score = v.score.died();
+                }
+                if let Some(k) = next.get_mut(&killer) {
+                    k.score = k.score.killed_one();
+                }
             }
         }
         for id in &f.removed {

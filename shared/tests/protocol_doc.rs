@@ -4,7 +4,7 @@
 use skirmish_shared::batch;
 use skirmish_shared::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, Keyframe, PROTOCOL_VERSION,
-    Rules, ServerMsg, Welcome,
+    Rules, Score, ServerMsg, Welcome,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -12,8 +12,15 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn examples() -> Vec<(&'static str, Vec<u8>)> {
-    let ann = EntityState { id: 1, name: "ann".into(), x: 400, y: 160, hp: 100 };
-    let bob = EntityState { id: 2, name: "bob".into(), x: 8, y: 800, hp: 90 };
+    let ann = EntityState {
+        id: 1,
+        name: "ann".into(),
+        x: 400,
+        y: 160,
+        hp: 100,
+        score: Score { kills: 3, deaths: 1, streak: 2 },
+    };
+    let bob = EntityState { id: 2, name: "bob".into(), x: 8, y: 800, hp: 90, ..Default::default() };
     vec![
         (
             "join",
@@ -91,7 +98,14 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             Frame {
                 tick: 44,
                 ack: 7,
-                spawned: vec![EntityState { id: 3, name: "cy".into(), x: 0, y: 8, hp: 100 }],
+                spawned: vec![EntityState {
+                    id: 3,
+                    name: "cy".into(),
+                    x: 0,
+                    y: 8,
+                    hp: 100,
+                    ..Default::default()
+                }],
                 changed: vec![],
                 removed: vec![1],
                 events: vec![Event::Joined { id: 3 }, Event::Left { id: 1 }],

@@ -11,7 +11,7 @@
 use serde_json::{Value, json};
 use skirmish_shared::{
     Change, ClientMsg, Direction, EntityState, Event, Frame, Input, Keyframe, MAX_ROOM_CHARS,
-    PROTOCOL_VERSION, Replica, ResumeToken, Rules, ServerMsg, Welcome, valid_room_name,
+    PROTOCOL_VERSION, Replica, ResumeToken, Rules, Score, ServerMsg, Welcome, valid_room_name,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -19,7 +19,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn entity(e: &EntityState) -> Value {
-    json!({ "id": e.id, "name": e.name, "x": e.x, "y": e.y, "hp": e.hp })
+    json!({
+        "id": e.id, "name": e.name, "x": e.x, "y": e.y, "hp": e.hp,
+        "kills": e.score.kills, "deaths": e.score.deaths, "streak": e.score.streak,
+    })
 }
 
 fn event(e: &Event) -> Value {
@@ -72,7 +75,7 @@ fn state(r: &Replica) -> Value {
 }
 
 fn ent(id: u32, name: &str, x: i32, y: i32, hp: i32) -> EntityState {
-    EntityState { id, name: name.into(), x, y, hp }
+    EntityState { id, name: name.into(), x, y, hp, score: Score::default() }
 }
 
 /// A short game: a welcome, deltas with every kind of change and event, a resync keyframe,
@@ -130,7 +133,13 @@ fn game() -> Vec<ServerMsg> {
         ServerMsg::Keyframe(Keyframe {
             tick: 200,
             ack: 9,
-            entities: vec![ent(2, "bob", 1, 2, 50), ent(9, "dee", 3999, 3999, 100)],
+            entities: vec![
+                EntityState {
+                    score: Score { kills: 4, deaths: 2, streak: 1 },
+                    ..ent(2, "bob", 1, 2, 50)
+                },
+                ent(9, "dee", 3999, 3999, 100),
+            ],
         }),
         ServerMsg::Frame(Frame {
             tick: 70_000,

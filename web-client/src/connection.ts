@@ -42,8 +42,10 @@ export interface Handlers {
   onState(state: ConnState, detail: string): void;
 }
 
-/** Close codes after which reconnecting can't help. */
-const FINAL_CODES = new Set([4001]);
+/** Close codes after which reconnecting can't help: 4001, another protocol version; 4002, the
+ * player taken over by a newer connection with its token (a duplicated tab: coming back would
+ * take it back, and the two tabs would take turns for ever). */
+const FINAL_CODES = new Set([4001, 4002]);
 
 /** An open socket that delivers nothing for this long is taken for dead. */
 export const SILENT_LIMIT_MS = 3000;

@@ -1,39 +1,65 @@
-// Entry point: wires the canvas, keyboard, connection and game together. Arrow keys (or
-// WASD) move, space attacks; while a key is held an input goes out every tick. The link is a
-// WebSocket, or HTTP long-polling where one can't open; `?transport=websocket|polling` forces
-// one.
+// Entry point: wires the canvas, the start screen, the controls, the connection and the game
+// together. The start screen (start-screen.ts) asks for a name and a room; only Play connects,
+// unless the URL or this tab says to start at once (launch.ts: `?name=`, `?autoplay=1`, or a
+// resume token kept by a reload). Arrow keys or WASD by physical key (keys.ts) or the touch
+// stick and button (touch.ts) move and attack, through one Controls; while something is held an
+// input goes out every tick. The link is a WebSocket, or HTTP long-polling where one can't
+// open; `?transport=websocket|polling` forces one. The resume token lives in sessionStorage
+// (storage.ts), so a reload of the tab joins with it and gets the same player back.
 
 import { Connection, type ConnState, transportOf } from "./connection";
+import { Controls } from "./controls";
+import { byId } from "./dom";
 import { Game, nowSeconds, performanceNowMs } from "./game";
-import { direction } from "./movement";
-import { encodeJoin, encodeLeave, encodePing, validRoomName } from "./protocol";
+import { hudText } from "./hud";
+import { launchOf, roomProblem } from "./launch";
+import { encodeJoin, encodeLeave, encodePing } from "./protocol";
 import { draw, drawNotice } from "./render";
+import { type Choice, StartScreen } from "./start-screen";
+import { Memory } from "./storage";
+import { isTouchDevice, TouchControls } from "./touch";
 
-const canvas = document.getElementById("map") as HTMLCanvasElement;
+const canvas = byId(document, "map", HTMLCanvasElement);
 const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
-const hud = document.getElementById("hud") as HTMLElement;
-const feed = document.getElementById("feed") as HTMLElement;
+const hud = byId(document, "hud", HTMLElement);
+const feed = byId(document, "feed", HTMLElement);
+const leaveButton = byId(document, "leave", HTMLButtonElement);
 
+const memory = Memory.ofPage();
 const params = new URLSearchParams(location.search);
-const name = params.get("name") ?? `guest${Math.floor(Math.random() * 1000)}`;
-// `?room=NAME` plays in that room, sent again on every reconnect (the resume token brings the
-// player back to its own room anyway); without it, quick play: the server picks the room.
-const room = params.get("room");
-const roomError = room !== null && !validRoomName(room)
-  ? `invalid room name ${JSON.stringify(room)}: use 1–32 of A–Z a–z 0–9 - _ (or no ?room= for quick play)`
-  : null;
-const game = new Game();
-let state: ConnState = "connecting";
+const launch = launchOf(location.search, { name: memory.name, room: memory.room, token: memory.token !== null });
+const touchAsked = params.get("touch");
+const touchOn = touchAsked === null ? isTouchDevice() : touchAsked !== "0";
+byId(document, "help-keys", HTMLElement).hidden = touchOn;
+byId(document, "help-touch", HTMLElement).hidden = !touchOn;
+
+let game = new Game();
+game.token = memory.token;
+/** The token last written to sessionStorage (compared by identity: each welcome brings one). */
+let savedToken = game.token;
+/** "menu": the start screen, before Play (or after leaving). */
+let state: ConnState | "menu" = "menu";
 let stateDetail = "";
-const held = new Set<string>();
-let attackQueued = false;
+/** Shown in the HUD instead of the state (a ?room= the server would refuse). */
+let notice: string | null = null;
+/** Play was pressed (or autoplay) and the player has not left. */
+let playing = false;
+/** What the join asks for: a name (null: the server names the player), a room (null: quick
+ * play). Sent again on every reconnect; the resume token brings the player back to its own
+ * room anyway. */
+let joinName: string | null = null;
+let joinRoom: string | null = null;
+const controls = new Controls();
 
 const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+const ping = () => encodePing(performanceNowMs() >>> 0);
 const conn = new Connection(url, {
   onOpen(send) {
-    send(encodeJoin(name, game.token, room));
+    send(encodeJoin(joinName, game.token, joinRoom));
+    send(ping()); // the RTT at once, not a second later
   },
   onMessage(bytes) {
+    if (!playing) return; // late words for a player that left
     try {
       game.receive(bytes, nowSeconds());
     } catch (e) {
@@ -41,68 +67,132 @@ const conn = new Connection(url, {
       console.error("frame rejected, reconnecting", e);
       conn.drop();
     }
+    keepToken();
   },
   onState(s, detail) {
     state = s;
     stateDetail = detail;
   },
 }, { transport: transportOf(location.search) });
-// The server would refuse the join (1008) and every reconnect after it: say why, and stay off.
-if (roomError) {
-  state = "closed";
-  stateDetail = roomError;
-} else {
+
+/** Remembers the welcome's token for a reload: the same one on a resume, a new one (replacing
+ * the old) for a new player. */
+function keepToken(): void {
+  if (game.token === savedToken) return;
+  savedToken = game.token;
+  memory.token = game.token;
+}
+
+const touch = new TouchControls(document, controls);
+const start = new StartScreen(document, (choice) => {
+  memory.name = choice.name || null;
+  play(choice);
+}, !touchOn);
+
+/** Connects and joins as `choice` says. */
+function play(choice: Choice): void {
+  joinName = choice.name || null;
+  joinRoom = choice.room || null;
+  memory.room = joinRoom;
+  playing = true;
+  notice = null;
+  start.hide();
+  touch.show(touchOn);
+  leaveButton.hidden = false;
+  if (document.activeElement instanceof HTMLElement) document.activeElement.blur(); // keys to the game
   conn.start();
 }
 
-// The tab is closing or the page is being left: tell the server, so the player leaves at once
-// instead of standing idle through the resume grace window. A send from pagehide still goes
-// out on an open socket. A lost connection never gets here: it reconnects and resumes.
-addEventListener("pagehide", () => {
-  if (roomError) return;
+/** Leaves for good (the leave button): the server drops the player, this tab forgets it, and
+ * the start screen comes back. */
+function leave(): void {
+  if (!playing) return;
   conn.leave(encodeLeave());
-  game.token = null; // the server forgets a token on a leave
-});
-// Shown again from the back/forward cache after that pagehide: the player is gone, so join
-// as a new one.
-addEventListener("pageshow", (e) => {
-  if (e.persisted && !roomError) conn.start();
+  playing = false;
+  memory.token = null;
+  game = new Game();
+  savedToken = null;
+  state = "menu";
+  stateDetail = "";
+  controls.clear();
+  touch.show(false);
+  leaveButton.hidden = true;
+  start.show({ name: joinName ?? "", room: joinRoom ?? "" });
+}
+leaveButton.addEventListener("click", () => {
+  leaveButton.blur(); // a later space attacks instead of pressing it again
+  leave();
 });
 
-const KEYS: Record<string, string> = {
-  ArrowLeft: "left", ArrowRight: "right", ArrowUp: "up", ArrowDown: "down",
-  a: "left", d: "right", w: "up", s: "down",
-};
-addEventListener("keydown", (e) => {
-  if (e.key === " ") {
-    attackQueued = true;
-    e.preventDefault();
-  } else if (KEYS[e.key]) {
-    held.add(KEYS[e.key]);
-    e.preventDefault();
+// The server would refuse a ?room= that breaks the naming rule (1008), and every reconnect
+// after it: say why in the HUD and on the start screen, and open no socket.
+const urlProblem = roomProblem(launch.room, "no ?room=");
+if (launch.autoplay && !urlProblem) {
+  play({ name: launch.name, room: launch.room });
+} else {
+  if (launch.autoplay && urlProblem) {
+    state = "closed";
+    notice = urlProblem;
   }
+  start.show({ name: launch.name, room: launch.room }, roomProblem(launch.room));
+}
+
+// The tab is closing, reloading or the page is being left: tell the server, so the player
+// leaves at once instead of standing idle through the resume grace window (a reload's join
+// presents the token kept in sessionStorage within the server's short leave grace, and gets
+// the player back). A send from pagehide still goes out on an open socket. A lost connection
+// never gets here: it reconnects and resumes.
+addEventListener("pagehide", () => {
+  if (playing) conn.leave(encodeLeave());
 });
-addEventListener("keyup", (e) => {
-  if (KEYS[e.key]) held.delete(KEYS[e.key]);
+// Shown again from the back/forward cache after that pagehide: join again, with the token
+// (the server resumes the player if it is still within its grace, else makes a new one).
+addEventListener("pageshow", (e) => {
+  if (e.persisted && playing) conn.start();
 });
-addEventListener("blur", () => held.clear());
+
+// Keys, by physical key: held ones are tracked by code, so Shift or Caps Lock changing the
+// key's value between press and release leaves nothing held. Keys typed into a form, or with
+// Ctrl/Alt/Meta (browser shortcuts), are not the game's.
+addEventListener("keydown", (e) => {
+  if (!playing || e.ctrlKey || e.altKey || e.metaKey || typing(e.target)) return;
+  if (controls.keyDown(e.code, e.key)) e.preventDefault();
+});
+addEventListener("keyup", (e) => controls.keyUp(e.code, e.key));
+// Key-ups that happen elsewhere never come: let go of everything when the page loses focus
+// or is hidden.
+function letGo(): void {
+  controls.clear();
+  touch.reset();
+}
+addEventListener("blur", letGo);
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") letGo();
+});
+
+function typing(target: EventTarget | null): boolean {
+  return (
+    target instanceof HTMLInputElement ||
+    target instanceof HTMLTextAreaElement ||
+    target instanceof HTMLSelectElement ||
+    (target instanceof HTMLElement && target.isContentEditable)
+  );
+}
 
 // Inputs at the tick rate, while something is held (or an attack is queued).
 let inputTimer: ReturnType<typeof setInterval> | null = null;
 function startInputs(rate: number) {
   if (inputTimer) clearInterval(inputTimer);
   inputTimer = setInterval(() => {
-    if (!game.welcomed || state !== "open") return;
-    const [dx, dy] = direction(held.has("left"), held.has("right"), held.has("up"), held.has("down"));
-    if (dx === 0 && dy === 0 && !attackQueued) return;
-    conn.send(game.input(dx, dy, attackQueued));
-    attackQueued = false;
+    if (!playing || !game.welcomed || state !== "open") return;
+    const intent = controls.take();
+    if (intent) conn.send(game.input(intent.dx, intent.dy, intent.attack));
   }, 1000 / rate);
 }
 let lastRate = 0;
-// A ping every second: its pong keeps a quiet world measurable, and the connection's watchdog
-// (no message for 3 s: a dead link) fed.
-setInterval(() => conn.send(encodePing(performanceNowMs() >>> 0)), 1000);
+// A ping every second (and one at each open): its pong keeps a quiet world measurable, and the
+// connection's watchdog (no message for 3 s: a dead link) fed.
+setInterval(() => conn.send(ping()), 1000);
 
 function frame() {
   if (game.tickRate !== lastRate) {
@@ -115,16 +205,17 @@ function frame() {
   draw(ctx, game, now);
   if (state === "reconnecting") drawNotice(ctx, "connection lost, reconnecting…");
   const me = game.replica.entities.get(game.playerId);
-  hud.textContent = roomError ?? [
-    `${state}${stateDetail ? ` (${stateDetail})` : ""}`,
-    conn.transport,
-    game.room !== null ? `room ${game.room}` : "",
-    `RTT ${game.rttMs === null ? "–" : `${game.rttMs.toFixed(0)} ms`}`,
-    `${game.tickRate} Hz`,
-    `${(game.bytesPerSecond(now) / 1024).toFixed(1)} KiB/s`,
-    `${game.replica.entities.size} players`,
-    me ? `you: ${me.name} (#${me.id}) ${Math.max(0, me.hp)} hp` : "",
-  ].filter(Boolean).join(" · ");
+  hud.textContent = notice ?? hudText({
+    state,
+    detail: stateDetail,
+    transport: conn.transport,
+    room: game.room,
+    rttMs: game.rttMs,
+    tickRate: game.tickRate,
+    bytesPerSecond: game.bytesPerSecond(now),
+    players: game.replica.entities.size,
+    me: me ?? null,
+  });
   feed.replaceChildren(...game.killFeed.map((k) => Object.assign(document.createElement("li"), { textContent: k.text })));
   requestAnimationFrame(frame);
 }
@@ -137,6 +228,8 @@ Object.assign(window, {
     get state() { return state; },
     get room() { return game.room; },
     get transport() { return conn.transport; },
+    /** Whether the game is on (false on the start screen). */
+    get playing() { return playing; },
     entities: () => game.replica.sorted(),
     feed: () => game.killFeed.map((k) => k.text),
     drop: () => conn.drop(),

@@ -4,7 +4,7 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Subunits per map unit: positions are integers of 1/8 unit. */
 export const SUBUNITS = 8;
 
@@ -39,6 +39,10 @@ export interface EntityState {
   x: number;
   y: number;
   hp: number;
+  /** Scoreboard: players killed, times died, kills since the last death. */
+  kills: number;
+  deaths: number;
+  streak: number;
 }
 
 export interface Change {
@@ -111,9 +115,18 @@ function arr(v: unknown, what: string): unknown[] {
 
 function entityOf(v: unknown): EntityState {
   const a = arr(v, "entity");
-  if (a.length !== 5) fail(`entity has ${a.length} fields`);
+  if (a.length !== 8) fail(`entity has ${a.length} fields`);
   if (typeof a[1] !== "string") fail("entity name: expected a string");
-  return { id: int(a[0], "id"), name: a[1], x: int(a[2], "x"), y: int(a[3], "y"), hp: int(a[4], "hp") };
+  return {
+    id: int(a[0], "id"),
+    name: a[1],
+    x: int(a[2], "x"),
+    y: int(a[3], "y"),
+    hp: int(a[4], "hp"),
+    kills: int(a[5], "kills"),
+    deaths: int(a[6], "deaths"),
+    streak: int(a[7], "streak"),
+  };
 }
 
 const CHANGED_X = 1;

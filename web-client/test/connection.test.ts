@@ -133,6 +133,16 @@ test("a connection dropped on purpose (drop) reconnects without a leave too", ()
   assert.equal(FakeSocket.made.length, 2);
 });
 
+test("a player taken over by another connection (4002) stays closed: no tug of war between tabs", () => {
+  connect();
+  const ws = FakeSocket.made[0];
+  ws.accept();
+  ws.closed(4002, "session taken over by a newer connection");
+  assert.deepEqual(states.at(-1), ["closed", "4002 session taken over by a newer connection"]);
+  mock.timers.tick(60_000);
+  assert.equal(FakeSocket.made.length, 1);
+});
+
 test("a connection left for good can be started again (page back from the cache)", () => {
   const conn = connect();
   FakeSocket.made[0].accept();

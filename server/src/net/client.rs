@@ -102,7 +102,10 @@ impl Client {
             }
             ClientMsg::Join { name, resume, room, .. } => self.join(name, resume, room),
             ClientMsg::Leave => {
+                // The room hears it now, not once the close handshake is over (which a peer
+                // that doesn't answer the close frame can hold up for seconds).
                 self.left_for_good = true;
+                self.end();
                 Err(Close::new(CloseCode::Normal, "bye"))
             }
             ClientMsg::Input(_) | ClientMsg::Ping { .. } if self.joined.is_none() => {

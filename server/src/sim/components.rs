@@ -1,6 +1,7 @@
 //! The components of a player entity. Per-tick state lives in fields (tick numbers, flags),
 //! never in components added or removed each tick: structural changes cost ~400 ns an entity.
 
+use bevy_ecs::entity::Entity;
 use bevy_ecs::prelude::Component;
 use skirmish_shared::{Direction, PlayerId};
 
@@ -29,6 +30,8 @@ pub struct Health {
     pub hp: i32,
     /// The last player whose hit landed: the killer if this one dies.
     pub last_hit_by: PlayerId,
+    /// That player's entity (its scoreboard is counted there).
+    pub last_hit_by_entity: Option<Entity>,
     /// The tick the player died on, while dead.
     pub died_at: Option<u64>,
 }
@@ -75,6 +78,12 @@ impl Controls {
         }
     }
 }
+
+/// The player's scoreboard counters (kills, deaths, streak), changed only by
+/// `life::death_and_respawn` and replicated with the entity (clients count kills from the
+/// frame's `killed` events in between).
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scoreboard(pub skirmish_shared::Score);
 
 /// When the player may attack again.
 #[derive(Component, Debug, Clone, Copy, Default)]

@@ -7,7 +7,7 @@ use skirmish_shared::{Event, Input, ResumeToken, Rules, SUBUNITS};
 use tracing::info;
 
 use super::components::{
-    AttackCooldown, Controls, Health, MAX_MOVES_PER_TICK, Player, Position, Replicated,
+    AttackCooldown, Controls, Health, MAX_MOVES_PER_TICK, Player, Position, Replicated, Scoreboard,
 };
 use super::state::{
     Clock, Inbox, InputDelays, Names, Output, PendingJoin, PendingJoins, PlayerIds, Removed, Seats,
@@ -97,7 +97,13 @@ fn join(
         .spawn((
             Player { id, name },
             Position { x, y },
-            Health { hp: rules.max_hp.min(i32::MAX as u32) as i32, last_hit_by: 0, died_at: None },
+            Health {
+                hp: rules.max_hp.min(i32::MAX as u32) as i32,
+                last_hit_by: 0,
+                last_hit_by_entity: None,
+                died_at: None,
+            },
+            Scoreboard::default(),
             Controls::new(seat),
             AttackCooldown::default(),
             Replicated::default(),
@@ -118,11 +124,14 @@ fn join(
 }
 
 /// A connection is gone. Its player stays in the world, idle, for the grace window, so the
-/// client can come back to it; with no grace window, or when the client said it is leaving
-/// for good, it leaves at once.
+/// client can come back to it; with no grace window it leaves at once. When the client said
+/// it is leaving for good, the window is the short leave grace: a page reload (which sends
+/// the leave as the old page goes) gets the player back, a closed page's player goes within
+/// it.
 pub fn leave(world: &mut World, conn: ConnId, for_good: bool) {
     let now = world.resource::<Clock>().tick;
-    let grace = if for_good { 0 } else { world.resource::<Settings>().resume_grace_ticks };
+    let settings = world.resource::<Settings>();
+    let grace = if for_good { settings.leave_grace_ticks } else { settings.resume_grace_ticks };
     let mut seats = world.resource_mut::<Seats>();
     // Never joined, refused, or already taken over by a newer connection: nothing to do.
     let Some(detached) = seats.sessions.detach(conn, now, grace) else { return };

@@ -19,7 +19,7 @@ use bevy_ecs::prelude::{IntoScheduleConfigs, Schedule, World};
 use crossbeam_channel::Receiver;
 use skirmish_shared::{EntityState, Rules};
 
-use components::{Health, Player, Position};
+use components::{Health, Player, Position, Scoreboard};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -42,6 +42,9 @@ pub struct SimConfig {
     /// Ticks a disconnected player waits in the world for its client to resume (0: leaves at
     /// once).
     pub resume_grace_ticks: u64,
+    /// Ticks a player whose client sent `leave` stays, resumable (a page reload), before it
+    /// goes (0: at once).
+    pub leave_grace_ticks: u64,
     /// Seed of the spawn-point generator (fixed in tests for repeatable games).
     pub seed: u64,
     /// The room's id, told to every player in its welcome.
@@ -55,6 +58,7 @@ impl Default for SimConfig {
             tick_rate: 30,
             max_players: 1000,
             resume_grace_ticks: 30 * 30,
+            leave_grace_ticks: 15,
             seed: 0,
             room: "default".into(),
         }
@@ -84,6 +88,7 @@ impl Simulation {
             tick_rate: config.tick_rate,
             room: config.room.clone(),
             resume_grace_ticks: config.resume_grace_ticks,
+            leave_grace_ticks: config.leave_grace_ticks,
         });
         world.insert_resource(Inbox(inbox));
         world.insert_resource(Clock::default());
@@ -158,14 +163,15 @@ impl Simulation {
     pub fn entities(&mut self) -> Vec<EntityState> {
         let mut out: Vec<EntityState> = self
             .world
-            .query::<(&Player, &Position, &Health)>()
+            .query::<(&Player, &Position, &Health, &Scoreboard)>()
             .iter(&self.world)
-            .map(|(p, pos, h)| EntityState {
+            .map(|(p, pos, h, s)| EntityState {
                 id: p.id,
                 name: p.name.clone(),
                 x: pos.x,
                 y: pos.y,
                 hp: h.hp,
+                score: s.0,
             })
             .collect();
         out.sort_unstable_by_key(|e| e.id);

@@ -14,7 +14,7 @@ use skirmish_shared::codec::{write_entity, write_welcome_header};
 use skirmish_shared::wire::write_array_len;
 use skirmish_shared::{Change, FrameBodyWriter, PlayerId, WelcomeHead};
 
-use super::components::{Health, Player, Position, Replicated};
+use super::components::{Health, Player, Position, Replicated, Scoreboard};
 use super::state::{Clock, KeyframeRequest, Output, PendingJoins, Removed, Settings, TickEvents};
 use crate::link::Welcomed;
 
@@ -37,16 +37,16 @@ pub fn snapshot(
     mut removed: ResMut<Removed>,
     mut output: ResMut<Output>,
     mut scratch: Local<SnapshotScratch>,
-    mut players: Query<(Entity, &Player, &Position, &Health, &mut Replicated)>,
+    mut players: Query<(Entity, &Player, &Position, &Health, &Scoreboard, &mut Replicated)>,
 ) {
     let tick = clock.tick;
     let SnapshotScratch { body, changes, order } = &mut *scratch;
     body.clear();
     changes.clear();
 
-    for (_, player, pos, health, mut rep) in &mut players {
+    for (_, player, pos, health, score, mut rep) in &mut players {
         if !rep.sent {
-            body.spawn(player.id, &player.name, pos.x, pos.y, health.hp);
+            body.spawn(player.id, &player.name, (pos.x, pos.y), health.hp, score.0);
             *rep = Replicated { sent: true, x: pos.x, y: pos.y, hp: health.hp };
             continue;
         }
@@ -94,8 +94,8 @@ pub fn snapshot(
         let mut bytes = Vec::with_capacity(order.len() * 24 + 5);
         write_array_len(&mut bytes, u32::try_from(order.len()).unwrap_or(u32::MAX));
         for &(_, e) in order.iter() {
-            if let Ok((_, p, pos, h, _)) = players.get(e) {
-                write_entity(&mut bytes, p.id, &p.name, pos.x, pos.y, h.hp);
+            if let Ok((_, p, pos, h, score, _)) = players.get(e) {
+                write_entity(&mut bytes, p.id, &p.name, (pos.x, pos.y), h.hp, score.0);
             }
         }
         out.keyframe = Some(Bytes::from(bytes));

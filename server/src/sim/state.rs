@@ -35,6 +35,8 @@ pub struct Settings {
     pub per_tick: TickRules,
     /// Ticks a disconnected player waits in the world for its client to resume.
     pub resume_grace_ticks: u64,
+    /// Ticks a player that left (`leave`) waits, resumable, before it goes.
+    pub leave_grace_ticks: u64,
 }
 
 /// The channel of joins and leaves from the network.
