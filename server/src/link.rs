@@ -113,15 +113,21 @@ pub struct TickOutput {
     pub evictable: usize,
 }
 
-/// Inputs a player uses in one tick at most: one, plus one more to catch up a tick in which
-/// none arrived (inputs bunched up in the network).
-pub const MAX_TAKE: usize = 2;
-
 /// The unit of input arrival times, in microseconds.
 pub const ARRIVAL_UNIT_MICROS: u64 = 32;
 
 /// Inputs a connection may have waiting for the sim at most; more are dropped.
 pub const INPUT_QUEUE_CAPACITY: usize = 8;
+
+/// The deepest a seat's de-jitter buffer aims to be, in inputs (ticks), and the most repeats
+/// of the last direction in a row.
+pub const MAX_TARGET_DEPTH: u8 = 3;
+/// A buffer deeper than its target by more than one for this many ticks in a row is trimmed
+/// by one input (acknowledged, attack kept, not moved): gently, so a client sending a little
+/// faster than the tick never builds up delay, and never gains speed.
+pub const TRIM_AFTER_TICKS: u8 = 15;
+/// Arrivals a seat needs before its stream statistics count.
+const MIN_ARRIVALS: u8 = 4;
 
 /// An input and when it arrived, in the board's clock (see [`InputBoard::now`]). Laid out
 /// by hand so the arrival time sits in what would be the input's padding: 16 bytes, as the
@@ -135,22 +141,40 @@ struct Queued {
     arrived: u16,
 }
 
-/// Inputs waiting to be applied, stored inline, oldest first. The bookkeeping comes first so
-/// that it shares a cache line with the slot's lock and the oldest inputs.
+/// One seat's de-jitter buffer: inputs waiting to be applied, stored inline, oldest first,
+/// and what the seat has learned of its client's stream. The bookkeeping comes first so that
+/// it shares a cache line with the slot's lock and the oldest inputs.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C)]
 struct InputRing {
     start: u8,
     len: u8,
-    /// Inputs the seat's player may still use, as of tick `budget_at` (low 16 bits): one
-    /// more each tick, at most [`MAX_TAKE`] banked. Kept here, beside the lock the sim
-    /// takes anyway, rather than in a component.
-    budget: u8,
-    budget_at: u16,
+    /// Repeats of `last_dir` made while the buffer was dry that no input has matched yet.
+    owed: u8,
+    /// The depth this seat aims for (1..=[`MAX_TARGET_DEPTH`]), from its arrival jitter.
+    target: u8,
+    /// Ticks in a row the buffer was deeper than `target + 1`.
+    deep: u8,
+    /// Ticks since an input was last taken.
+    idle: u8,
+    /// Inputs arrived since the seat was bound (saturating).
+    arrivals: u8,
+    /// When the last input arrived.
+    last_arrival: u16,
+    /// Moving averages of the time between arrivals and of its distance from one tick, in
+    /// arrival units.
+    interval: u16,
+    jitter: u16,
+    /// The direction last applied (or repeated).
+    last_dir: Direction,
     slots: [Queued; INPUT_QUEUE_CAPACITY],
 }
 
 impl InputRing {
+    fn fresh() -> Self {
+        Self { target: 1, ..Self::default() }
+    }
+
     fn push(&mut self, q: Queued) -> bool {
         if usize::from(self.len) == INPUT_QUEUE_CAPACITY {
             return false;
@@ -158,6 +182,10 @@ impl InputRing {
         self.slots[(usize::from(self.start) + usize::from(self.len)) % INPUT_QUEUE_CAPACITY] = q;
         self.len += 1;
         true
+    }
+
+    fn front(&self) -> Option<&Queued> {
+        (self.len > 0).then(|| &self.slots[usize::from(self.start)])
     }
 
     fn pop(&mut self) -> Option<Queued> {
@@ -169,6 +197,57 @@ impl InputRing {
         self.len -= 1;
         Some(q)
     }
+
+    /// Learns from an arrival at `now`, one tick being `tick` units: the interval and jitter
+    /// averages (over about 8 arrivals), and from the jitter the target depth.
+    fn arrived(&mut self, now: u16, tick: u16) {
+        if self.arrivals > 0 {
+            let dt = now.wrapping_sub(self.last_arrival).min(tick.saturating_mul(4));
+            let ewma = |avg: u16, x: u16| -> u16 {
+                (i32::from(avg) + (i32::from(x) - i32::from(avg)) / 8).clamp(0, 65_535) as u16
+            };
+            let dev = dt.abs_diff(tick);
+            if self.arrivals == 1 {
+                (self.interval, self.jitter) = (dt, dev);
+            } else {
+                self.interval = ewma(self.interval, dt);
+                self.jitter = ewma(self.jitter, dev);
+            }
+            // No jitter: one input deep; half a tick of jitter: two; a tick or more: three.
+            let tick32 = u32::from(tick.max(1));
+            let extra = ((u32::from(self.jitter) * 2 + tick32 / 2) / tick32).min(2) as u8;
+            self.target = 1 + extra;
+        }
+        self.arrivals = self.arrivals.saturating_add(1);
+        self.last_arrival = now;
+    }
+
+    /// Whether inputs come as a stream, about one a tick (not a burst, not now and then):
+    /// only then does a dry buffer repeat the last direction.
+    fn streaming(&self, tick: u16) -> bool {
+        self.arrivals >= MIN_ARRIVALS
+            && self.interval >= tick / 2
+            && self.interval <= tick + tick / 2
+    }
+}
+
+/// What one seat does in one tick: at most one step, and the inputs it used.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Taken {
+    /// The step: an input's direction, or a repeat of the last one.
+    pub step: Option<Direction>,
+    /// The step is a repeat (the buffer was dry): not an applied input, no ack.
+    pub repeated: bool,
+    /// The newest input used this tick, if any: the new ack.
+    pub ack: Option<u32>,
+    /// Whether an input used this tick pressed attack.
+    pub attack: bool,
+    /// When the input applied this tick arrived ([`InputBoard::now`]'s clock).
+    pub arrived: Option<u16>,
+    /// Inputs waiting when the tick began (after those matching earlier repeats).
+    pub depth: u8,
+    /// An input was dropped to trim a buffer grown too deep.
+    pub trimmed: bool,
 }
 
 /// One seat's slot: the ring and the generation of the connection allowed to push.
@@ -179,21 +258,35 @@ struct Slot {
     ring: InputRing,
 }
 
-/// Every seat's waiting inputs, in one contiguous array of slots. Readers push into their
+/// Every seat's de-jitter buffer, in one contiguous array of slots. Readers push into their
 /// slot through their [`Route`]; the sim takes from the slots of its players in the order it
 /// iterates them. Each slot has its own lock, held for a few nanoseconds.
+///
+/// Each tick a seat takes exactly one input when it has one, so inputs bunched by the
+/// network come out one a tick. When its buffer is dry, a seat whose client streams inputs
+/// (about one a tick) repeats the last direction, for up to its target depth in a row, rather
+/// than stopping: the player keeps running through a late input. A repeat is not an applied
+/// input and moves no ack; the late input, when it comes with the same direction, is taken as
+/// the one the repeat stood for (acknowledged, not moved again), so the server's path is the
+/// client's. The target depth (1–3) follows the seat's arrival jitter; a buffer deeper than
+/// that by more than one for [`TRIM_AFTER_TICKS`] ticks drops its oldest input. A seat never
+/// moves more than one step a tick, whatever its client sends.
 #[derive(Debug)]
 pub struct InputBoard {
     slots: Box<[std::sync::Mutex<Slot>]>,
     epoch: Instant,
+    /// One tick in arrival units.
+    tick_units: u16,
 }
 
 impl InputBoard {
-    /// A board of `capacity` slots.
-    pub fn new(capacity: usize) -> Self {
+    /// A board of `capacity` slots for a sim ticking `tick_rate` times a second.
+    pub fn new(capacity: usize, tick_rate: u32) -> Self {
+        let tick_micros = 1_000_000 / u64::from(tick_rate.max(1));
         Self {
             slots: (0..capacity).map(|_| std::sync::Mutex::default()).collect(),
             epoch: Instant::now(),
+            tick_units: (tick_micros / ARRIVAL_UNIT_MICROS).clamp(1, 16_000) as u16,
         }
     }
 
@@ -213,40 +306,76 @@ impl InputBoard {
     /// Queues an input through `route`; `false` (dropped) if the route is not (or no longer)
     /// bound, or the slot holds [`INPUT_QUEUE_CAPACITY`] inputs.
     pub fn push(&self, route: &Route, input: Input) -> bool {
+        self.push_at(route, input, self.now())
+    }
+
+    /// [`push`](Self::push) of an input that arrived at `arrived` ([`now`](Self::now)'s clock).
+    fn push_at(&self, route: &Route, input: Input, arrived: u16) -> bool {
         let Some((slot, generation)) = route.get() else { return false };
-        let arrived = self.now();
         self.slot(slot).is_some_and(|mut s| {
-            s.generation == generation
-                && s.ring.push(Queued {
-                    seq: input.seq,
-                    dir: input.dir,
-                    attack: input.attack,
-                    arrived,
-                })
+            if s.generation != generation {
+                return false;
+            }
+            s.ring.arrived(arrived, self.tick_units);
+            s.ring.push(Queued { seq: input.seq, dir: input.dir, attack: input.attack, arrived })
         })
     }
 
-    /// Takes this tick's inputs from `slot`, oldest first, each with its arrival time (see
-    /// [`now`](Self::now)); returns how many. The seat's player gets one input a tick, plus
-    /// one banked from a tick in which it used none: over any span of ticks it uses at most
-    /// one per tick plus one, however many it sends (the rest wait). `tick` is the tick being
-    /// run (only its low bits matter).
-    pub fn take(&self, slot: u32, out: &mut [(Input, u16); MAX_TAKE], tick: u64) -> usize {
-        let Some(mut s) = self.slot(slot) else { return 0 };
-        let tick = tick as u16;
+    /// This tick's step for `slot` (see the type's docs).
+    pub fn take(&self, slot: u32) -> Taken {
+        let mut t = Taken::default();
+        let Some(mut s) = self.slot(slot) else { return t };
+        let tick = self.tick_units;
         let ring = &mut s.ring;
-        let elapsed = usize::from(tick.wrapping_sub(ring.budget_at)).min(MAX_TAKE);
-        let budget = (usize::from(ring.budget) + elapsed).min(MAX_TAKE);
-        let max = budget.min(usize::from(ring.len));
-        ring.budget = (budget - max) as u8;
-        ring.budget_at = tick;
-        let mut n = 0;
-        while n < max {
-            let Some(q) = ring.pop() else { break };
-            out[n] = (Input { seq: q.seq, dir: q.dir, attack: q.attack, seen: 0 }, q.arrived);
-            n += 1;
+        ring.idle = ring.idle.saturating_add(1);
+        // Late inputs the repeats stood for: used, not moved again. One of another direction
+        // ends the match (the repeats stand; the client is corrected).
+        while ring.owed > 0 {
+            let Some(&front) = ring.front() else { break };
+            if front.dir != ring.last_dir {
+                ring.owed = 0;
+                break;
+            }
+            ring.pop();
+            ring.owed -= 1;
+            ring.idle = 0;
+            t.ack = Some(front.seq);
+            t.attack |= front.attack;
         }
-        n
+        if ring.idle > ring.target + 2 {
+            ring.owed = 0; // the client stopped; nothing will match
+        }
+        t.depth = ring.len;
+        if ring.len > ring.target + 1 {
+            ring.deep += 1;
+            if ring.deep >= TRIM_AFTER_TICKS
+                && let Some(q) = ring.pop()
+            {
+                ring.deep = 0;
+                t.ack = Some(q.seq);
+                t.attack |= q.attack;
+                t.trimmed = true;
+            }
+        } else {
+            ring.deep = 0;
+        }
+        if let Some(q) = ring.pop() {
+            t.step = Some(q.dir);
+            t.ack = Some(q.seq);
+            t.attack |= q.attack;
+            t.arrived = Some(q.arrived);
+            ring.last_dir = q.dir;
+            ring.idle = 0;
+        } else if ring.streaming(tick)
+            && ring.owed < ring.target
+            && ring.idle <= ring.target
+            && ring.last_dir != Direction::default()
+        {
+            t.step = Some(ring.last_dir);
+            t.repeated = true;
+            ring.owed += 1;
+        }
+        t
     }
 
     /// Gives `slot` to a new connection: empties it and publishes it on `route`; any route
@@ -254,7 +383,7 @@ impl InputBoard {
     pub fn bind(&self, slot: u32, route: &Route) {
         if let Some(mut s) = self.slot(slot) {
             s.generation = s.generation.wrapping_add(1).max(1);
-            s.ring = InputRing { budget: MAX_TAKE as u8, ..InputRing::default() };
+            s.ring = InputRing::fresh();
             route.set(slot, s.generation);
         }
     }
@@ -263,7 +392,7 @@ impl InputBoard {
     pub fn unbind(&self, slot: u32) {
         if let Some(mut s) = self.slot(slot) {
             s.generation = s.generation.wrapping_add(1).max(1);
-            s.ring = InputRing { budget: MAX_TAKE as u8, ..InputRing::default() };
+            s.ring = InputRing::fresh();
         }
     }
 }
@@ -290,44 +419,144 @@ impl Route {
 mod tests {
     use super::*;
 
-    fn input(seq: u32) -> Input {
-        Input { seq, dir: Direction::default(), attack: false, seen: 0 }
+    /// One tick at 30 Hz, in arrival units.
+    const TICK: u16 = 1041;
+
+    fn input(seq: u32, x: f32) -> Input {
+        Input { seq, dir: Direction::new(x, 0.0).expect("valid"), attack: false, seen: 0 }
+    }
+
+    fn bound() -> (InputBoard, Route) {
+        let board = InputBoard::new(1, 30);
+        let route = Route::default();
+        board.bind(0, &route);
+        (board, route)
+    }
+
+    /// A client streaming one input a tick, each arriving `offsets[i]` units after its tick's
+    /// start; the sim takes at each tick start. Returns each tick's step (x) and ack.
+    fn stream(offsets: &[Option<u16>], x: f32) -> Vec<(f32, Option<u32>, bool)> {
+        let (board, route) = bound();
+        let mut seq = 0;
+        let mut out = Vec::new();
+        // Arrivals before tick k's start: those sent for ticks < k whose offset makes them land
+        // before k·TICK.
+        let mut pending: Vec<(u32, u16)> = Vec::new(); // (tick it lands in, arrival time)
+        for (k, off) in offsets.iter().enumerate() {
+            if let Some(off) = off {
+                let at = (k as u32) * u32::from(TICK) + u32::from(*off);
+                pending.push(((at / u32::from(TICK)) + 1, at as u16));
+            }
+            let tick = k as u32 + 1;
+            let mut landed: Vec<_> = pending.iter().filter(|(t, _)| *t <= tick).copied().collect();
+            pending.retain(|(t, _)| *t > tick);
+            landed.sort_by_key(|&(_, at)| at);
+            for (_, at) in landed {
+                seq += 1;
+                assert!(board.push_at(&route, input(seq, x), at));
+            }
+            let t = board.take(0);
+            out.push((t.step.map_or(0.0, |d| d.x()), t.ack, t.repeated));
+        }
+        out
     }
 
     #[test]
     fn a_rebound_slot_refuses_the_old_route() {
-        let board = InputBoard::new(2);
+        let board = InputBoard::new(2, 30);
         let (old, new) = (Route::default(), Route::default());
-        assert!(!board.push(&old, input(1)), "no slot published yet");
+        assert!(!board.push(&old, input(1, 1.0)), "no slot published yet");
         board.bind(1, &old);
-        assert!(board.push(&old, input(1)));
+        assert!(board.push(&old, input(1, 1.0)));
         board.bind(1, &new);
-        assert!(!board.push(&old, input(2)), "the old connection's route is dead");
-        assert!(board.push(&new, input(1)));
-        let mut out = [(Input::default(), 0u16); MAX_TAKE];
-        assert_eq!(board.take(1, &mut out, 1), 1, "only the new connection's input is there");
-        assert_eq!(out[0].0.seq, 1);
+        assert!(!board.push(&old, input(2, 1.0)), "the old connection's route is dead");
+        assert!(board.push(&new, input(1, 1.0)));
+        assert_eq!(board.take(1).ack, Some(1), "only the new connection's input is there");
         board.unbind(1);
-        assert!(!board.push(&new, input(2)));
+        assert!(!board.push(&new, input(2, 1.0)));
     }
 
     #[test]
-    fn a_seat_uses_at_most_one_input_a_tick_plus_one_banked() {
-        let board = InputBoard::new(1);
-        let route = Route::default();
-        board.bind(0, &route);
+    fn bunched_inputs_come_out_one_a_tick_and_never_faster() {
+        let (board, route) = bound();
         for seq in 1..=8 {
-            assert!(board.push(&route, input(seq)));
+            assert!(board.push_at(&route, input(seq, 1.0), 0), "all at once");
         }
-        let mut out = [(Input::default(), 0u16); MAX_TAKE];
-        let taken: Vec<usize> = (1..=6).map(|tick| board.take(0, &mut out, tick)).collect();
-        assert_eq!(taken, vec![2, 1, 1, 1, 1, 1], "a banked catch-up, then one a tick");
-        assert_eq!(board.take(0, &mut out, 9), 1, "ticks 7, 8 idle: one banked (a tick's worth)");
-        for seq in 9..=12 {
-            assert!(board.push(&route, input(seq)));
+        let taken: Vec<_> = (0..10).map(|_| board.take(0)).collect();
+        let acks: Vec<_> = taken.iter().map(|t| t.ack).collect();
+        let want: Vec<_> = (1..=8).map(Some).chain([None, None]).collect();
+        assert_eq!(acks, want, "one input a tick, in order");
+        assert!(taken.iter().all(|t| !t.repeated), "a burst is not a stream: no repeats");
+        assert!(taken[..8].iter().all(|t| t.step.is_some()));
+    }
+
+    #[test]
+    fn a_late_input_in_a_stream_is_covered_by_a_repeat_and_not_applied_twice() {
+        // Inputs arrive mid-tick; the 7th is a tick and a half late, the 8th on time.
+        let mut offsets = vec![Some(500); 12];
+        offsets[6] = Some(500 + TICK + TICK / 2);
+        let got = stream(&offsets, 1.0);
+        let steps = got.iter().filter(|(x, ..)| *x != 0.0).count();
+        // Every tick after the first moved (the repeat filled the gap)...
+        assert!(got[1..].iter().all(|(x, ..)| *x == 1.0), "no stop: {got:?}");
+        assert!(got.iter().any(|(.., repeated)| *repeated), "the gap was a repeat: {got:?}");
+        // ...the repeat moved no ack...
+        assert!(got.iter().filter(|(.., r)| *r).all(|(_, ack, _)| ack.is_none()), "{got:?}");
+        // ...and the late input, matched to the repeat, did not move the player again: as
+        // many steps as inputs acknowledged.
+        let acked = got.iter().filter_map(|(_, ack, _)| *ack).max().expect("acks");
+        assert_eq!(steps as u32, acked, "{got:?}");
+    }
+
+    #[test]
+    fn the_target_depth_follows_the_arrival_jitter() {
+        let (board, route) = bound();
+        let target = |board: &InputBoard| board.slot(0).expect("slot").ring.target;
+        let mut at = 0u16;
+        for seq in 1..=20 {
+            at = at.wrapping_add(TICK);
+            board.push_at(&route, input(seq, 1.0), at);
+            board.take(0);
         }
-        assert_eq!(board.take(0, &mut out, 12), 2, "idle again: catch up one tick");
-        assert_eq!(board.take(0, &mut out, 13), 1);
+        assert_eq!(target(&board), 1, "a steady stream: one deep");
+        for seq in 21..=60 {
+            // Bunched in pairs: nothing for a tick, then two.
+            at = at.wrapping_add(if seq % 2 == 0 { 2 * TICK } else { 0 });
+            board.push_at(&route, input(seq, 1.0), at);
+            board.take(0);
+        }
+        assert_eq!(target(&board), 3, "a tick of jitter: three deep");
+    }
+
+    #[test]
+    fn more_inputs_than_ticks_are_trimmed_and_give_no_speed() {
+        let (board, route) = bound();
+        let mut at = 0u16;
+        let (mut seq, mut steps, mut trimmed) = (0, 0, 0);
+        for _ in 0..300 {
+            // Two inputs a tick (the queue drops what does not fit).
+            for _ in 0..2 {
+                seq += 1;
+                board.push_at(&route, input(seq, 1.0), at);
+            }
+            at = at.wrapping_add(TICK);
+            let t = board.take(0);
+            steps += usize::from(t.step.is_some());
+            trimmed += usize::from(t.trimmed);
+        }
+        assert!(steps <= 300, "at most one step a tick: {steps}");
+        assert!(trimmed > 0, "a buffer kept too deep is trimmed");
+    }
+
+    #[test]
+    fn a_stopped_stream_repeats_only_a_few_ticks() {
+        // Twenty inputs on time, then nothing.
+        let mut offsets = vec![Some(500); 20];
+        offsets.extend([None; 10]);
+        let got = stream(&offsets, 1.0);
+        let repeats = got.iter().filter(|(.., r)| *r).count();
+        assert!((1..=usize::from(MAX_TARGET_DEPTH)).contains(&repeats), "{repeats}: {got:?}");
+        assert!(got[25..].iter().all(|(x, ..)| *x == 0.0), "then it stops: {got:?}");
     }
 
     #[test]
@@ -340,12 +569,10 @@ mod tests {
 
     #[test]
     fn a_slot_holds_at_most_its_capacity() {
-        let board = InputBoard::new(1);
-        let route = Route::default();
-        board.bind(0, &route);
+        let (board, route) = bound();
         for seq in 1..=INPUT_QUEUE_CAPACITY as u32 {
-            assert!(board.push(&route, input(seq)));
+            assert!(board.push(&route, input(seq, 0.0)));
         }
-        assert!(!board.push(&route, input(99)));
+        assert!(!board.push(&route, input(99, 0.0)));
     }
 }

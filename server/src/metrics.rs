@@ -222,6 +222,15 @@ pub struct RoomMetrics {
     pub skipped_ticks: Counter,
     /// Players in the room (`skirmish_players`).
     pub players: Gauge,
+    /// Ticks a seat's de-jitter buffer was dry and its last direction repeated
+    /// (`skirmish_input_repeats_total`).
+    pub input_repeats: Counter,
+    /// Inputs dropped to trim a de-jitter buffer grown too deep
+    /// (`skirmish_input_trimmed_total`).
+    pub input_trimmed: Counter,
+    /// Mean inputs waiting in a sampled seat's buffer at the start of the last tick
+    /// (`skirmish_input_buffer_depth`).
+    pub input_depth: Gauge<f64, AtomicU64>,
 }
 
 /// Tick counts of rooms already removed, so the server-wide totals still include them.
@@ -253,6 +262,10 @@ pub struct Metrics {
     skipped_ticks: Family<RoomLabel, Counter>,
     /// Per-room player counts.
     players: Family<RoomLabel, Gauge>,
+    /// Per-room de-jitter repeats, trims and depth.
+    input_repeats: Family<RoomLabel, Counter>,
+    input_trimmed: Family<RoomLabel, Counter>,
+    input_depth: Family<RoomLabel, Gauge<f64, AtomicU64>>,
     /// Tick start to frame handed to the kernel, every frame of every room.
     frame_delivery: Histogram,
     /// Frames (and other messages) written to sockets.
@@ -294,6 +307,9 @@ impl Metrics {
         let late_ticks = Family::<RoomLabel, Counter>::default();
         let skipped_ticks = Family::<RoomLabel, Counter>::default();
         let players = Family::<RoomLabel, Gauge>::default();
+        let input_repeats = Family::<RoomLabel, Counter>::default();
+        let input_trimmed = Family::<RoomLabel, Counter>::default();
+        let input_depth = Family::<RoomLabel, Gauge<f64, AtomicU64>>::default();
         let frame_delivery = Histogram::new();
         let frames_sent = Counter::default();
         let bytes_sent = Counter::default();
@@ -317,6 +333,21 @@ impl Metrics {
             "From an input's arrival at the server to the tick that applied it (the inputs of one seat in 8, a different eighth each tick)",
             Unit::Seconds,
             input_delay.clone(),
+        );
+        registry.register(
+            "skirmish_input_repeats",
+            "Ticks a seat's de-jitter buffer was dry and its streaming client's last direction was repeated (underruns)",
+            input_repeats.clone(),
+        );
+        registry.register(
+            "skirmish_input_trimmed",
+            "Inputs dropped (acknowledged, not moved) to trim a de-jitter buffer grown too deep",
+            input_trimmed.clone(),
+        );
+        registry.register(
+            "skirmish_input_buffer_depth",
+            "Mean inputs waiting in a seat's de-jitter buffer at the start of the last tick (the seats of one in 8)",
+            input_depth.clone(),
         );
         registry.register("skirmish_ticks", "Ticks run", ticks.clone());
         registry.register(
@@ -381,6 +412,9 @@ impl Metrics {
             late_ticks,
             skipped_ticks,
             players,
+            input_repeats,
+            input_trimmed,
+            input_depth,
             frame_delivery,
             frames_sent,
             bytes_sent,
@@ -410,6 +444,9 @@ impl Metrics {
                     late_ticks: self.late_ticks.get_or_create_owned(&label),
                     skipped_ticks: self.skipped_ticks.get_or_create_owned(&label),
                     players: self.players.get_or_create_owned(&label),
+                    input_repeats: self.input_repeats.get_or_create_owned(&label),
+                    input_trimmed: self.input_trimmed.get_or_create_owned(&label),
+                    input_depth: self.input_depth.get_or_create_owned(&label),
                 };
                 e.insert(handles).clone()
             }
@@ -433,6 +470,9 @@ impl Metrics {
         self.late_ticks.remove(&label);
         self.skipped_ticks.remove(&label);
         self.players.remove(&label);
+        self.input_repeats.remove(&label);
+        self.input_trimmed.remove(&label);
+        self.input_depth.remove(&label);
     }
 
     /// From a tick's start to one of its frames handed to the kernel, over every frame.

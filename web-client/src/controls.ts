@@ -3,7 +3,9 @@
 // direction while it is pushed, else the keys'; an attack when one was pressed since the last
 // input or while one is held. A tap shorter than a tick still counts: an attack pressed and
 // let go between two inputs goes out in the next, and so does one tick's step for a direction
-// key tapped (or the stick flicked) in between. No DOM here.
+// key tapped (or the stick flicked) in between. When the player stops moving, one input with
+// no direction goes out: the server repeats a streaming client's last direction while its
+// next input is late, and this tells it the stream stopped rather than ran late. No DOM here.
 
 import { type Action, HeldKeys } from "./keys";
 
@@ -20,6 +22,8 @@ export class Controls {
   private attackQueued = false;
   /** A direction newly asked for since the last input: sent once even if let go before it. */
   private tapped: [number, number] | null = null;
+  /** The last input sent moved the player: a stop is owed when nothing is asked any more. */
+  private moving = false;
 
   /** A key went down; returns its action, or null if it is not a game key. */
   keyDown(code: string, key: string): Action | null {
@@ -56,12 +60,19 @@ export class Controls {
     this.attackHeld = false;
     this.attackQueued = false;
     this.tapped = null;
+    // `moving` stays: the next input (a stop) tells the server the stream ended.
   }
 
   /** The direction asked for now: the stick's while it is pushed, else the keys'. */
   direction(): [number, number] {
     const [sx, sy] = this.stick;
     return sx !== 0 || sy !== 0 ? [sx, sy] : this.keys.direction();
+  }
+
+  /** Whether an attack is held now (the space key or the touch button): the page shows your
+   * reach meanwhile. */
+  attacking(): boolean {
+    return this.attackHeld || this.keys.has("attack");
   }
 
   /** The input for this tick, or null when nothing is asked (no input goes out then). Takes
@@ -72,7 +83,9 @@ export class Controls {
     const attack = this.attackQueued || this.attackHeld || this.keys.has("attack");
     this.attackQueued = false;
     this.tapped = null;
-    if (dx === 0 && dy === 0 && !attack) return null;
+    const wasMoving = this.moving;
+    this.moving = dx !== 0 || dy !== 0;
+    if (!this.moving && !attack) return wasMoving ? { dx: 0, dy: 0, attack: false } : null;
     return { dx, dy, attack };
   }
 

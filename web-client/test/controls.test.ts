@@ -20,7 +20,8 @@ test("held keys move every tick until let go; a key-up with Shift held lets go",
   assert.deepEqual(c.take(), { dx: D, dy: D, attack: false });
   c.keyUp("KeyD", "d"); // Shift let go first
   c.keyUp("ArrowDown", "ArrowDown");
-  assert.equal(c.take(), null);
+  assert.deepEqual(c.take(), { dx: 0, dy: 0, attack: false }, "one stop input");
+  assert.equal(c.take(), null, "then nothing");
 });
 
 test("not a game key: nothing", () => {
@@ -47,6 +48,7 @@ test("a direction key tapped between two ticks still steps once", () => {
   c.keyDown("KeyA", "a");
   c.keyUp("KeyA", "a");
   assert.deepEqual(c.take(), { dx: -1, dy: 0, attack: false });
+  assert.deepEqual(c.take(), { dx: 0, dy: 0, attack: false }, "the stop");
   assert.equal(c.take(), null);
 });
 
@@ -56,6 +58,7 @@ test("a held key's auto-repeat doesn't step on after the key-up", () => {
   assert.deepEqual(c.take(), { dx: 0, dy: -1, attack: false });
   c.keyDown("ArrowUp", "ArrowUp"); // repeat
   c.keyUp("ArrowUp", "ArrowUp");
+  assert.deepEqual(c.take(), { dx: 0, dy: 0, attack: false }, "a stop, not a step");
   assert.equal(c.take(), null);
 });
 
@@ -68,6 +71,7 @@ test("the stick moves while pushed, and wins over the keys", () => {
   c.setStick(0, 0);
   assert.deepEqual(c.take(), { dx: -1, dy: 0, attack: false }, "the keys again once the stick is let go");
   c.keyUp("ArrowLeft", "ArrowLeft");
+  assert.deepEqual(c.take(), { dx: 0, dy: 0, attack: false }, "the stop");
   assert.equal(c.take(), null);
 });
 
@@ -76,12 +80,14 @@ test("a stick flicked and let go between two ticks still steps once", () => {
   c.setStick(0, -1);
   c.setStick(0, 0);
   assert.deepEqual(c.take(), { dx: 0, dy: -1, attack: false });
+  assert.deepEqual(c.take(), { dx: 0, dy: 0, attack: false }, "the stop");
   assert.equal(c.take(), null);
-  // Let go after a tick took it: no extra step.
+  // Let go after a tick took it: no extra step, a stop.
   c.setStick(1, 0);
   assert.deepEqual(c.take(), { dx: 1, dy: 0, attack: false });
   c.setStick(0.6, 0.8);
   c.setStick(0, 0);
+  assert.deepEqual(c.take(), { dx: 0, dy: 0, attack: false });
   assert.equal(c.take(), null);
 });
 

@@ -190,7 +190,19 @@ impl Room {
         output.started = Some(started);
         self.metrics.tick_time.record(started.elapsed());
         self.metrics.ticks.inc();
-        self.sim.input_delays().flush_into(&self.metrics.input_delay);
+        let stats = self.sim.input_stats();
+        stats.waits.flush_into(&self.metrics.input_delay);
+        if stats.repeats > 0 {
+            self.metrics.input_repeats.inc_by(std::mem::take(&mut stats.repeats));
+        }
+        if stats.trimmed > 0 {
+            self.metrics.input_trimmed.inc_by(std::mem::take(&mut stats.trimmed));
+        }
+        if stats.depth_samples > 0 {
+            let mean = stats.depth_sum as f64 / stats.depth_samples as f64;
+            self.metrics.input_depth.set(mean);
+            (stats.depth_sum, stats.depth_samples) = (0, 0);
+        }
         self.metrics.players.set(i64::try_from(output.players).unwrap_or(i64::MAX));
         self.handle.players.store(output.players, Ordering::Relaxed);
         self.handle.evictable.store(output.evictable, Ordering::Relaxed);

@@ -46,7 +46,7 @@ impl Health {
 
 /// Inputs per tick a player may use at most: one, plus one more to catch up a tick in which
 /// none arrived (inputs bunched up in the network); the input board enforces it.
-pub const MAX_MOVES_PER_TICK: usize = crate::link::MAX_TAKE;
+pub const MAX_MOVES_PER_TICK: usize = 1;
 
 /// The player's inputs: those waiting, and those applied this tick.
 #[derive(Component, Debug)]

@@ -3,11 +3,11 @@
 
 use bevy_ecs::entity::Entity;
 use bevy_ecs::prelude::{Query, Res, ResMut, World};
-use skirmish_shared::{Event, Input, ResumeToken, Rules, SUBUNITS};
+use skirmish_shared::{Event, ResumeToken, Rules, SUBUNITS};
 use tracing::info;
 
 use super::components::{
-    AttackCooldown, Controls, Health, MAX_MOVES_PER_TICK, Player, Position, Replicated, Scoreboard,
+    AttackCooldown, Controls, Health, Player, Position, Replicated, Scoreboard,
 };
 use super::state::{
     Clock, Inbox, InputDelays, Names, Output, PendingJoin, PendingJoins, PlayerIds, Removed, Seats,
@@ -189,46 +189,45 @@ pub fn spawn_point(rng: &mut fastrand::Rng, rules: &Rules) -> (i32, i32) {
 /// One seat in this many has its inputs' waits recorded each tick.
 pub const DELAY_SAMPLE: u32 = 8;
 
-/// Takes this tick's inputs from each player's slot: one, or two when two are waiting and the
-/// player used no input in an earlier tick since its last catch-up, so inputs that bunched up
-/// in the network catch up at once instead of becoming a standing delay of a tick — but a
-/// client sending more inputs than there are ticks gets no speed from them: over any span of
-/// ticks a player uses at most one input per tick plus one. Inputs beyond that wait in the
-/// slot (the reader drops what doesn't fit). Every player whose ack moved is listed in the tick's output. The wait of
-/// each input from its arrival to this tick is recorded for one seat in
-/// [`DELAY_SAMPLE`] (a different eighth each tick, so every player is sampled in turn): a
-/// histogram entry per input would cost ~10% of a 10k-player tick.
+/// Takes this tick's step from each player's de-jitter buffer ([`crate::link::InputBoard`]):
+/// one input a tick, or a repeat of the last direction while a streaming client's input is
+/// late (not an applied input: no ack). Every player whose ack moved is listed in the tick's
+/// output. The wait of each applied input from its arrival to this tick, and the depth of its
+/// buffer, are recorded for one seat in [`DELAY_SAMPLE`] (a different eighth each tick, so
+/// every player is sampled in turn): a histogram entry per input would cost ~10% of a
+/// 10k-player tick. Repeats and trims are counted for every seat.
 pub fn apply_inputs(
     clock: Res<Clock>,
     seats: Res<Seats>,
     mut output: ResMut<Output>,
-    mut delays: ResMut<InputDelays>,
+    mut stats: ResMut<InputDelays>,
     mut players: Query<(&Player, &mut Controls)>,
 ) {
     let board = &seats.board;
     let now = board.now();
     let phase = (clock.tick % u64::from(DELAY_SAMPLE)) as u32;
-    let mut taken = [(Input::default(), 0u16); MAX_MOVES_PER_TICK];
+    let stats = &mut *stats;
     for (player, mut c) in &mut players {
-        // At most one input a tick plus one banked (the board keeps each seat's budget).
-        let n = board.take(c.slot, &mut taken, clock.tick);
-        if n == 0 && c.move_count == 0 && !c.attack {
+        let t = board.take(c.slot);
+        if t.step.is_none() && t.ack.is_none() && c.move_count == 0 && !c.attack {
             continue; // idle: don't even mark the component changed
         }
-        let sampled = c.slot % DELAY_SAMPLE == phase;
         let c = &mut *c;
-        c.move_count = n as u8;
-        c.attack = false;
-        for (i, &(input, arrived)) in taken.iter().take(n).enumerate() {
-            c.moves[i] = input.dir;
-            c.attack |= input.attack;
-            c.acked = input.seq;
-            if sampled {
-                delays.record_units(now.wrapping_sub(arrived));
+        c.move_count = u8::from(t.step.is_some());
+        c.moves[0] = t.step.unwrap_or_default();
+        c.attack = t.attack;
+        stats.repeats += u64::from(t.repeated);
+        stats.trimmed += u64::from(t.trimmed);
+        if c.slot % DELAY_SAMPLE == phase {
+            stats.depth_sum += u64::from(t.depth);
+            stats.depth_samples += 1;
+            if let Some(arrived) = t.arrived {
+                stats.record_units(now.wrapping_sub(arrived));
             }
         }
-        if n > 0 {
-            output.0.acks.push((player.id, c.acked));
+        if let Some(seq) = t.ack {
+            c.acked = seq;
+            output.0.acks.push((player.id, seq));
         }
     }
 }

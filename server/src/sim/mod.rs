@@ -98,7 +98,7 @@ impl Simulation {
         world.insert_resource(TickEvents::default());
         world.insert_resource(Removed::default());
         world.insert_resource(PendingJoins::default());
-        world.insert_resource(Seats::new(config.max_players));
+        world.insert_resource(Seats::new(config.max_players, config.tick_rate));
         world.insert_resource(InputDelays::default());
         world.insert_resource(KeyframeRequest::default());
         world.insert_resource(Output::default());
@@ -134,9 +134,10 @@ impl Simulation {
         self.world.resource::<Seats>().board.clone()
     }
 
-    /// The input delays counted since the last call, for the room's metrics.
-    pub fn input_delays(&mut self) -> &mut crate::metrics::LocalHistogram {
-        &mut self.world.resource_mut::<InputDelays>().into_inner().0
+    /// The input statistics counted since the last call (waits, repeats, trims, depths),
+    /// for the room's metrics.
+    pub fn input_stats(&mut self) -> &mut InputDelays {
+        self.world.resource_mut::<InputDelays>().into_inner()
     }
 
     /// The session core: who plays whom in this room.

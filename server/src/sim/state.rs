@@ -54,9 +54,10 @@ pub struct Seats {
 }
 
 impl Seats {
-    /// `seats` seats, all free, and a board with a slot for each.
-    pub fn new(seats: usize) -> Self {
-        Self { sessions: Sessions::new(seats), board: Arc::new(InputBoard::new(seats)) }
+    /// `seats` seats, all free, and a board with a slot for each, for a sim ticking
+    /// `tick_rate` times a second.
+    pub fn new(seats: usize, tick_rate: u32) -> Self {
+        Self { sessions: Sessions::new(seats), board: Arc::new(InputBoard::new(seats, tick_rate)) }
     }
 }
 
@@ -148,7 +149,18 @@ pub struct KeyframeRequest(pub Arc<AtomicBool>);
 /// How long this tick's applied inputs waited from arrival, counted locally and flushed to
 /// the room's metrics by its runner (one atomic add per bucket, not per input).
 #[derive(Resource, Debug, Default)]
-pub struct InputDelays(pub LocalHistogram);
+pub struct InputDelays {
+    /// Waits from arrival to application.
+    pub waits: LocalHistogram,
+    /// Repeats of the last direction for a dry buffer (underruns).
+    pub repeats: u64,
+    /// Inputs dropped to trim a buffer grown too deep.
+    pub trimmed: u64,
+    /// Sum of sampled seats' buffer depths (inputs waiting at the start of a tick).
+    pub depth_sum: u64,
+    /// Seats sampled for `depth_sum`.
+    pub depth_samples: u64,
+}
 
 impl InputDelays {
     /// Counts one input that waited `units` of the board's clock
@@ -156,7 +168,7 @@ impl InputDelays {
     #[inline]
     pub fn record_units(&mut self, units: u16) {
         let micros = u64::from(units) * crate::link::ARRIVAL_UNIT_MICROS;
-        self.0.record(std::time::Duration::from_micros(micros));
+        self.waits.record(std::time::Duration::from_micros(micros));
     }
 }
 
