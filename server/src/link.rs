@@ -327,6 +327,20 @@ impl InputBoard {
         let Some(mut s) = self.slot(slot) else { return t };
         let tick = self.tick_units;
         let ring = &mut s.ring;
+        // The common case, a stream on time: nothing owed, not too deep, one input waiting.
+        if ring.owed == 0 && ring.len > 0 && ring.len <= ring.target + 1 {
+            ring.deep = 0;
+            t.depth = ring.len;
+            if let Some(q) = ring.pop() {
+                t.step = Some(q.dir);
+                t.ack = Some(q.seq);
+                t.attack = q.attack;
+                t.arrived = Some(q.arrived);
+                ring.last_dir = q.dir;
+                ring.idle = 0;
+            }
+            return t;
+        }
         ring.idle = ring.idle.saturating_add(1);
         // Late inputs the repeats stood for: used, not moved again. One of another direction
         // ends the match (the repeats stand; the client is corrected).

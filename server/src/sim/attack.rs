@@ -7,7 +7,6 @@
 //! built by counting sort into flat arrays; each living player then looks at the 3×3 cells
 //! around it. Nothing is allocated once the buffers have grown.
 
-use bevy_ecs::entity::Entity;
 use bevy_ecs::prelude::{Local, Query, Res, ResMut};
 use skirmish_shared::{Event, PlayerId, TickRules};
 
@@ -20,7 +19,6 @@ const MAX_CELLS_PER_SIDE: i32 = 2048;
 #[derive(Debug, Clone, Copy)]
 struct Attacker {
     id: PlayerId,
-    entity: Entity,
     x: i32,
     y: i32,
 }
@@ -67,10 +65,7 @@ impl AttackGrid {
             self.starts[i + 1] += self.starts[i];
         }
         self.sorted.clear();
-        self.sorted.resize(
-            self.unsorted.len(),
-            Attacker { id: 0, entity: Entity::PLACEHOLDER, x: 0, y: 0 },
-        );
+        self.sorted.resize(self.unsorted.len(), Attacker { id: 0, x: 0, y: 0 });
         // Fill each cell from its start; `starts[c]` walks forward and is restored below.
         for &(c, a) in &self.unsorted {
             let slot = &mut self.starts[c as usize];
@@ -102,21 +97,21 @@ pub fn attack(
     settings: Res<Settings>,
     mut events: ResMut<TickEvents>,
     mut grid: Local<AttackGrid>,
-    mut players: Query<(Entity, &Player, &Position, &Controls, &mut AttackCooldown, &mut Health)>,
+    mut players: Query<(&Player, &Position, &Controls, &mut AttackCooldown, &mut Health)>,
 ) {
     let t = &settings.per_tick;
     grid.reset(t);
-    for (entity, player, pos, controls, mut cooldown, health) in &mut players {
+    for (player, pos, controls, mut cooldown, health) in &mut players {
         if controls.attack && health.alive() && clock.tick >= cooldown.ready_at {
             cooldown.ready_at = clock.tick + t.cooldown_ticks;
-            grid.push(Attacker { id: player.id, entity, x: pos.x, y: pos.y });
+            grid.push(Attacker { id: player.id, x: pos.x, y: pos.y });
         }
     }
     if grid.unsorted.is_empty() {
         return;
     }
     grid.build();
-    for (_, player, pos, _, _, mut health) in &mut players {
+    for (player, pos, _, _, mut health) in &mut players {
         if !health.alive() {
             continue;
         }
@@ -127,7 +122,6 @@ pub fn attack(
             }
             health.hp = (health.hp - t.damage).max(0);
             health.last_hit_by = a.id;
-            health.last_hit_by_entity = Some(a.entity);
             events.0.push(Event::Attacked { attacker: a.id, target: player.id, hp: health.hp });
             if !health.alive() {
                 break;

@@ -1,7 +1,6 @@
 //! The components of a player entity. Per-tick state lives in fields (tick numbers, flags),
 //! never in components added or removed each tick: structural changes cost ~400 ns an entity.
 
-use bevy_ecs::entity::Entity;
 use bevy_ecs::prelude::Component;
 use skirmish_shared::{Direction, PlayerId};
 
@@ -30,8 +29,6 @@ pub struct Health {
     pub hp: i32,
     /// The last player whose hit landed: the killer if this one dies.
     pub last_hit_by: PlayerId,
-    /// That player's entity (its scoreboard is counted there).
-    pub last_hit_by_entity: Option<Entity>,
     /// The tick the player died on, while dead.
     pub died_at: Option<u64>,
 }

@@ -10,8 +10,8 @@ use super::components::{
     AttackCooldown, Controls, Health, Player, Position, Replicated, Scoreboard,
 };
 use super::state::{
-    Clock, Inbox, InputDelays, Names, Output, PendingJoin, PendingJoins, PlayerIds, Removed, Seats,
-    Settings, SpawnRng, TickEvents,
+    Clock, Inbox, InputDelays, Names, Output, PendingJoin, PendingJoins, PlayerEntities, PlayerIds,
+    Removed, Seats, Settings, SpawnRng, TickEvents,
 };
 use crate::link::{ConnId, Disconnect, DisconnectReason, Inbound, Route};
 use crate::session::{Detached, Refusal, Session};
@@ -97,18 +97,14 @@ fn join(
         .spawn((
             Player { id, name },
             Position { x, y },
-            Health {
-                hp: rules.max_hp.min(i32::MAX as u32) as i32,
-                last_hit_by: 0,
-                last_hit_by_entity: None,
-                died_at: None,
-            },
+            Health { hp: rules.max_hp.min(i32::MAX as u32) as i32, last_hit_by: 0, died_at: None },
             Scoreboard::default(),
             Controls::new(seat),
             AttackCooldown::default(),
             Replicated::default(),
         ))
         .id();
+    world.resource_mut::<PlayerEntities>().0.insert(id, entity);
     let mut seats = world.resource_mut::<Seats>();
     seats.sessions.bind_new(conn, token, id, entity, seat);
     seats.board.bind(seat, route);
@@ -169,6 +165,7 @@ fn remove_player(world: &mut World, token: ResumeToken, session: Session<Entity>
         world.resource_mut::<Names>().release(&name);
     }
     world.despawn(session.entity);
+    world.resource_mut::<PlayerEntities>().0.remove(&session.player);
     info!(player = session.player, "player left");
     world.resource_mut::<TickEvents>().0.push(Event::Left { id: session.player });
     if sent {

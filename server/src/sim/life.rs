@@ -9,12 +9,13 @@ use skirmish_shared::Event;
 
 use super::components::{Health, Player, Position, Scoreboard};
 use super::inputs::spawn_point;
-use super::state::{Clock, Settings, SpawnRng, TickEvents};
+use super::state::{Clock, PlayerEntities, Settings, SpawnRng, TickEvents};
 
 /// Marks new deaths and respawns those whose delay is over.
 pub fn death_and_respawn(
     clock: Res<Clock>,
     settings: Res<Settings>,
+    entities: Res<PlayerEntities>,
     mut rng: ResMut<SpawnRng>,
     mut events: ResMut<TickEvents>,
     mut players: Query<(Entity, &Player, &mut Health, &mut Position)>,
@@ -30,20 +31,15 @@ pub fn death_and_respawn(
                     s.0 = s.0.died();
                 }
                 // A killer that left the room since its hit counts nothing.
-                if let Some(mut s) = health.last_hit_by_entity.and_then(|k| scores.get_mut(k).ok())
-                {
+                let killer = entities.0.get(&health.last_hit_by).copied();
+                if let Some(mut s) = killer.and_then(|k| scores.get_mut(k).ok()) {
                     s.0 = s.0.killed_one();
                 }
             }
             Some(died) if clock.tick >= died + t.respawn_ticks => {
                 let (x, y) = spawn_point(&mut rng.0, &settings.rules);
                 *pos = Position { x, y };
-                *health = Health {
-                    hp: t.max_hp,
-                    last_hit_by: 0,
-                    last_hit_by_entity: None,
-                    died_at: None,
-                };
+                *health = Health { hp: t.max_hp, last_hit_by: 0, died_at: None };
                 events.0.push(Event::Respawned { id: player.id });
             }
             _ => {}

@@ -93,6 +93,7 @@ impl Simulation {
         world.insert_resource(Inbox(inbox));
         world.insert_resource(Clock::default());
         world.insert_resource(PlayerIds::default());
+        world.insert_resource(state::PlayerEntities::default());
         world.insert_resource(Names::default());
         world.insert_resource(SpawnRng(fastrand::Rng::with_seed(config.seed)));
         world.insert_resource(TickEvents::default());

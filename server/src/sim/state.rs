@@ -82,6 +82,11 @@ impl PlayerIds {
     }
 }
 
+/// Each player's entity by id, kept as players join and leave: the few lookups that go by
+/// id (a kill's killer) need no pass over every player.
+#[derive(Resource, Debug, Default)]
+pub struct PlayerEntities(pub std::collections::HashMap<PlayerId, Entity>);
+
 /// The display names in use in this room (compared without case), so that each is unique.
 #[derive(Resource, Debug, Default)]
 pub struct Names(std::collections::HashSet<String>);
