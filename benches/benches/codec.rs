@@ -12,6 +12,7 @@ fn codec(c: &mut Criterion) {
         dir: Direction::new(0.6, -0.8).expect("valid"),
         attack: true,
         seen: 1_000_000,
+        shown: 0,
     })
     .encode();
     let join = ClientMsg::Join {

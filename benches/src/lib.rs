@@ -120,7 +120,7 @@ impl Arena {
             let angle = self.rng.f32() * std::f32::consts::TAU;
             let dir = Direction::new(angle.cos(), angle.sin()).unwrap_or_default();
             let attack = self.rng.f32() < attack_fraction;
-            let input = Input { seq: self.seq, dir, attack, seen: 0 };
+            let input = Input { seq: self.seq, dir, attack, seen: 0, shown: 0 };
             let _ = client.send_input(input);
         }
     }

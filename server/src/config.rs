@@ -83,6 +83,10 @@ pub struct Config {
     /// it, short enough that a closed page's player is gone within a second (0: at once).
     #[arg(long, env = "SKIRMISH_LEAVE_GRACE_MS", default_value_t = 500)]
     pub leave_grace_ms: u64,
+    /// Milliseconds back in time an attack may be resolved, to the tick its client was
+    /// showing (lag compensation); never further (0: attacks resolve against the present).
+    #[arg(long, env = "SKIRMISH_MAX_REWIND_MS", default_value_t = 250)]
+    pub max_rewind_ms: u64,
     /// Milliseconds a client may leave its frame queue full before it is disconnected.
     #[arg(long, env = "SKIRMISH_STALL_TIMEOUT_MS", default_value_t = 5000)]
     pub stall_timeout_ms: u64,
@@ -187,6 +191,7 @@ impl Default for Config {
             stall_timeout_ms: 5000,
             resume_grace_ms: 30_000,
             leave_grace_ms: 500,
+            max_rewind_ms: 250,
             max_connections_per_ip: 64,
             cap_loopback: false,
             joins_per_ip_per_sec: 1.0,
@@ -234,6 +239,9 @@ impl Config {
             max_players: self.max_players_per_room as usize,
             resume_grace_ticks: self.ms_to_ticks(self.resume_grace_ms),
             leave_grace_ticks: self.ms_to_ticks(self.leave_grace_ms),
+            max_rewind_ticks: self
+                .ms_to_ticks(self.max_rewind_ms)
+                .min(crate::sim::MAX_REWIND_TICKS),
             seed: self.seed.unwrap_or_else(|| fastrand::u64(..)),
             room: String::new(),
         }

@@ -139,6 +139,8 @@ struct Queued {
     dir: Direction,
     attack: bool,
     arrived: u16,
+    /// The low 16 bits of the tick the client was showing (0: not said).
+    shown: u16,
 }
 
 /// One seat's de-jitter buffer: inputs waiting to be applied, stored inline, oldest first,
@@ -248,6 +250,9 @@ pub struct Taken {
     pub depth: u8,
     /// An input was dropped to trim a buffer grown too deep.
     pub trimmed: bool,
+    /// The low 16 bits of the tick the client was showing when it pressed this tick's attack
+    /// (0: not said).
+    pub shown: u16,
 }
 
 /// One seat's slot: the ring and the generation of the connection allowed to push.
@@ -317,7 +322,13 @@ impl InputBoard {
                 return false;
             }
             s.ring.arrived(arrived, self.tick_units);
-            s.ring.push(Queued { seq: input.seq, dir: input.dir, attack: input.attack, arrived })
+            s.ring.push(Queued {
+                seq: input.seq,
+                dir: input.dir,
+                attack: input.attack,
+                arrived,
+                shown: input.shown as u16,
+            })
         })
     }
 
@@ -335,6 +346,7 @@ impl InputBoard {
                 t.step = Some(q.dir);
                 t.ack = Some(q.seq);
                 t.attack = q.attack;
+                t.shown = if q.attack { q.shown } else { 0 };
                 t.arrived = Some(q.arrived);
                 ring.last_dir = q.dir;
                 ring.idle = 0;
@@ -355,6 +367,9 @@ impl InputBoard {
             ring.idle = 0;
             t.ack = Some(front.seq);
             t.attack |= front.attack;
+            if front.attack {
+                t.shown = front.shown;
+            }
         }
         if ring.idle > ring.target + 2 {
             ring.owed = 0; // the client stopped; nothing will match
@@ -369,6 +384,9 @@ impl InputBoard {
                 t.ack = Some(q.seq);
                 t.attack |= q.attack;
                 t.trimmed = true;
+                if q.attack {
+                    t.shown = q.shown;
+                }
             }
         } else {
             ring.deep = 0;
@@ -378,6 +396,9 @@ impl InputBoard {
             t.ack = Some(q.seq);
             t.attack |= q.attack;
             t.arrived = Some(q.arrived);
+            if q.attack {
+                t.shown = q.shown;
+            }
             ring.last_dir = q.dir;
             ring.idle = 0;
         } else if ring.streaming(tick)
@@ -437,7 +458,7 @@ mod tests {
     const TICK: u16 = 1041;
 
     fn input(seq: u32, x: f32) -> Input {
-        Input { seq, dir: Direction::new(x, 0.0).expect("valid"), attack: false, seen: 0 }
+        Input { seq, dir: Direction::new(x, 0.0).expect("valid"), attack: false, seen: 0, shown: 0 }
     }
 
     fn bound() -> (InputBoard, Route) {
@@ -575,9 +596,9 @@ mod tests {
 
     #[test]
     fn a_queued_input_takes_no_more_room_than_the_input() {
-        // The sim's part of an input (seq, direction, attack) and the arrival stamp: 16 bytes,
-        // the client's `seen` left with the reader.
-        assert_eq!(std::mem::size_of::<Queued>(), 16);
+        // The sim's part of an input (seq, direction, attack, the shown tick's low bits) and the
+        // arrival stamp: 20 bytes, the client's `seen` left with the reader.
+        assert_eq!(std::mem::size_of::<Queued>(), 20);
         assert!(std::mem::size_of::<Queued>() <= std::mem::size_of::<Input>());
     }
 

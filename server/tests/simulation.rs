@@ -95,6 +95,11 @@ impl Harness {
     }
 
     fn input(&mut self, conn: ConnId, x: f32, y: f32, attack: bool) -> u32 {
+        self.input_showing(conn, x, y, attack, 0)
+    }
+
+    /// An input made while the client showed the others at tick `shown` (0: not said).
+    fn input_showing(&mut self, conn: ConnId, x: f32, y: f32, attack: bool, shown: u64) -> u32 {
         let c = self.clients.get_mut(&conn).expect("known client");
         c.seq += 1;
         let input = Input {
@@ -102,6 +107,7 @@ impl Harness {
             dir: Direction::new(x, y).expect("valid direction"),
             attack,
             seen: 0,
+            shown,
         };
         // As the connection's reader does: a full queue drops the input.
         let _ = c.local.send_input(input);
@@ -437,6 +443,47 @@ fn the_scoreboard_counts_kills_deaths_and_streaks_on_server_and_clients_alike() 
     h.assert_replicas_match();
 }
 
+/// Lag compensation: an attack is judged against where the others were at the tick its
+/// client was showing, within the rewind limit (8 ticks, 250 ms at 30 Hz), never further.
+#[test]
+fn an_attack_rewinds_to_the_tick_shown_within_the_limit_only() {
+    let config = SimConfig {
+        rules: Rules { attack_cooldown_ms: 0, ..Rules::default() },
+        max_rewind_ticks: 8,
+        ..Harness::rules()
+    };
+    let mut h = Harness::new(config);
+    let (a, ia) = h.join_at(400, 400);
+    let (b, ib) = h.join_at(480, 400); // exactly at the attack range (80 subunits)
+    h.step();
+    let in_range_at = h.room.sim.tick();
+    // B steps out of range: 3 steps right.
+    for _ in 0..3 {
+        h.input(b, 1.0, 0.0, false);
+        h.step();
+    }
+    assert_eq!(h.server_entity(ib).x, 480 + 3 * 27);
+    let hit = |h: &mut Harness| h.server_entity(ib).hp < 100;
+    // Now, from where B is: a miss.
+    h.input_showing(a, 0.0, 0.0, true, 0);
+    h.step();
+    assert!(!hit(&mut h), "no rewind: B is out of range now");
+    // As A's screen showed it 4 ticks ago: in range: a hit.
+    h.input_showing(a, 0.0, 0.0, true, in_range_at);
+    h.step();
+    assert_eq!(h.server_entity(ib).hp, 90, "the hit A saw counts");
+    assert!(h.events(a).contains(&Event::Attacked { attacker: ia, target: ib, hp: 90 }));
+    // B keeps out of range for longer than the limit; a screen that old is not believed: the
+    // rewind stops 8 ticks back, where B was already out of range.
+    for _ in 0..8 {
+        h.step();
+    }
+    h.input_showing(a, 0.0, 0.0, true, in_range_at);
+    h.step();
+    assert_eq!(h.server_entity(ib).hp, 90, "beyond the rewind limit: a miss");
+    h.assert_replicas_match();
+}
+
 #[test]
 fn leaving_is_seen_by_everyone() {
     let mut h = Harness::new(Harness::rules());
@@ -662,6 +709,7 @@ fn resume_and_takeover_keep_one_connection_per_player() {
         dir: Direction::default(),
         attack: false,
         seen: 0,
+        shown: 0,
     }));
     let seq = h.input(b, 1.0, 0.0, false);
     h.step();

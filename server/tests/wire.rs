@@ -304,6 +304,7 @@ impl Player {
             dir: Direction::new(x, y).expect("valid direction"),
             attack,
             seen: 0,
+            shown: 0,
         };
         assert!(self.conn.send(ClientMsg::Input(input).encode()).await, "input refused");
         self.seq
@@ -607,9 +608,14 @@ async fn bad_input_never_hurts_the_server(t: Transport) {
     assert_eq!(code, 1008, "second join");
 
     // Before join, and with the wrong protocol version.
-    let input =
-        ClientMsg::Input(Input { seq: 1, dir: Direction::default(), attack: false, seen: 0 })
-            .encode();
+    let input = ClientMsg::Input(Input {
+        seq: 1,
+        dir: Direction::default(),
+        attack: false,
+        seen: 0,
+        shown: 0,
+    })
+    .encode();
     match t {
         Transport::WebSocket => {
             let mut early = connect(app.addr).await;
@@ -930,6 +936,7 @@ async fn sequence_numbers_going_back_are_dropped_and_absurd_jumps_close(t: Trans
             dir: Direction::new(0.0, 1.0).expect("dir"),
             attack: false,
             seen: 0,
+            shown: 0,
         })
         .encode()
     };
@@ -952,7 +959,7 @@ async fn a_flood_of_inputs_closes_with_1008_and_others_play_on(t: Transport) {
     let mut ok = Player::join(&app, "ok").await;
     let mut flood = Player::join(&app, "flood").await;
     for seq in 1..=2_000u32 {
-        let input = Input { seq, dir: Direction::default(), attack: false, seen: 0 };
+        let input = Input { seq, dir: Direction::default(), attack: false, seen: 0, shown: 0 };
         if !flood.conn.send(ClientMsg::Input(input).encode()).await {
             break; // the server closed on us
         }
@@ -1097,6 +1104,7 @@ async fn ten_percent_of_clients_stalled_do_not_slow_the_others() {
                     dir: Direction::new(1.0, 0.0).expect("dir"),
                     attack: false,
                     seen: 0,
+                    shown: 0,
                 };
                 let _ = tokio::time::timeout(
                     Duration::from_millis(5),
@@ -1502,7 +1510,7 @@ async fn two_inputs_per_tick_give_no_speed_and_are_a_flood(t: Transport) {
             _ = interval.tick() => {
                 for _ in 0..2 {
                     cheat.seq += 1;
-                    let input = Input { seq: cheat.seq, dir: Direction::new(1.0, 0.0).expect("dir"), attack: false, seen: 0 };
+                    let input = Input { seq: cheat.seq, dir: Direction::new(1.0, 0.0).expect("dir"), attack: false, seen: 0, shown: 0 };
                     let _ = cheat.conn.send(ClientMsg::Input(input).encode()).await;
                 }
             }
@@ -1675,7 +1683,7 @@ async fn stopped_reader_is_dropped(config: Config) {
         while tokio::time::Instant::now() < until {
             interval.tick().await;
             seq += 1;
-            let input = Input { seq, dir: Direction::default(), attack: false, seen: 0 };
+            let input = Input { seq, dir: Direction::default(), attack: false, seen: 0, shown: 0 };
             let sent = tokio::time::timeout(
                 Duration::from_millis(100),
                 stalled.send(Message::Binary(ClientMsg::Input(input).encode().into())),
@@ -1740,6 +1748,7 @@ async fn report_and_read(mut p: Player, run: Duration, read_pause: Duration) -> 
             dir: Direction::new(x, 0.0).expect("dir"),
             attack: false,
             seen: p.replica.tick,
+            shown: 0,
         };
         assert!(p.conn.send(ClientMsg::Input(input).encode()).await, "sent");
         if !read_pause.is_zero() {
@@ -2257,8 +2266,14 @@ async fn bad_polling_requests_get_clear_answers_and_cost_nothing() {
     // Too many inputs in one batch: the flood rule, as over WebSocket.
     let inputs: Vec<Vec<u8>> = (1..=200u32)
         .map(|seq| {
-            ClientMsg::Input(Input { seq, dir: Direction::default(), attack: false, seen: 0 })
-                .encode()
+            ClientMsg::Input(Input {
+                seq,
+                dir: Direction::default(),
+                attack: false,
+                seen: 0,
+                shown: 0,
+            })
+            .encode()
         })
         .collect();
     let batch = poll_client::write_batch(inputs.iter().map(Vec::as_slice));
@@ -2402,5 +2417,160 @@ async fn a_polling_body_sent_too_slowly_gets_408() {
     );
     let answer = raw_request(app.addr, head.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    app.shutdown().await;
+}
+
+/// A batch whose body arrives after its session ended (here: a leave sent meanwhile on
+/// another connection) is refused: it can't place a player the room would never hear leave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_arrives_after_its_session_ended_is_refused() {
+    let app = TestApp::spawn(with_grace(30_000)).await;
+    let (sid, _) = poll_join(app.addr, "p").await;
+    let rejoin = poll_client::write_batch([quick_join("again", None).as_slice()]);
+    // The head of a POST, its body held back.
+    let mut held = TcpStream::connect(app.addr).await.expect("connect");
+    let head = format!(
+        "POST /poll/{sid} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+        app.addr,
+        rejoin.len()
+    );
+    held.write_all(head.as_bytes()).await.expect("head");
+    // Meanwhile the session ends (a leave), and its poller reads the close.
+    let leave = poll_client::write_batch([ClientMsg::Leave.encode().as_slice()]);
+    let res = poll_client::send(&mut HttpConn::new(app.addr), &sid, &leave).await.expect("answer");
+    assert_eq!(res.status, 204);
+    let got = poll_client::poll(&mut HttpConn::new(app.addr), &sid).await.expect("answer");
+    assert_eq!(got.expect("200").close, Some((1000, "bye".into())));
+    // The held body comes now: refused, and nobody joined.
+    held.write_all(&rejoin).await.expect("body");
+    let mut answer = vec![0u8; 512];
+    let n =
+        tokio::time::timeout(WAIT, held.read(&mut answer)).await.expect("answered").expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 410"), "{answer}");
+    let mut watcher = Player::join(&app, "watcher").await;
+    sync(&mut watcher).await;
+    assert!(
+        watcher.replica.entities.values().all(|e| e.name != "again"),
+        "no player was placed: {:?}",
+        watcher.replica.entities
+    );
+    app.shutdown().await;
+}
+
+/// Sending is not polling: a client that posts inputs but never polls is lost at the idle
+/// timeout (4003), as a silent one is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poller_that_sends_but_never_polls_is_lost_at_the_idle_timeout() {
+    let app = TestApp::spawn(Config { idle_timeout_ms: 500, ..TestApp::arena() }).await;
+    let (sid, _) = poll_join(app.addr, "p").await;
+    let mut post = HttpConn::new(app.addr);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut seq = 0;
+    let status = loop {
+        assert!(tokio::time::Instant::now() < deadline, "never lost");
+        seq += 1;
+        let input = ClientMsg::Input(Input {
+            seq,
+            dir: Direction::default(),
+            attack: false,
+            seen: 0,
+            shown: 0,
+        })
+        .encode();
+        let res = poll_client::send(&mut post, &sid, &poll_client::write_batch([input.as_slice()]))
+            .await
+            .expect("answer");
+        if res.status != 204 {
+            break res;
+        }
+        // At the tick rate: sending, never reading.
+        tokio::time::sleep(Duration::from_millis(33)).await;
+    };
+    assert_eq!(status.status, 410, "{}", status.text());
+    assert!(status.text().contains("4003"), "{}", status.text());
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_polling_session_gives_back_its_place_under_the_caps() {
+    let app = TestApp::spawn(Config {
+        max_connections_per_ip: 2,
+        cap_loopback: true,
+        ..TestApp::arena()
+    })
+    .await;
+    // The HTTP connection (1) and one session (2): the address is full.
+    let mut http = HttpConn::new(app.addr);
+    let (sid, _) = poll_client::join(&mut http, &quick_join("a", None)).await.expect("join a");
+    let res = http.request("POST", "/poll", &quick_join("b", None)).await.expect("answer");
+    assert_eq!(res.status, 503, "full");
+    let leave = poll_client::write_batch([ClientMsg::Leave.encode().as_slice()]);
+    assert_eq!(poll_client::send(&mut http, &sid, &leave).await.expect("answer").status, 204);
+    // The session ends at once (no grace for the connection; the player's leave grace is the
+    // room's business): the next join from the address fits.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let _second = loop {
+        let mut other = HttpConn::new(app.addr);
+        if let Ok(joined) = poll_client::join(&mut other, &quick_join("b", None)).await {
+            break (other, joined);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the ended session's place never freed");
+        drop(other);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    drop(http);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_join_from_a_foreign_page_is_refused() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let join = quick_join("p", None);
+    let head = format!(
+        "POST /poll HTTP/1.1\r\nHost: {}\r\nOrigin: https://evil.example\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        app.addr,
+        join.len()
+    );
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&join);
+    let answer = raw_request(app.addr, &bytes).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("origin not allowed"), "{answer}");
+    app.shutdown().await;
+}
+
+/// At shutdown a poller between two `GET`s still reads its 1001 on its next one: the server
+/// keeps its HTTP connections up until each poller has read its close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poller_between_two_gets_reads_its_1001_at_shutdown() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut http = HttpConn::new(app.addr);
+    let (sid, _) = poll_client::join(&mut http, &quick_join("p", None)).await.expect("join");
+    let TestApp { mut stop, server, addr, .. } = app;
+    let _ = stop.take().map(|s| s.send(()));
+    // The server is shutting down (its listener closes); this poller has no GET waiting.
+    eventually("the listener to close", || async move { TcpStream::connect(addr).await.is_err() })
+        .await;
+    let got = poll_client::poll(&mut http, &sid).await.expect("answer on the open connection");
+    assert_eq!(got.expect("200").close, Some((1001, "server shutting down".into())));
+    tokio::time::timeout(WAIT, server).await.expect("stopped").expect("no panic").expect("Ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_polling_body_over_64_kib_gets_413() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let (sid, _) = poll_join(app.addr, "p").await;
+    let mut bytes = format!(
+        "POST /poll/{sid} HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        app.addr
+    )
+    .into_bytes();
+    for _ in 0..(64 * 1024 + 1) {
+        bytes.extend_from_slice(b"1\r\n\0\r\n");
+    }
+    bytes.extend_from_slice(b"0\r\n\r\n");
+    let answer = raw_request(app.addr, &bytes).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(200)]);
     app.shutdown().await;
 }

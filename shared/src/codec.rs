@@ -116,15 +116,26 @@ impl ClientMsg {
                 }
             }
             ClientMsg::Input(i) => {
-                // `seen` is optional on the wire: 0 (not said) is left out.
-                write_array_len(&mut out, if i.seen == 0 { 5 } else { 6 });
+                // `seen` and `shown` are optional on the wire: trailing zeros (not said) are
+                // left out; `shown` needs `seen` before it.
+                let fields = if i.shown != 0 {
+                    7
+                } else if i.seen != 0 {
+                    6
+                } else {
+                    5
+                };
+                write_array_len(&mut out, fields);
                 write_int(&mut out, client_tag::INPUT);
                 write_uint(&mut out, u64::from(i.seq));
                 write_f32(&mut out, i.dir.x());
                 write_f32(&mut out, i.dir.y());
                 write_bool(&mut out, i.attack);
-                if i.seen != 0 {
+                if fields >= 6 {
                     write_uint(&mut out, i.seen);
+                }
+                if fields == 7 {
+                    write_uint(&mut out, i.shown);
                 }
             }
             ClientMsg::Ping { client_time } => {
@@ -173,17 +184,18 @@ impl ClientMsg {
                 ClientMsg::Join { protocol_version, name, resume, room }
             }
             client_tag::INPUT => {
-                if len != 6 {
+                if len != 6 && len != 7 {
                     arity(5)?;
                 }
                 let seq = r.int_as()?;
                 let x = r.number()? as f32;
                 let y = r.number()? as f32;
                 let attack = r.bool()?;
-                let seen = if len == 6 { r.int_as()? } else { 0 };
+                let seen = if len >= 6 { r.int_as()? } else { 0 };
+                let shown = if len == 7 { r.int_as()? } else { 0 };
                 r.finish()?;
                 let dir = Direction::new(x, y)?;
-                return Ok(ClientMsg::Input(Input { seq, dir, attack, seen }));
+                return Ok(ClientMsg::Input(Input { seq, dir, attack, seen, shown }));
             }
             client_tag::PING => {
                 arity(2)?;
@@ -654,12 +666,26 @@ mod tests {
                 room: Some("x".repeat(40)),
             },
             ClientMsg::Join { protocol_version: 7, name: None, resume: None, room: None },
-            ClientMsg::Input(Input { seq: 70_000, dir: dir(0.6, -0.8), attack: true, seen: 0 }),
+            ClientMsg::Input(Input {
+                seq: 70_000,
+                dir: dir(0.6, -0.8),
+                attack: true,
+                seen: 0,
+                shown: 0,
+            }),
             ClientMsg::Input(Input {
                 seq: 70_001,
                 dir: dir(0.0, 1.0),
                 attack: false,
                 seen: 1 << 40,
+                shown: 0,
+            }),
+            ClientMsg::Input(Input {
+                seq: 70_002,
+                dir: dir(0.0, 1.0),
+                attack: true,
+                seen: 900,
+                shown: 897,
             }),
             ClientMsg::Ping { client_time: 123_456 },
             ClientMsg::Leave,
@@ -784,20 +810,27 @@ mod tests {
                 DecodeError::LengthTooLarge,
             ),
             (&[0x91, 0x91, 0x91, 0x91], DecodeError::Type("integer")),
-            // input: 4 or 7 fields; a `seen` that is not a non-negative integer
+            // input: 4 or 8 fields; a `seen` or `shown` that is not a non-negative integer
             (&[0x94, 0x01, 0x01, 0x00, 0x00], DecodeError::Arity { tag: 1, len: 4 }),
             (
-                &[0x97, 0x01, 0x01, 0x00, 0x00, 0xc2, 0x05, 0x05],
-                DecodeError::Arity { tag: 1, len: 7 },
+                &[0x98, 0x01, 0x01, 0x00, 0x00, 0xc2, 0x05, 0x05, 0x05],
+                DecodeError::Arity { tag: 1, len: 8 },
             ),
+            (&[0x97, 0x01, 0x01, 0x00, 0x00, 0xc2, 0x05, 0xc0], DecodeError::Type("integer")),
             (&[0x96, 0x01, 0x01, 0x00, 0x00, 0xc2, 0xc0], DecodeError::Type("integer")),
             (&[0x96, 0x01, 0x01, 0x00, 0x00, 0xc2, 0xff], DecodeError::Range),
         ];
         for (bytes, want) in cases {
             assert_eq!(ClientMsg::decode(bytes), Err(*want), "{bytes:02x?}");
         }
-        let mut nan =
-            ClientMsg::Input(Input { seq: 1, dir: dir(0.0, 0.0), attack: false, seen: 0 }).encode();
+        let mut nan = ClientMsg::Input(Input {
+            seq: 1,
+            dir: dir(0.0, 0.0),
+            attack: false,
+            seen: 0,
+            shown: 0,
+        })
+        .encode();
         let at = nan.len() - 10; // first f32 payload
         nan[at..at + 4].copy_from_slice(&f32::NAN.to_be_bytes());
         assert_eq!(ClientMsg::decode(&nan), Err(DecodeError::Input(InputError::NotFinite)));

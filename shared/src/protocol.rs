@@ -99,6 +99,11 @@ pub struct Input {
     /// if it does not say. The server uses it to keep a slow reader's stream fresh: a client
     /// falling behind what it was sent gets a keyframe instead of a backlog of old frames.
     pub seen: u64,
+    /// The tick the client was showing the other players at when it made this input (it
+    /// draws them a little in the past, between received ticks), or 0 if it does not say. An
+    /// attack is resolved against the other players' positions at that tick, within the
+    /// server's rewind limit (lag compensation).
+    pub shown: u64,
 }
 
 /// Client → server.

@@ -39,6 +39,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 dir: Direction::new(1.0, 0.0).expect("valid"),
                 attack: true,
                 seen: 0,
+                shown: 0,
             })
             .encode(),
         ),
@@ -49,6 +50,18 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 dir: Direction::new(0.0, -1.0).expect("valid"),
                 attack: false,
                 seen: 300,
+                shown: 0,
+            })
+            .encode(),
+        ),
+        (
+            "input-shown",
+            ClientMsg::Input(Input {
+                seq: 9,
+                dir: Direction::new(1.0, 0.0).expect("valid"),
+                attack: true,
+                seen: 300,
+                shown: 296,
             })
             .encode(),
         ),
@@ -145,6 +158,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 dir: Direction::new(1.0, 0.0).expect("valid"),
                 attack: true,
                 seen: 0,
+                shown: 0,
             };
             batch::push_message(&mut out, &ClientMsg::Input(input).encode());
             batch::push_message(&mut out, &ClientMsg::Ping { client_time: 1000 }.encode());

@@ -178,19 +178,22 @@ fn joins() -> Vec<Value> {
 /// no integral component: the client's encoder writes integral numbers as integers (which the
 /// server accepts too), so only these are byte-for-byte the same on both sides.
 fn inputs() -> Vec<Value> {
-    let cases: [(u32, f32, f32, bool, u64); 4] = [
-        (1, 0.6, -0.8, false, 0),
-        (7, -0.8, 0.6, true, 300),
-        (70_000, 0.28, 0.96, false, 70_000),
-        (u32::MAX, -0.6, -0.8, true, (1 << 32) + 5),
+    let cases: [(u32, f32, f32, bool, u64, u64); 6] = [
+        (1, 0.6, -0.8, false, 0, 0),
+        (7, -0.8, 0.6, true, 300, 0),
+        (70_000, 0.28, 0.96, false, 70_000, 0),
+        (u32::MAX, -0.6, -0.8, true, (1 << 32) + 5, 0),
+        // With the tick the client was showing (lag compensation).
+        (8, 0.6, 0.8, true, 300, 296),
+        (9, -0.28, 0.96, true, 70_000, 69_996),
     ];
     cases
         .into_iter()
-        .map(|(seq, x, y, attack, seen)| {
+        .map(|(seq, x, y, attack, seen, shown)| {
             let dir = Direction::new(x, y).expect("valid direction");
-            let input = ClientMsg::Input(Input { seq, dir, attack, seen });
+            let input = ClientMsg::Input(Input { seq, dir, attack, seen, shown });
             json!({ "seq": seq, "dx": x, "dy": y, "attack": attack, "seen": seen,
-                    "bytes": hex(&input.encode()) })
+                    "shown": shown, "bytes": hex(&input.encode()) })
         })
         .collect()
 }

@@ -1,7 +1,10 @@
 // The client's game state: applies server messages, predicts the player's own square,
-// interpolates everyone else, and keeps what the screen shows (effects, kill feed, stats).
-// No DOM here, so tests can drive it directly.
+// interpolates everyone else, and keeps what the screen shows (effects with the damage each
+// hit did, the kill feed, your death and respawn, stats). No DOM here, so tests can drive it
+// directly.
 
+import type { Death } from "./banner";
+import type { FeedEntry } from "./feed";
 import { Glider } from "./glide";
 import { Interpolator } from "./interpolation";
 import { perTick, type TickRules } from "./movement";
@@ -26,7 +29,13 @@ export interface Effect {
   x: number;
   y: number;
   at: number; // local seconds
+  /** A hit's damage (the hp it took) and who struck it. */
+  amount?: number;
+  by?: number;
 }
+
+/** Kept for the kill feed (the page shows the last few seconds of it). */
+const FEED_KEPT = 20;
 
 export class Game {
   playerId = 0;
@@ -39,7 +48,11 @@ export class Game {
   private glider = new Glider(Infinity);
   tickRules: TickRules | null = null;
   effects: Effect[] = [];
-  killFeed: { text: string; at: number }[] = [];
+  killFeed: FeedEntry[] = [];
+  /** Your player's death while it lasts: who killed it and when the event arrived. */
+  death: Death | null = null;
+  /** When your player last respawned (local seconds). */
+  respawnedAt = -Infinity;
   private seq = 0;
   /** When your last swing was drawn (local seconds), for the cooldown. */
   private lastSwingAt = -Infinity;
@@ -65,9 +78,9 @@ export class Game {
     switch (msg.type) {
       case "welcome": {
         if (this.token && !msg.resumed) {
-          this.killFeed.push({ text: "connection lost too long: you are a new player", at: now });
+          this.notify("connection lost too long: you are a new player", now);
         } else if (msg.resumed) {
-          this.killFeed.push({ text: "reconnected: welcome back", at: now });
+          this.notify("reconnected: welcome back", now);
         }
         this.token = msg.token;
         this.room = msg.room;
@@ -109,7 +122,9 @@ export class Game {
           this.interp.remove(id);
           this.glider.forget(id);
         }
-        for (const ev of msg.events) this.onEvent(ev, before, now);
+        const hpSeen = new Map<number, number>();
+        for (const ev of msg.events) this.onEvent(ev, before, hpSeen, now);
+        this.trim(now);
         this.reconcile();
         break;
       }
@@ -121,6 +136,7 @@ export class Game {
 
   private resync(replica: Replica, now: number): void {
     this.replica = replica;
+    if ((this.me()?.hp ?? 0) > 0) this.death = null; // came back while we were away
     const t = replica.tick / this.tickRate;
     this.interp.observe(t, now);
     for (const e of replica.entities.values()) {
@@ -136,16 +152,33 @@ export class Game {
     if (me && this.predictor) this.predictor.reconcile(me.x, me.y, this.replica.ack, me.hp > 0);
   }
 
-  private onEvent(ev: GameEvent, before: Map<number, { name: string; x: number; y: number }>, now: number): void {
+  /** A connection notice in the feed. */
+  private notify(text: string, now: number): void {
+    this.killFeed.push({ text, at: now, kind: "notice", mine: false });
+    this.trim(now);
+  }
+
+  /** Drops old feed entries and finished effects. */
+  private trim(now: number): void {
+    this.killFeed = this.killFeed.slice(-FEED_KEPT);
+    this.effects = this.effects.filter((e) => now - e.at < 1);
+  }
+
+  /** `before`: the entities before this frame; `hpSeen`: each target's hp after the hits of
+   * this frame so far (one tick may hit a player several times). */
+  private onEvent(ev: GameEvent, before: Map<number, { name: string; x: number; y: number; hp: number }>, hpSeen: Map<number, number>, now: number): void {
     const name = (id: number) => this.replica.entities.get(id)?.name ?? before.get(id)?.name ?? `#${id}`;
     const at = (id: number) => this.replica.entities.get(id) ?? before.get(id);
     switch (ev.kind) {
       case "attacked": {
-        // Each confirmed hit once, on its target. The attacker's ring once per frame (one
-        // swing hits every target in range), and never for your own: that was drawn at the
-        // press.
+        // Each confirmed hit once, on its target, with the hp it took. The attacker's ring
+        // once per frame (one swing hits every target in range), and never for your own: that
+        // was drawn at the press.
         const target = at(ev.target);
-        if (target) this.effects.push({ kind: "hit", id: ev.target, x: target.x, y: target.y, at: now });
+        const was = hpSeen.get(ev.target) ?? before.get(ev.target)?.hp;
+        hpSeen.set(ev.target, ev.hp);
+        const amount = was !== undefined && was > ev.hp ? was - ev.hp : (this.rules?.attack_damage ?? 0);
+        if (target) this.effects.push({ kind: "hit", id: ev.target, x: target.x, y: target.y, at: now, amount, by: ev.attacker });
         const a = at(ev.attacker);
         if (a && ev.attacker !== this.playerId && !this.effects.some((e) => e.kind === "attack" && e.id === ev.attacker && e.at === now)) {
           this.effects.push({ kind: "attack", id: ev.attacker, x: a.x, y: a.y, at: now });
@@ -155,23 +188,27 @@ export class Game {
       case "killed": {
         const v = at(ev.victim);
         if (v) this.effects.push({ kind: "death", id: ev.victim, x: v.x, y: v.y, at: now });
-        this.killFeed.push({ text: `${name(ev.killer)} killed ${name(ev.victim)}`, at: now });
+        const mine = ev.victim === this.playerId || ev.killer === this.playerId;
+        this.killFeed.push({ text: `${name(ev.killer)} killed ${name(ev.victim)}`, at: now, kind: "kill", mine });
+        if (ev.victim === this.playerId) this.death = { killer: name(ev.killer), at: now };
         break;
       }
       case "respawned": {
         const r = at(ev.id);
         if (r) this.effects.push({ kind: "respawn", id: ev.id, x: r.x, y: r.y, at: now });
+        if (ev.id === this.playerId) {
+          this.death = null;
+          this.respawnedAt = now;
+        }
         break;
       }
       case "joined":
-        this.killFeed.push({ text: `${name(ev.id)} joined`, at: now });
+        this.killFeed.push({ text: `${name(ev.id)} joined`, at: now, kind: "join", mine: false });
         break;
       case "left":
-        this.killFeed.push({ text: `${name(ev.id)} left`, at: now });
+        this.killFeed.push({ text: `${name(ev.id)} left`, at: now, kind: "leave", mine: false });
         break;
     }
-    this.killFeed = this.killFeed.slice(-6);
-    this.effects = this.effects.filter((e) => now - e.at < 1);
   }
 
   /** Builds the next input (and predicts it); returns its bytes. */

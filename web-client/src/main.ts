@@ -5,16 +5,24 @@
 // stick and button (touch.ts) move and attack, through one Controls; while something is held an
 // input goes out every tick. The link is a WebSocket, or HTTP long-polling where one can't
 // open; `?transport=websocket|polling` forces one. The resume token lives in sessionStorage
-// (storage.ts), so a reload of the tab joins with it and gets the same player back.
+// (storage.ts), so a reload of the tab joins with it and gets the same player back. The canvas
+// fills the window below the HUD, its backing store sized for devicePixelRatio; render.ts draws
+// the world through a camera following your player; panels.ts keeps the scoreboard (Tab folds
+// it), the kill feed and the death banner over it.
 
+import { type Banner, bannerOf } from "./banner";
 import { Connection, type ConnState, transportOf } from "./connection";
 import { Controls } from "./controls";
 import { byId } from "./dom";
+import { shownFeed } from "./feed";
 import { Game, nowSeconds, performanceNowMs } from "./game";
 import { hudText } from "./hud";
 import { launchOf, roomProblem } from "./launch";
+import { minimapRect } from "./minimap";
+import { Panels } from "./panels";
 import { encodeJoin, encodeLeave, encodePing } from "./protocol";
-import { draw, drawNotice } from "./render";
+import { Renderer } from "./render";
+import { leadersFor, scoreboard } from "./scoreboard";
 import { type Choice, StartScreen } from "./start-screen";
 import { Memory } from "./storage";
 import { isTouchDevice, TouchControls } from "./touch";
@@ -22,7 +30,8 @@ import { isTouchDevice, TouchControls } from "./touch";
 const canvas = byId(document, "map", HTMLCanvasElement);
 const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
 const hud = byId(document, "hud", HTMLElement);
-const feed = byId(document, "feed", HTMLElement);
+const panels = new Panels(document);
+const renderer = new Renderer();
 const leaveButton = byId(document, "leave", HTMLButtonElement);
 
 const memory = Memory.ofPage();
@@ -30,6 +39,7 @@ const params = new URLSearchParams(location.search);
 const launch = launchOf(location.search, { name: memory.name, room: memory.room, token: memory.token !== null });
 const touchAsked = params.get("touch");
 const touchOn = touchAsked === null ? isTouchDevice() : touchAsked !== "0";
+document.body.classList.toggle("touch", touchOn); // the panels make room for the controls
 byId(document, "help-keys", HTMLElement).hidden = touchOn;
 byId(document, "help-touch", HTMLElement).hidden = !touchOn;
 
@@ -156,6 +166,12 @@ addEventListener("pageshow", (e) => {
 // Ctrl/Alt/Meta (browser shortcuts), are not the game's.
 addEventListener("keydown", (e) => {
   if (!playing || e.ctrlKey || e.altKey || e.metaKey || typing(e.target)) return;
+  if (e.code === "Tab") {
+    // Folds the scoreboard (and moves no focus: there is nothing else to focus in a game).
+    e.preventDefault();
+    if (!e.repeat) panels.toggleScores();
+    return;
+  }
   if (controls.keyDown(e.code, e.key)) e.preventDefault();
 });
 addEventListener("keyup", (e) => controls.keyUp(e.code, e.key));
@@ -190,6 +206,8 @@ function startInputs(rate: number) {
   }, 1000 / rate);
 }
 let lastRate = 0;
+/** The banner of the last frame (your death, your respawn). */
+let banner: Banner | null = null;
 // A ping every second (and one at each open): its pong keeps a quiet world measurable, and the
 // connection's watchdog (no message for 3 s: a dead link) fed.
 setInterval(() => conn.send(ping()), 1000);
@@ -200,11 +218,33 @@ function frame() {
     startInputs(lastRate);
   }
   const now = nowSeconds();
-  const side = Math.min(innerWidth - 24, innerHeight - 90);
-  if (canvas.width !== side) canvas.width = canvas.height = Math.max(200, side);
-  draw(ctx, game, now);
-  if (state === "reconnecting") drawNotice(ctx, "connection lost, reconnecting…");
+  // The canvas fills #wrap (CSS); its backing store is that many device pixels.
+  const width = Math.max(1, canvas.clientWidth);
+  const height = Math.max(1, canvas.clientHeight);
+  const dpr = devicePixelRatio > 0 ? devicePixelRatio : 1;
+  const bw = Math.round(width * dpr);
+  const bh = Math.round(height * dpr);
+  if (canvas.width !== bw || canvas.height !== bh) {
+    canvas.width = bw;
+    canvas.height = bh;
+  }
+  const inGame = playing && game.welcomed;
   const me = game.replica.entities.get(game.playerId);
+  panels.scores(inGame ? scoreboard(game.replica.entities.values(), game.playerId, leadersFor(height)) : null);
+  const rules = game.rules;
+  const mini = rules ? minimapRect({ width, height }, { width: rules.map_width, height: rules.map_height }) : null;
+  panels.feed(shownFeed(game.killFeed, now), mini ? mini.y + mini.h + 8 : 8);
+  renderer.draw(ctx, game, now, { width, height, dpr, attacking: controls.attacking(), covered: panels.covered(canvas) });
+  panels.fadeOver(renderer.mine, canvas);
+  banner = inGame ? bannerOf({
+    hp: me?.hp ?? null,
+    death: game.death,
+    respawnedAt: game.respawnedAt,
+    respawnDelayMs: rules?.respawn_delay_ms ?? 0,
+  }, now) : null;
+  const mine = renderer.mine;
+  panels.banner(banner, mine !== null && mine.y + mine.h / 2 < height / 2);
+  if (state === "reconnecting") renderer.notice(ctx, "connection lost, reconnecting…");
   hud.textContent = notice ?? hudText({
     state,
     detail: stateDetail,
@@ -216,7 +256,6 @@ function frame() {
     players: game.replica.entities.size,
     me: me ?? null,
   });
-  feed.replaceChildren(...game.killFeed.map((k) => Object.assign(document.createElement("li"), { textContent: k.text })));
   requestAnimationFrame(frame);
 }
 requestAnimationFrame(frame);
@@ -231,7 +270,22 @@ Object.assign(window, {
     /** Whether the game is on (false on the start screen). */
     get playing() { return playing; },
     entities: () => game.replica.sorted(),
+    /** The feed's recent entries (shown or already expired), oldest first. */
     feed: () => game.killFeed.map((k) => k.text),
+    /** The feed as shown now: text, whether it involves you, opacity. */
+    feedShown: () => shownFeed(game.killFeed, nowSeconds()).map((s) => ({ text: s.entry.text, mine: s.entry.mine, opacity: s.opacity })),
+    /** The last frame's camera: `scale` (CSS px per map unit), `square` (your square's side,
+     * CSS px), `camera` (the map point at the middle, units), `canvas` (CSS px), `dpr` and
+     * `backing` (the canvas's size in device px); null before the welcome. */
+    view: () => renderer.view && { ...renderer.view, backing: { width: canvas.width, height: canvas.height } },
+    /** The last frame's name labels (CSS px from the canvas's top-left) and the canvas's CSS size. */
+    labels: () => ({ canvas: { width: canvas.clientWidth, height: canvas.clientHeight }, labels: renderer.labels.map((l) => ({ ...l })) }),
+    /** The scoreboard as shown: the leaders (ten, fewer on a short canvas) and your row when
+     * you are not among them. */
+    scores: () => scoreboard(game.replica.entities.values(), game.playerId, leadersFor(canvas.clientHeight)),
+    /** The banner shown: its kind ("dead", "respawned"), title ("killed by NAME") and detail
+     * ("respawning in 2…"), or null. */
+    banner: () => banner && { ...banner },
     drop: () => conn.drop(),
   },
 });

@@ -244,9 +244,16 @@ export function encodeJoin(name: string | null, resume: Uint8Array | null, room:
  * One tick of intent. `seen` is the newest tick received (0: not said, left out): the server
  * uses it to keep this client's stream fresh when it reads slower than the server sends.
  */
-export function encodeInput(seq: number, dx: number, dy: number, attack: boolean, seen = 0): Uint8Array {
+/**
+ * An input. `seen`: the newest tick received (0: not said); `shown`: the tick the page was
+ * showing the other players at (its interpolation's tick; 0: not said), which the server
+ * judges an attack against (lag compensation). Trailing zeros are left out; `shown` needs
+ * `seen` before it.
+ */
+export function encodeInput(seq: number, dx: number, dy: number, attack: boolean, seen = 0, shown = 0): Uint8Array {
   const fields: unknown[] = [1, seq, dx, dy, attack];
-  if (seen > 0) fields.push(seen);
+  if (seen > 0 || shown > 0) fields.push(seen);
+  if (shown > 0) fields.push(shown);
   return encode(fields, { forceFloat32: true });
 }
 

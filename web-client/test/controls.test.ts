@@ -115,3 +115,23 @@ test("clear lets go of keys, stick, button and what was queued (focus lost, page
   assert.equal(c.take(), null);
   assert.deepEqual(c.direction(), [0, 0]);
 });
+
+test("attacking: while space or the touch button is held (your reach is drawn meanwhile), not after", () => {
+  const c = new Controls();
+  assert.equal(c.attacking(), false);
+  c.keyDown("Space", " ");
+  assert.equal(c.attacking(), true);
+  c.take();
+  assert.equal(c.attacking(), true, "held across ticks");
+  c.keyUp("Space", " ");
+  assert.equal(c.attacking(), false);
+  c.setAttack(true);
+  assert.equal(c.attacking(), true);
+  c.setAttack(false);
+  assert.equal(c.attacking(), false);
+  c.keyDown("ArrowLeft", "ArrowLeft");
+  assert.equal(c.attacking(), false, "moving is not attacking");
+  c.setAttack(true);
+  c.clear();
+  assert.equal(c.attacking(), false, "cleared");
+});

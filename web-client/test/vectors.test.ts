@@ -29,7 +29,7 @@ const vectors = JSON.parse(readFileSync(new URL("../test/vectors.json", import.m
   steps: Step[];
   joins: Join[];
   leave: string;
-  inputs: { seq: number; dx: number; dy: number; attack: boolean; seen: number; bytes: string }[];
+  inputs: { seq: number; dx: number; dy: number; attack: boolean; seen: number; shown: number; bytes: string }[];
   roomNames: { name: string; valid: boolean }[];
 };
 
@@ -82,10 +82,11 @@ test("encodes the leave byte for byte as the server's codec does", () => {
   assert.equal(vectors.leave, "9103");
 });
 
-test("encodes inputs, with and without the tick seen, byte for byte as the server's codec does", () => {
+test("encodes inputs, with and without the ticks seen and shown, byte for byte as the server's codec does", () => {
   assert.ok(vectors.inputs.some((i) => i.seen === 0) && vectors.inputs.some((i) => i.seen > 2 ** 32));
+  assert.ok(vectors.inputs.some((i) => i.shown > 0), "a vector with the tick shown");
   for (const i of vectors.inputs) {
-    assert.equal(hexOf(encodeInput(i.seq, i.dx, i.dy, i.attack, i.seen)), i.bytes, JSON.stringify(i));
+    assert.equal(hexOf(encodeInput(i.seq, i.dx, i.dy, i.attack, i.seen, i.shown)), i.bytes, JSON.stringify(i));
   }
 });
 

@@ -328,7 +328,7 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
                 }
                 seq += 1;
                 let dir = Direction::new(heading.cos(), heading.sin()).unwrap_or_default();
-                let input = Input { seq, dir, attack: rng.f32() < args.attack, seen: last_tick };
+                let input = Input { seq, dir, attack: rng.f32() < args.attack, seen: last_tick, shown: 0 };
                 if !link.send(ClientMsg::Input(input).encode()).await {
                     break;
                 }
@@ -1088,7 +1088,9 @@ mod hostile {
     /// A full-stick input that attacks: whatever the server lets through, it uses.
     fn input_message(seq: u32) -> Message {
         let dir = Direction::new(1.0, 0.0).unwrap_or_default();
-        Message::Binary(ClientMsg::Input(Input { seq, dir, attack: true, seen: 0 }).encode().into())
+        Message::Binary(
+            ClientMsg::Input(Input { seq, dir, attack: true, seen: 0, shown: 0 }).encode().into(),
+        )
     }
 
     /// What a message read says about the connection's end, if it ended.
@@ -1236,7 +1238,7 @@ mod hostile {
             }
             seq += 1;
             let dir = Direction::new(0.6, 0.8).unwrap_or_default();
-            let input = Input { seq, dir, attack: false, seen: tick };
+            let input = Input { seq, dir, attack: false, seen: tick, shown: 0 };
             if ws.send(Message::Binary(ClientMsg::Input(input).encode().into())).await.is_err() {
                 return after_failed_write(&mut ws).await;
             }

@@ -33,6 +33,9 @@ pub struct Client {
     joined: Option<(Arc<RoomHandle>, Route)>,
     /// The client sent the leave message: its player goes at once.
     left_for_good: bool,
+    /// The connection is over ([`end`](Self::end)): every later message is refused, so
+    /// nothing can place a player the room would never hear leave.
+    ended: bool,
     last_seq: u32,
     bucket: InputBucket,
 }
@@ -41,7 +44,17 @@ impl Client {
     /// A client on connection `conn` from `ip`, whose messages go out through `link`.
     pub fn new(conn: ConnId, ip: std::net::IpAddr, ctx: Arc<NetContext>, link: Link) -> Self {
         let bucket = InputBucket::new(ctx.limits.tick_rate);
-        Self { conn, ip, ctx, link, joined: None, left_for_good: false, last_seq: 0, bucket }
+        Self {
+            conn,
+            ip,
+            ctx,
+            link,
+            joined: None,
+            left_for_good: false,
+            ended: false,
+            last_seq: 0,
+            bucket,
+        }
     }
 
     /// The connection.
@@ -63,6 +76,7 @@ impl Client {
     /// The connection is over: the room learns it (its player waits to be resumed, or goes at
     /// once after a leave) and forgets its link.
     pub fn end(&mut self) {
+        self.ended = true;
         if let Some((room, _)) = self.joined.take() {
             // A closed room has nobody left to tell.
             let _ =
@@ -74,6 +88,9 @@ impl Client {
     /// Handles one message from the client (a WebSocket binary message, or one record of a
     /// polling batch); `Err` says how the connection must close.
     pub fn on_message(&mut self, bytes: &[u8]) -> Result<(), Close> {
+        if self.ended {
+            return Err(Close::new(CloseCode::Normal, "connection closed"));
+        }
         let msg = match ClientMsg::decode(bytes) {
             Ok(msg) => msg,
             Err(DecodeError::Input(e)) => {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use skirmish_shared::ClientMsg;
 use skirmish_shared::batch::{self, Record};
@@ -49,13 +49,16 @@ pub struct PollSession {
     queue: Arc<PollQueue>,
     client: Mutex<Client>,
     closer: Closer,
-    /// When the last request for it came (or a waiting `GET` ended).
+    /// When the last `GET` for it came or ended (or its join).
     last_seen: LastSeen,
     /// `GET`s waiting now: while one waits, the session is not idle.
     waiting: AtomicUsize,
     /// `GET`s per second, as inputs are limited.
     polls: Mutex<InputBucket>,
     ended: AtomicBool,
+    /// Counted in [`PollSessions`]'s undelivered closes (live, or closed by the shutdown and
+    /// its close not yet read).
+    counted: AtomicBool,
 }
 
 impl PollSession {
@@ -101,7 +104,9 @@ impl Drop for Waiting<'_> {
 #[derive(Debug, Default)]
 pub struct PollSessions {
     table: Mutex<Table>,
-    /// Told whenever a session's close reaches its poller.
+    /// Sessions live, or closed by the shutdown with their close not read yet.
+    undelivered: AtomicUsize,
+    /// Told whenever that count falls.
     delivered: tokio::sync::Notify,
 }
 
@@ -122,7 +127,19 @@ impl PollSessions {
     }
 
     fn insert(&self, session: Arc<PollSession>) {
-        self.table().sessions.insert(session.id, session);
+        self.undelivered.fetch_add(1, Ordering::AcqRel);
+        let mut table = self.table();
+        prune(&mut table, Instant::now(), usize::MAX, self);
+        table.sessions.insert(session.id, session);
+    }
+
+    /// `session` no longer waits for its close to be read (it was, or the close is not the
+    /// shutdown's, or it is forgotten).
+    fn uncount(&self, session: &PollSession) {
+        if session.counted.swap(false, Ordering::AcqRel) {
+            self.undelivered.fetch_sub(1, Ordering::AcqRel);
+            self.delivered.notify_waiters();
+        }
     }
 
     /// `id` has ended: it answers `410` for a while. Forgets the sessions ended longest ago
@@ -131,29 +148,18 @@ impl PollSessions {
         let now = Instant::now();
         let mut table = self.table();
         table.ended.push_back((now, id));
-        while let Some(&(at, old)) = table.ended.front() {
-            if now.duration_since(at) < ENDED_TTL && table.ended.len() <= keep {
-                break;
-            }
-            table.ended.pop_front();
-            table.sessions.remove(&old);
-        }
+        prune(&mut table, now, keep, self);
     }
 
     /// Forgets every session (at the end of shutdown: each holds the context that holds
     /// this table).
     pub fn clear(&self) {
         let mut table = self.table();
+        for s in table.sessions.values() {
+            self.uncount(s);
+        }
         table.sessions.clear();
         table.ended.clear();
-    }
-
-    /// Sessions live, or closed by the shutdown, whose poller has not read their close yet
-    /// (those that ended earlier and were never polled again don't count).
-    fn undelivered(&self) -> usize {
-        let shut =
-            |s: &PollSession| s.queue.ended_with().is_none_or(|c| c.code == CloseCode::GoingAway);
-        self.table().sessions.values().filter(|s| shut(s) && !s.queue.close_delivered()).count()
     }
 
     /// At shutdown, once every session was told to close: waits until each poller has read
@@ -165,12 +171,26 @@ impl PollSessions {
             let delivered = self.delivered.notified();
             tokio::pin!(delivered);
             delivered.as_mut().enable();
-            if self.undelivered() == 0 {
+            if self.undelivered.load(Ordering::Acquire) == 0 {
                 return;
             }
             if tokio::time::timeout_at(deadline, delivered).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Forgets the sessions that ended longest ago: after [`ENDED_TTL`], or beyond `keep` ended
+/// sessions.
+fn prune(table: &mut Table, now: Instant, keep: usize, sessions: &PollSessions) {
+    while let Some(&(at, old)) = table.ended.front() {
+        if now.duration_since(at) < ENDED_TTL && table.ended.len() <= keep {
+            break;
+        }
+        table.ended.pop_front();
+        if let Some(s) = table.sessions.remove(&old) {
+            sessions.uncount(&s);
         }
     }
 }
@@ -197,8 +217,10 @@ pub async fn handle(
     let Some(session) = ctx.polls.get(&id) else {
         return text(StatusCode::NOT_FOUND, "no such session\n");
     };
-    session.last_seen.touch();
     if req.method() == Method::GET {
+        // Only polling keeps a session alive: a client that sends but never reads is lost at
+        // the idle timeout like a silent one.
+        session.last_seen.touch();
         poll(&session, ctx).await
     } else {
         send(&session, req, ctx).await
@@ -260,14 +282,29 @@ async fn read_body(req: Request<Incoming>, ctx: &NetContext) -> Result<Bytes, Re
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(refusal(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB\n"));
     }
-    let collect = Limited::new(req.into_body(), MAX_BODY).collect();
-    match tokio::time::timeout(ctx.limits.handshake_timeout, collect).await {
+    let read = async {
+        // Copied into one buffer as it comes: a body of many tiny chunks costs its bytes, not
+        // a handle per chunk.
+        let mut body = req.into_body();
+        let mut out = Vec::with_capacity(declared.unwrap_or(0).min(MAX_BODY as u64) as usize);
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return Err(StatusCode::BAD_REQUEST) };
+            if let Ok(data) = frame.into_data() {
+                if out.len() + data.len() > MAX_BODY {
+                    return Err(StatusCode::PAYLOAD_TOO_LARGE);
+                }
+                out.extend_from_slice(&data);
+            }
+        }
+        Ok(out)
+    };
+    match tokio::time::timeout(ctx.limits.handshake_timeout, read).await {
         Err(_) => Err(refusal(StatusCode::REQUEST_TIMEOUT, "body too slow\n")),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Ok(Err(StatusCode::PAYLOAD_TOO_LARGE)) => {
             Err(refusal(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB\n"))
         }
         Ok(Err(_)) => Err(refusal(StatusCode::BAD_REQUEST, "body not read\n")),
-        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Ok(body)) => Ok(Bytes::from(body)),
     }
 }
 
@@ -297,6 +334,12 @@ async fn join(
         Ok(body) => body,
         Err(res) => return res,
     };
+    if body.len() > MAX_CLIENT_MESSAGE {
+        return text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("join of {} bytes over the limit of {MAX_CLIENT_MESSAGE}\n", body.len()),
+        );
+    }
     match ClientMsg::decode(&body) {
         Ok(ClientMsg::Join { .. }) => {}
         Ok(_) => return text(StatusCode::BAD_REQUEST, "the first message must be a join\n"),
@@ -319,6 +362,7 @@ async fn join(
         waiting: AtomicUsize::new(0),
         polls: Mutex::new(InputBucket::new(ctx.limits.tick_rate)),
         ended: AtomicBool::new(false),
+        counted: AtomicBool::new(true),
     });
     ctx.polls.insert(session.clone());
     debug!(conn, %ip, "polling session open");
@@ -332,7 +376,7 @@ async fn join(
     let answer = queue.wait(number, tokio::time::Instant::now() + ctx.limits.join_timeout).await;
     drop(waiting);
     if queue.close_delivered() {
-        ctx.polls.delivered.notify_waiters();
+        ctx.polls.uncount(&session);
     }
     let mut out = Vec::with_capacity(16 + 256);
     out.extend_from_slice(&id);
@@ -360,6 +404,8 @@ async fn watch_session(
             break Close::new(CloseCode::IdleTimeout, "no request within the idle timeout");
         }
         tokio::select! {
+            // A close already asked for wins over shutdown and idleness.
+            biased;
             close = asked.wait_for(Option::is_some) => {
                 let close = close.ok().and_then(|c| c.clone());
                 break close.unwrap_or_else(|| Close::new(CloseCode::Normal, ""));
@@ -371,16 +417,24 @@ async fn watch_session(
         }
     };
     debug!(code = close.code.as_u16(), reason = %close.reason, "polling session closed");
+    let shutdown_close = close.code == CloseCode::GoingAway;
     session.closer.close(close.clone());
     session.queue.close(close);
     session.ended.store(true, Ordering::Release);
     session.client().end();
+    if !shutdown_close {
+        // Only the shutdown waits for pollers to read their close.
+        ctx.polls.uncount(&session);
+    }
     ctx.polls.ended(session.id, ctx.limits.max_connections);
     ctx.metrics.polling_session_closed();
 }
 
 /// `GET /poll/SID`: the queued messages, once there are some.
 async fn poll(session: &PollSession, ctx: &NetContext) -> Response<Body> {
+    if session.queue.close_delivered() {
+        return gone(&session.queue_close());
+    }
     let rate =
         session.polls.lock().unwrap_or_else(|e| e.into_inner()).take(Instant::now(), "poll flood");
     match rate {
@@ -394,7 +448,7 @@ async fn poll(session: &PollSession, ctx: &NetContext) -> Response<Body> {
     let deadline = tokio::time::Instant::now() + ctx.limits.poll_timeout;
     let answer = session.queue.wait(number, deadline).await;
     if session.queue.close_delivered() {
-        ctx.polls.delivered.notify_waiters();
+        ctx.polls.uncount(session);
     }
     match answer {
         Answer::Batch(batch) => octets(batch),
@@ -425,6 +479,10 @@ async fn send(session: &PollSession, req: Request<Incoming>, ctx: &NetContext) -
         }
     }
     let mut client = session.client();
+    // The session may have ended while the body came: nothing more is handled then.
+    if session.ended.load(Ordering::Acquire) {
+        return gone(&session.queue_close());
+    }
     for msg in messages {
         let outcome = if msg.len() > MAX_CLIENT_MESSAGE {
             Err(Close::new(

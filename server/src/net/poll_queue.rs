@@ -89,6 +89,10 @@ impl PollQueue {
         if state.close.is_none() {
             state.close = Some(close);
         }
+        // Frames still queued are stale for a client that comes back (it resumes and gets a
+        // keyframe) and would only be held, up to a minute, for a poller that may never come.
+        state.messages = VecDeque::new();
+        state.bytes = 0;
         self.changed.notify_waiters();
     }
 
@@ -155,8 +159,10 @@ impl Outlet for PollQueue {
             return Delivery::Gone;
         }
         let len = head.len() + body.len();
-        if state.messages.len() >= MAX_QUEUED || state.bytes + len > MAX_QUEUED_BYTES {
-            // Late: what waits is stale; the fan-out sends a keyframe next.
+        // Late: what waits is stale; the fan-out sends a keyframe next. One message alone
+        // always fits (a big room's welcome or keyframe may be larger than the byte limit).
+        let over = state.messages.len() >= MAX_QUEUED || state.bytes + len > MAX_QUEUED_BYTES;
+        if over && !state.messages.is_empty() {
             state.messages = VecDeque::new();
             state.bytes = 0;
             return Delivery::Full;
@@ -170,7 +176,8 @@ impl Outlet for PollQueue {
         if state.close.is_some() {
             return Delivery::Gone;
         }
-        if state.messages.len() >= MAX_QUEUED || state.bytes + msg.len() > MAX_QUEUED_BYTES {
+        let over = state.messages.len() >= MAX_QUEUED || state.bytes + msg.len() > MAX_QUEUED_BYTES;
+        if over && !state.messages.is_empty() {
             return Delivery::Full;
         }
         self.push(&mut state, &[], msg);
@@ -250,14 +257,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_close_follows_what_is_queued_once_then_the_session_is_gone() {
+    async fn a_message_larger_than_the_byte_limit_goes_alone() {
         let q = PollQueue::new();
-        q.message(b"", &Bytes::from_static(b"last"));
+        let big = Bytes::from(vec![1u8; MAX_QUEUED_BYTES + 1]);
+        assert_eq!(q.message(b"w", &big), Delivery::Queued, "a big room's welcome");
+        assert_eq!(q.message(b"f", &Bytes::from_static(b"x")), Delivery::Full, "then full");
+        assert_eq!(q.message(b"k", &big), Delivery::Queued, "the keyframe, alone, fits");
+        let poll = q.begin_poll();
+        let got = messages(&q.wait(poll, soon()).await);
+        assert_eq!((got.len(), got[0][0]), (1, b'k'), "only the keyframe");
+    }
+
+    #[tokio::test]
+    async fn the_close_replaces_what_is_queued_once_then_the_session_is_gone() {
+        let q = PollQueue::new();
+        q.message(b"", &Bytes::from_static(b"stale"));
         q.close(Close::new(CloseCode::SessionTakenOver, "taken"));
         assert_eq!(q.message(b"", &Bytes::from_static(b"x")), Delivery::Gone);
         let poll = q.begin_poll();
         let got = q.wait(poll, soon()).await;
-        assert_eq!(messages(&got), vec![b"last".to_vec(), 4002u16.to_be_bytes().to_vec()]);
+        assert_eq!(messages(&got), vec![4002u16.to_be_bytes().to_vec()], "the close alone");
         assert!(q.close_delivered());
         let again = q.begin_poll();
         assert!(

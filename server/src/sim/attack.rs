@@ -3,6 +3,13 @@
 //! who attacks is decided before any damage, so a player killed this tick still lands its
 //! own hit. The dead can't be hit.
 //!
+//! Lag compensation: an attack whose input said which tick its client was showing (it draws
+//! the others a little in the past) is judged against where the others were at that tick —
+//! from the attacker's position now — within `--max-rewind-ms`, never further back
+//! ([`History`] undoes the moves since). So a hit that looked in range on the attacker's
+//! screen counts; the price is the target's: it can be hit where it was up to the rewind
+//! limit ago, after it already stepped away on its own screen.
+//!
 //! Cost is linear: attackers (a few per tick) go into a grid with cells as wide as the range,
 //! built by counting sort into flat arrays; each living player then looks at the 3×3 cells
 //! around it. Nothing is allocated once the buffers have grown.
@@ -10,8 +17,8 @@
 use bevy_ecs::prelude::{Local, Query, Res, ResMut};
 use skirmish_shared::{Event, PlayerId, TickRules};
 
-use super::components::{AttackCooldown, Controls, Health, Player, Position};
-use super::state::{Clock, Settings, TickEvents};
+use super::components::{AttackCooldown, Controls, Health, Player, Position, Replicated};
+use super::state::{Clock, History, Settings, TickEvents};
 
 /// Cells per grid side at the most: on a huge map with a tiny range, cells grow instead.
 const MAX_CELLS_PER_SIDE: i32 = 2048;
@@ -21,6 +28,8 @@ struct Attacker {
     id: PlayerId,
     x: i32,
     y: i32,
+    /// Ticks back its targets' positions are taken from.
+    rewind: u8,
 }
 
 /// The attackers of one tick, bucketed by cell.
@@ -33,12 +42,16 @@ pub struct AttackGrid {
     starts: Vec<u32>,
     sorted: Vec<Attacker>,
     unsorted: Vec<(u32, Attacker)>,
+    /// This tick's attackers before the grid's size is known.
+    pending: Vec<Attacker>,
 }
 
 impl AttackGrid {
-    fn reset(&mut self, t: &TickRules) {
+    /// Cells as wide as the range plus `reach` (how far a target may have moved since the
+    /// furthest tick an attack looks back to).
+    fn reset(&mut self, t: &TickRules, reach: i32) {
         let side = t.max_x.max(t.max_y).max(1);
-        self.cell = t.range.max(1).max(side / MAX_CELLS_PER_SIDE + 1);
+        self.cell = (t.range + reach).max(1).max(side / MAX_CELLS_PER_SIDE + 1);
         self.cols = t.max_x / self.cell + 1;
         self.rows = t.max_y / self.cell + 1;
         self.unsorted.clear();
@@ -65,7 +78,7 @@ impl AttackGrid {
             self.starts[i + 1] += self.starts[i];
         }
         self.sorted.clear();
-        self.sorted.resize(self.unsorted.len(), Attacker { id: 0, x: 0, y: 0 });
+        self.sorted.resize(self.unsorted.len(), Attacker { id: 0, x: 0, y: 0, rewind: 0 });
         // Fill each cell from its start; `starts[c]` walks forward and is restored below.
         for &(c, a) in &self.unsorted {
             let slot = &mut self.starts[c as usize];
@@ -92,31 +105,61 @@ impl AttackGrid {
 }
 
 /// Resolves this tick's attacks.
+#[allow(clippy::type_complexity)]
 pub fn attack(
     clock: Res<Clock>,
     settings: Res<Settings>,
+    history: Res<History>,
     mut events: ResMut<TickEvents>,
     mut grid: Local<AttackGrid>,
-    mut players: Query<(&Player, &Position, &Controls, &mut AttackCooldown, &mut Health)>,
+    mut players: Query<(
+        &Player,
+        &Position,
+        &Controls,
+        &mut AttackCooldown,
+        &mut Health,
+        &Replicated,
+    )>,
 ) {
     let t = &settings.per_tick;
-    grid.reset(t);
-    for (player, pos, controls, mut cooldown, health) in &mut players {
+    let mut furthest = 0u8;
+    let grid = &mut *grid;
+    grid.pending.clear();
+    for (player, pos, controls, mut cooldown, health, _) in &mut players {
         if controls.attack && health.alive() && clock.tick >= cooldown.ready_at {
             cooldown.ready_at = clock.tick + t.cooldown_ticks;
-            grid.push(Attacker { id: player.id, x: pos.x, y: pos.y });
+            furthest = furthest.max(controls.rewind);
+            let a = Attacker { id: player.id, x: pos.x, y: pos.y, rewind: controls.rewind };
+            grid.pending.push(a);
         }
     }
-    if grid.unsorted.is_empty() {
+    if grid.pending.is_empty() {
         return;
     }
+    // A target may have moved one step a tick (or respawned: then it is out of reach of
+    // this shortcut only if it came from further than that, and is judged where it is).
+    let reach = (t.step.ceil() as i32).saturating_mul(i32::from(furthest));
+    grid.reset(t, reach);
+    for i in 0..grid.pending.len() {
+        let a = grid.pending[i];
+        grid.push(a);
+    }
     grid.build();
-    for (player, pos, _, _, mut health) in &mut players {
+    let now = clock.tick;
+    for (player, pos, _, _, mut health, rep) in &mut players {
         if !health.alive() {
             continue;
         }
         for a in grid.near(pos.x, pos.y) {
-            let (dx, dy) = (i64::from(a.x - pos.x), i64::from(a.y - pos.y));
+            // Where this player was on the attacker's screen: `rewind` ticks back from where
+            // clients last saw it (the end of the previous tick).
+            let (x, y) = if a.rewind == 0 || !rep.sent {
+                (pos.x, pos.y)
+            } else {
+                let back = now.saturating_sub(u64::from(a.rewind));
+                history.rewind(player.id, (rep.x, rep.y), now - 1, back).unwrap_or((pos.x, pos.y))
+            };
+            let (dx, dy) = (i64::from(a.x - x), i64::from(a.y - y));
             if a.id == player.id || dx * dx + dy * dy > t.range_sq {
                 continue;
             }

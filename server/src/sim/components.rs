@@ -61,6 +61,9 @@ pub struct Controls {
     pub move_count: u8,
     /// Whether an input applied this tick pressed attack.
     pub attack: bool,
+    /// Ticks back the attack is resolved (the tick its client was showing, within the
+    /// rewind limit); 0: now.
+    pub rewind: u8,
 }
 
 impl Controls {
@@ -72,6 +75,7 @@ impl Controls {
             moves: [Direction::default(); MAX_MOVES_PER_TICK],
             move_count: 0,
             attack: false,
+            rewind: 0,
         }
     }
 }

@@ -183,6 +183,20 @@ pub fn spawn_point(rng: &mut fastrand::Rng, rules: &Rules) -> (i32, i32) {
     (axis(), axis())
 }
 
+/// How many ticks before `tick` an attack is resolved, given the low 16 bits of the tick its
+/// client was showing (0: not said): the tick back, at most `max` ("never further back"),
+/// 0 for a tick not in the past.
+pub fn rewind_ticks(tick: u64, shown: u16, max: u64) -> u8 {
+    if shown == 0 || max == 0 {
+        return 0;
+    }
+    let back = u64::from((tick as u16).wrapping_sub(shown));
+    if back == 0 || back > 32_768 {
+        return 0; // now, or ahead of the server (not a tick it sent)
+    }
+    back.min(max).min(u64::from(u8::MAX)) as u8
+}
+
 /// One seat in this many has its inputs' waits recorded each tick.
 pub const DELAY_SAMPLE: u32 = 8;
 
@@ -195,6 +209,7 @@ pub const DELAY_SAMPLE: u32 = 8;
 /// 10k-player tick. Repeats and trims are counted for every seat.
 pub fn apply_inputs(
     clock: Res<Clock>,
+    settings: Res<Settings>,
     seats: Res<Seats>,
     mut output: ResMut<Output>,
     mut stats: ResMut<InputDelays>,
@@ -202,6 +217,7 @@ pub fn apply_inputs(
 ) {
     let board = &seats.board;
     let now = board.now();
+    let max_rewind = settings.max_rewind_ticks;
     let phase = (clock.tick % u64::from(DELAY_SAMPLE)) as u32;
     let stats = &mut *stats;
     for (player, mut c) in &mut players {
@@ -213,6 +229,7 @@ pub fn apply_inputs(
         c.move_count = u8::from(t.step.is_some());
         c.moves[0] = t.step.unwrap_or_default();
         c.attack = t.attack;
+        c.rewind = if t.attack { rewind_ticks(clock.tick, t.shown, max_rewind) } else { 0 };
         stats.repeats += u64::from(t.repeated);
         stats.trimmed += u64::from(t.trimmed);
         if c.slot % DELAY_SAMPLE == phase {

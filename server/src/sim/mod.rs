@@ -45,6 +45,9 @@ pub struct SimConfig {
     /// Ticks a player whose client sent `leave` stays, resumable (a page reload), before it
     /// goes (0: at once).
     pub leave_grace_ticks: u64,
+    /// Ticks back an attack may be resolved (lag compensation), at most
+    /// [`MAX_REWIND_TICKS`]; 0: none.
+    pub max_rewind_ticks: u64,
     /// Seed of the spawn-point generator (fixed in tests for repeatable games).
     pub seed: u64,
     /// The room's id, told to every player in its welcome.
@@ -59,6 +62,7 @@ impl Default for SimConfig {
             max_players: 1000,
             resume_grace_ticks: 30 * 30,
             leave_grace_ticks: 15,
+            max_rewind_ticks: 8,
             seed: 0,
             room: "default".into(),
         }
@@ -66,6 +70,11 @@ impl Default for SimConfig {
 }
 
 /// The world and its schedule.
+/// The most ticks an attack may be rewound (lag compensation), whatever the settings: 64
+/// ticks is 2 s at 30 Hz.
+pub const MAX_REWIND_TICKS: u64 = 64;
+
+/// One room's world and its schedule.
 pub struct Simulation {
     world: World,
     schedule: Schedule,
@@ -89,7 +98,9 @@ impl Simulation {
             room: config.room.clone(),
             resume_grace_ticks: config.resume_grace_ticks,
             leave_grace_ticks: config.leave_grace_ticks,
+            max_rewind_ticks: config.max_rewind_ticks.min(MAX_REWIND_TICKS),
         });
+        world.insert_resource(state::History::new(config.max_rewind_ticks.min(MAX_REWIND_TICKS)));
         world.insert_resource(Inbox(inbox));
         world.insert_resource(Clock::default());
         world.insert_resource(PlayerIds::default());

@@ -15,7 +15,9 @@ use skirmish_shared::wire::write_array_len;
 use skirmish_shared::{Change, FrameBodyWriter, PlayerId, WelcomeHead};
 
 use super::components::{Health, Player, Position, Replicated, Scoreboard};
-use super::state::{Clock, KeyframeRequest, Output, PendingJoins, Removed, Settings, TickEvents};
+use super::state::{
+    Clock, History, KeyframeRequest, Output, PendingJoins, Removed, Settings, TickEvents,
+};
 use crate::link::Welcomed;
 
 /// Buffers reused from tick to tick.
@@ -36,6 +38,7 @@ pub fn snapshot(
     mut events: ResMut<TickEvents>,
     mut removed: ResMut<Removed>,
     mut output: ResMut<Output>,
+    mut history: ResMut<History>,
     mut scratch: Local<SnapshotScratch>,
     mut players: Query<(Entity, &Player, &Position, &Health, &Scoreboard, &mut Replicated)>,
 ) {
@@ -69,6 +72,8 @@ pub fn snapshot(
     for c in changes.iter() {
         body.change(c);
     }
+    // Kept for rewinding attacks; `changes` comes back empty (the oldest tick's list).
+    history.record(tick, changes);
     for &id in &removed.0 {
         body.remove(id);
     }

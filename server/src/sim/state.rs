@@ -37,6 +37,8 @@ pub struct Settings {
     pub resume_grace_ticks: u64,
     /// Ticks a player that left (`leave`) waits, resumable, before it goes.
     pub leave_grace_ticks: u64,
+    /// Ticks back an attack may be resolved (lag compensation).
+    pub max_rewind_ticks: u64,
 }
 
 /// The channel of joins and leaves from the network.
@@ -79,6 +81,59 @@ impl PlayerIds {
         let id = self.next;
         self.next = self.next.wrapping_add(1).max(1);
         id
+    }
+}
+
+/// The last ticks' movements (each tick's `changed` list, sorted by id, as sent), so that an
+/// attack can be resolved against where the other players were at the tick its client was
+/// showing. The snapshot hands over its list each tick (a swap, no copy).
+#[derive(Resource, Debug)]
+pub struct History {
+    /// `ticks[t % len]` holds tick `t`'s changes, for the last `len` ticks.
+    ticks: Vec<(u64, Vec<skirmish_shared::Change>)>,
+}
+
+impl History {
+    /// Room for `depth` ticks (0: no history, no rewind).
+    pub fn new(depth: u64) -> Self {
+        Self { ticks: (0..depth).map(|_| (0, Vec::new())).collect() }
+    }
+
+    /// Keeps tick `tick`'s changes; `changes` gets back the oldest tick's list, emptied.
+    pub fn record(&mut self, tick: u64, changes: &mut Vec<skirmish_shared::Change>) {
+        let len = self.ticks.len() as u64;
+        if len == 0 {
+            return;
+        }
+        let slot = &mut self.ticks[(tick % len) as usize];
+        slot.0 = tick;
+        std::mem::swap(&mut slot.1, changes);
+        changes.clear();
+    }
+
+    /// Where player `id` was at the end of tick `at`, given where it was at the end of tick
+    /// `now` (both within the history): the moves in between undone. `None` if a tick in
+    /// between is not recorded.
+    pub fn rewind(
+        &self,
+        id: PlayerId,
+        (x, y): (i32, i32),
+        now: u64,
+        at: u64,
+    ) -> Option<(i32, i32)> {
+        let len = self.ticks.len() as u64;
+        let (mut x, mut y) = (x, y);
+        for t in (at + 1..=now).rev() {
+            let (tick, changes) = self.ticks.get((t % len.max(1)) as usize)?;
+            if *tick != t {
+                return None;
+            }
+            if let Ok(i) = changes.binary_search_by_key(&id, |c| c.id) {
+                x -= changes[i].dx.unwrap_or(0);
+                y -= changes[i].dy.unwrap_or(0);
+            }
+        }
+        Some((x, y))
     }
 }
 
