@@ -222,7 +222,9 @@ export class Game {
       const at = this.predictor?.render(now) ?? me;
       this.effects.push({ kind: "swing", id: this.playerId, x: at.x, y: at.y, at: now });
     }
-    return encodeInput(this.seq, dx, dy, attack, this.replica.tick);
+    // An attack says which tick the others were drawn at: the server judges it there.
+    const shown = attack ? Math.min(this.interp.shownTick(now), this.replica.tick) : 0;
+    return encodeInput(this.seq, dx, dy, attack, this.replica.tick, shown);
   }
 
   /** The attack cooldown in seconds, as the server counts it (whole ticks, rounded up). */

@@ -77,6 +77,14 @@ export class Interpolator {
     return now - (this.offset ?? 0) - this.delay;
   }
 
+  /** The tick the other players are drawn at now (without moving the delay, as `renderTime`
+   * does): an attack's input says it, and the server judges the attack against where they
+   * were then (lag compensation). 0 before any frame. */
+  shownTick(now: number): number {
+    if (this.offset === null) return 0;
+    return Math.max(0, Math.floor((now - this.offset - this.delay) / this.dt + 1e-6));
+  }
+
   /** A player's position at server time `t`: between the samples around it, or the nearest. */
   sample(id: number, t: number): { x: number; y: number } | null {
     const track = this.tracks.get(id);

@@ -58,6 +58,17 @@ test("renders two ticks behind the newest server time, so a late frame does not 
   assert.ok(Math.abs(ip.renderTime(now + 2 * dt) - 10 * dt) < 0.05 * dt);
 });
 
+test("an attack says the tick the others are drawn at: the render tick, without moving the delay", () => {
+  const ip = new Interpolator(dt);
+  assert.equal(ip.shownTick(1), 0, "before any frame: not said");
+  for (let t = 1; t <= 10; t++) ip.observe(t * dt, t * dt + 0.1);
+  const now = 10 * dt + 0.1;
+  assert.equal(ip.shownTick(now), 8, "two ticks behind the newest");
+  assert.equal(ip.shownTick(now), 8, "asking twice changes nothing");
+  assert.ok(Math.abs(ip.renderTime(now) - 8 * dt) < 1e-9, "the same tick as drawn");
+  assert.equal(ip.shownTick(now + dt / 2), 8, "between two ticks: the earlier");
+});
+
 test("a player idle for a while starts moving from where it stood, not sliding from long ago", () => {
   const ip = new Interpolator(dt);
   ip.push(1, 1 * dt, 100, 100);
