@@ -167,6 +167,10 @@ struct InputRing {
     /// arrival units.
     interval: u16,
     jitter: u16,
+    /// Moving average of how long before the tick that used it an input arrived (arrival
+    /// units; negative: after), and whether there is one yet.
+    lead: i16,
+    has_lead: bool,
     /// The direction last applied (or repeated).
     last_dir: Direction,
     slots: [Queued; INPUT_QUEUE_CAPACITY],
@@ -222,6 +226,17 @@ impl InputRing {
         }
         self.arrivals = self.arrivals.saturating_add(1);
         self.last_arrival = now;
+    }
+
+    /// Learns how long before its tick an input arrived (`lead` arrival units, negative:
+    /// after), averaged over about 8.
+    fn led(&mut self, lead: i16) {
+        if self.has_lead {
+            self.lead =
+                (i32::from(self.lead) + (i32::from(lead) - i32::from(self.lead)) / 8) as i16;
+        } else {
+            (self.lead, self.has_lead) = (lead, true);
+        }
     }
 
     /// Whether inputs come as a stream, about one a tick (not a burst, not now and then):
@@ -334,6 +349,11 @@ impl InputBoard {
 
     /// This tick's step for `slot` (see the type's docs).
     pub fn take(&self, slot: u32) -> Taken {
+        self.take_at(slot, self.now())
+    }
+
+    /// [`take`](Self::take) for a tick that starts at `now` ([`now`](Self::now)'s clock).
+    pub fn take_at(&self, slot: u32, now: u16) -> Taken {
         let mut t = Taken::default();
         let Some(mut s) = self.slot(slot) else { return t };
         let tick = self.tick_units;
@@ -350,6 +370,7 @@ impl InputBoard {
                 t.arrived = Some(q.arrived);
                 ring.last_dir = q.dir;
                 ring.idle = 0;
+                ring.led(now.wrapping_sub(q.arrived) as i16);
             }
             return t;
         }
@@ -363,6 +384,10 @@ impl InputBoard {
                 break;
             }
             ring.pop();
+            // It stood for the repeat `owed` ticks ago: it was that late.
+            let late = i32::from(tick) * i32::from(ring.owed);
+            let lead = i32::from(now.wrapping_sub(front.arrived) as i16) - late;
+            ring.led(lead.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16);
             ring.owed -= 1;
             ring.idle = 0;
             t.ack = Some(front.seq);
@@ -401,6 +426,7 @@ impl InputBoard {
             }
             ring.last_dir = q.dir;
             ring.idle = 0;
+            ring.led(now.wrapping_sub(q.arrived) as i16);
         } else if ring.streaming(tick)
             && ring.owed < ring.target
             && ring.idle <= ring.target
@@ -411,6 +437,21 @@ impl InputBoard {
             ring.owed += 1;
         }
         t
+    }
+
+    /// How the inputs pushed through `route` have been arriving (`None` before any was used,
+    /// or if the route is not bound).
+    pub fn timing(&self, route: &Route) -> Option<skirmish_shared::InputTiming> {
+        let (slot, generation) = route.get()?;
+        let s = self.slot(slot)?;
+        if s.generation != generation || !s.ring.has_lead {
+            return None;
+        }
+        let micros = |units: i64| units * ARRIVAL_UNIT_MICROS as i64;
+        Some(skirmish_shared::InputTiming {
+            lead_us: micros(i64::from(s.ring.lead)) as i32,
+            jitter_us: micros(i64::from(s.ring.jitter)).try_into().unwrap_or(u32::MAX),
+        })
     }
 
     /// Gives `slot` to a new connection: empties it and publishes it on `route`; any route
@@ -541,6 +582,35 @@ mod tests {
         // many steps as inputs acknowledged.
         let acked = got.iter().filter_map(|(_, ack, _)| *ack).max().expect("acks");
         assert_eq!(steps as u32, acked, "{got:?}");
+    }
+
+    #[test]
+    fn the_server_tells_how_early_inputs_arrive() {
+        let (board, route) = bound();
+        assert_eq!(board.timing(&route), None, "nothing used yet");
+        // Inputs arriving 300 units before each tick that takes them.
+        for k in 1..=20u16 {
+            let tick_at = k.wrapping_mul(TICK);
+            board.push_at(&route, input(u32::from(k), 1.0), tick_at.wrapping_sub(300));
+            board.take_at(0, tick_at);
+        }
+        let t = board.timing(&route).expect("timing");
+        assert_eq!(t.lead_us, 300 * ARRIVAL_UNIT_MICROS as i32);
+        assert!(t.jitter_us < 100, "a steady stream: {t:?}");
+        // Then they come late: the lead goes negative.
+        let (board, route) = bound();
+        for k in 1..=8u16 {
+            board.push_at(&route, input(u32::from(k), 1.0), k.wrapping_mul(TICK).wrapping_sub(300));
+            board.take_at(0, k.wrapping_mul(TICK));
+        }
+        // Every input from now on arrives 200 units after its tick: each tick repeats, and
+        // the late input is matched next tick.
+        for k in 9..=40u16 {
+            board.take_at(0, k.wrapping_mul(TICK));
+            board.push_at(&route, input(u32::from(k), 1.0), k.wrapping_mul(TICK).wrapping_add(200));
+        }
+        let t = board.timing(&route).expect("timing");
+        assert!(t.lead_us < 0, "late inputs: a negative lead, {t:?}");
     }
 
     #[test]

@@ -663,7 +663,7 @@ async fn bad_input_never_hurts_the_server(t: Transport) {
     assert_eq!((me.x, me.y), (0, 27), "only the valid input moved the player");
     assert!(odd.conn.send(ClientMsg::Ping { client_time: 42 }.encode()).await, "ping sent");
     loop {
-        if let ServerMsg::Pong { client_time } = next_msg(&mut odd.conn, "pong").await {
+        if let ServerMsg::Pong { client_time, .. } = next_msg(&mut odd.conn, "pong").await {
             assert_eq!(client_time, 42);
             break;
         }
@@ -2260,7 +2260,7 @@ async fn bad_polling_requests_get_clear_answers_and_cost_nothing() {
         poll_client::poll(&mut HttpConn::new(app.addr), &sid).await.expect("answer").expect("200");
     assert_eq!(
         ServerMsg::decode(&got.messages[0]).expect("pong"),
-        ServerMsg::Pong { client_time: 7 }
+        ServerMsg::Pong { client_time: 7, timing: None }
     );
 
     // Too many inputs in one batch: the flood rule, as over WebSocket.

@@ -8,8 +8,8 @@
 //! head plus one per moved axis.
 
 use crate::protocol::{
-    Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
-    PROTOCOL_VERSION, PlayerId, ResumeToken, Score, ServerMsg, Welcome,
+    Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, InputTiming,
+    Keyframe, PROTOCOL_VERSION, PlayerId, ResumeToken, Score, ServerMsg, Welcome,
 };
 use crate::rules::Rules;
 use crate::wire::{
@@ -484,11 +484,15 @@ impl ServerMsg {
                 write_entities(&mut out, &k.entities);
                 out
             }
-            ServerMsg::Pong { client_time } => {
-                let mut out = Vec::with_capacity(7);
-                write_array_len(&mut out, 2);
+            ServerMsg::Pong { client_time, timing } => {
+                let mut out = Vec::with_capacity(17);
+                write_array_len(&mut out, if timing.is_some() { 4 } else { 2 });
                 write_uint(&mut out, server_tag::PONG);
                 write_uint(&mut out, u64::from(*client_time));
+                if let Some(t) = timing {
+                    write_int(&mut out, i64::from(t.lead_us));
+                    write_uint(&mut out, u64::from(t.jitter_us));
+                }
                 out
             }
         }
@@ -546,8 +550,16 @@ impl ServerMsg {
                 ServerMsg::Keyframe(Keyframe { tick, ack, entities })
             }
             server_tag::PONG => {
-                arity(2)?;
-                ServerMsg::Pong { client_time: r.int_as()? }
+                if len != 4 {
+                    arity(2)?;
+                }
+                let client_time = r.int_as()?;
+                let timing = if len == 4 {
+                    Some(InputTiming { lead_us: r.int_as()?, jitter_us: r.int_as()? })
+                } else {
+                    None
+                };
+                ServerMsg::Pong { client_time, timing }
             }
             _ => return Err(DecodeError::UnknownTag(tag)),
         };
@@ -755,7 +767,11 @@ mod tests {
                 room: "arena".into(),
                 keyframe,
             }),
-            ServerMsg::Pong { client_time: 77 },
+            ServerMsg::Pong { client_time: 77, timing: None },
+            ServerMsg::Pong {
+                client_time: 78,
+                timing: Some(InputTiming { lead_us: -12_345, jitter_us: 4_000 }),
+            },
         ] {
             assert_eq!(ServerMsg::decode(&m.encode()), Ok(m));
         }

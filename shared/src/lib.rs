@@ -26,9 +26,9 @@ pub mod wire;
 pub use codec::{DecodeError, FrameBodyWriter, WelcomeHead};
 pub use names::clean_name;
 pub use protocol::{
-    Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, Keyframe,
-    MAX_NAME_CHARS, MAX_ROOM_CHARS, PROTOCOL_VERSION, PlayerId, ResumeToken, Score, ServerMsg,
-    Welcome, valid_room_name,
+    Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputError, InputTiming,
+    Keyframe, MAX_NAME_CHARS, MAX_ROOM_CHARS, PROTOCOL_VERSION, PlayerId, ResumeToken, Score,
+    ServerMsg, Welcome, valid_room_name,
 };
 pub use replica::{ApplyError, Replica};
 pub use rules::{Rules, RulesError, SUBUNITS, TickRules};

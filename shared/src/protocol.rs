@@ -291,7 +291,22 @@ pub enum ServerMsg {
     Pong {
         /// The ping's `client_time`, echoed.
         client_time: u32,
+        /// How this client's inputs have been arriving, once the server has seen some.
+        timing: Option<InputTiming>,
     },
+}
+
+/// How a client's inputs arrive at the server, relative to the ticks that use them: a client
+/// shifts when it sends so they arrive just in time (its jitter plus a small margin before
+/// the tick), neither waiting needlessly nor late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InputTiming {
+    /// How long before the tick that used it an input arrived, averaged over the last few
+    /// (microseconds; negative: after its tick — the server repeated the last direction
+    /// meanwhile).
+    pub lead_us: i32,
+    /// How much the time between the client's inputs varies (microseconds, averaged).
+    pub jitter_us: u32,
 }
 
 #[cfg(test)]

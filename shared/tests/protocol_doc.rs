@@ -144,10 +144,21 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
             "keyframe",
             ServerMsg::Keyframe(Keyframe { tick: 50, ack: 7, entities: vec![bob] }).encode(),
         ),
-        ("pong", ServerMsg::Pong { client_time: 1000 }.encode()),
+        ("pong", ServerMsg::Pong { client_time: 1000, timing: None }.encode()),
+        (
+            "pong-timing",
+            ServerMsg::Pong {
+                client_time: 1000,
+                timing: Some(skirmish_shared::InputTiming { lead_us: -2500, jitter_us: 4000 }),
+            }
+            .encode(),
+        ),
         ("batch-server", {
             let mut out = Vec::new();
-            batch::push_message(&mut out, &ServerMsg::Pong { client_time: 1000 }.encode());
+            batch::push_message(
+                &mut out,
+                &ServerMsg::Pong { client_time: 1000, timing: None }.encode(),
+            );
             batch::push_close(&mut out, 1001, "server shutting down");
             out
         }),

@@ -10,8 +10,9 @@
 
 use serde_json::{Value, json};
 use skirmish_shared::{
-    Change, ClientMsg, Direction, EntityState, Event, Frame, Input, Keyframe, MAX_ROOM_CHARS,
-    PROTOCOL_VERSION, Replica, ResumeToken, Rules, Score, ServerMsg, Welcome, valid_room_name,
+    Change, ClientMsg, Direction, EntityState, Event, Frame, Input, InputTiming, Keyframe,
+    MAX_ROOM_CHARS, PROTOCOL_VERSION, Replica, ResumeToken, Rules, Score, ServerMsg, Welcome,
+    valid_room_name,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -66,7 +67,10 @@ fn message(m: &ServerMsg) -> Value {
             "type": "keyframe", "tick": k.tick, "ack": k.ack,
             "entities": k.entities.iter().map(entity).collect::<Vec<_>>(),
         }),
-        ServerMsg::Pong { client_time } => json!({ "type": "pong", "clientTime": client_time }),
+        ServerMsg::Pong { client_time, timing } => json!({
+            "type": "pong", "clientTime": client_time,
+            "timing": timing.map(|t| json!({ "leadUs": t.lead_us, "jitterUs": t.jitter_us })),
+        }),
     }
 }
 
@@ -147,7 +151,11 @@ fn game() -> Vec<ServerMsg> {
             changed: vec![Change { id: 9, dx: Some(-1), dy: Some(-1), hp: None }],
             ..Frame::default()
         }),
-        ServerMsg::Pong { client_time: 4_000_000_000 },
+        ServerMsg::Pong { client_time: 4_000_000_000, timing: None },
+        ServerMsg::Pong {
+            client_time: 5,
+            timing: Some(InputTiming { lead_us: -2_500, jitter_us: 31_000 }),
+        },
     ]
 }
 

@@ -9,7 +9,7 @@ import { Glider } from "./glide";
 import { Interpolator } from "./interpolation";
 import { perTick, type TickRules } from "./movement";
 import { Predictor } from "./prediction";
-import { decodeServer, encodeInput, type GameEvent, type Rules, SUBUNITS } from "./protocol";
+import { decodeServer, encodeInput, type GameEvent, type InputTiming, type Rules, SUBUNITS } from "./protocol";
 import { Replica } from "./replica";
 
 export interface Drawable {
@@ -58,6 +58,8 @@ export class Game {
   private lastSwingAt = -Infinity;
   private bytesWindow: { at: number; n: number }[] = [];
   rttMs: number | null = null;
+  /** How the server last said this page's inputs arrive (taken by the send timer). */
+  inputTiming: InputTiming | null = null;
   /** The resume token of the current player, kept across reconnects. */
   token: Uint8Array | null = null;
   /** The room the player is in, as the last welcome named it (null before any). */
@@ -130,6 +132,7 @@ export class Game {
       }
       case "pong":
         this.rttMs = Math.max(0, (performanceNowMs() >>> 0) - msg.clientTime);
+        if (msg.timing) this.inputTiming = msg.timing;
         break;
     }
   }

@@ -23,6 +23,7 @@ import { Panels } from "./panels";
 import { encodeJoin, encodeLeave, encodePing } from "./protocol";
 import { Renderer } from "./render";
 import { leadersFor, scoreboard } from "./scoreboard";
+import { phaseShift } from "./send-phase";
 import { type Choice, StartScreen } from "./start-screen";
 import { Memory } from "./storage";
 import { isTouchDevice, TouchControls } from "./touch";
@@ -196,14 +197,25 @@ function typing(target: EventTarget | null): boolean {
 }
 
 // Inputs at the tick rate, while something is held (or an attack is queued).
-let inputTimer: ReturnType<typeof setInterval> | null = null;
+// The timer's phase follows the server's word on when the inputs arrive (send-phase.ts): a
+// shift makes one interval longer or shorter, then the rate goes on.
+let inputTimer: ReturnType<typeof setTimeout> | null = null;
 function startInputs(rate: number) {
-  if (inputTimer) clearInterval(inputTimer);
-  inputTimer = setInterval(() => {
-    if (!playing || !game.welcomed || state !== "open") return;
-    const intent = controls.take();
-    if (intent) conn.send(game.input(intent.dx, intent.dy, intent.attack));
-  }, 1000 / rate);
+  if (inputTimer) clearTimeout(inputTimer);
+  const period = 1000 / rate;
+  const tick = () => {
+    let next = period;
+    if (playing && game.welcomed && state === "open") {
+      const intent = controls.take();
+      if (intent) conn.send(game.input(intent.dx, intent.dy, intent.attack));
+      if (game.inputTiming) {
+        next += phaseShift(game.inputTiming);
+        game.inputTiming = null;
+      }
+    }
+    inputTimer = setTimeout(tick, next);
+  };
+  inputTimer = setTimeout(tick, period);
 }
 let lastRate = 0;
 /** The banner of the last frame (your death, your respawn). */
@@ -287,5 +299,8 @@ Object.assign(window, {
      * ("respawning in 2…"), or null. */
     banner: () => banner && { ...banner },
     drop: () => conn.drop(),
+    /** The last frame as drawn: its time (seconds, performance.now), each player's drawn
+     * position (subunits) and the notice over the canvas (null if none). */
+    drawn: () => renderer.drawn,
   },
 });

@@ -94,7 +94,15 @@ export type ServerMsg =
   | Welcome
   | Frame
   | ({ type: "keyframe" } & Keyframe)
-  | { type: "pong"; clientTime: number };
+  | { type: "pong"; clientTime: number; timing: InputTiming | null };
+
+/** How this client's inputs arrive at the server (see docs/protocol.md, pong). */
+export interface InputTiming {
+  /** How long before the tick that used it an input arrived, µs (negative: late). */
+  leadUs: number;
+  /** How much the time between inputs varies, µs. */
+  jitterUs: number;
+}
 
 /** Bytes that are not a valid server message. */
 export class ProtocolError extends Error {}
@@ -222,9 +230,11 @@ export function decodeServer(bytes: Uint8Array): ServerMsg {
         ack: int(a[2], "ack"),
         entities: arr(a[3], "entities").map(entityOf),
       };
-    case 3:
-      arity(2);
-      return { type: "pong", clientTime: int(a[1], "client time") };
+    case 3: {
+      if (a.length !== 4) arity(2);
+      const timing = a.length === 4 ? { leadUs: int(a[2], "lead"), jitterUs: int(a[3], "jitter") } : null;
+      return { type: "pong", clientTime: int(a[1], "client time"), timing };
+    }
     default:
       return fail(`unknown message tag ${tag}`);
   }

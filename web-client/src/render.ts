@@ -84,11 +84,15 @@ export class Renderer {
   labels: DrawnLabel[] = [];
   /** Your square in the last frame (CSS px from the canvas's top-left), if drawn. */
   mine: Rect | null = null;
+  /** What the last frame drew, for tests: its time (seconds), every player where it was
+   * drawn (map position in subunits), and the notice over it. */
+  drawn: { at: number; players: Drawable[]; notice: string | null } | null = null;
 
   /** Draws the game at local time `now` (seconds) on `ctx`, whose canvas is already sized
    * for `s` (CSS px × dpr). */
   draw(ctx: CanvasRenderingContext2D, game: Game, now: number, s: Surface): void {
     this.size = { width: s.width, height: s.height };
+    this.drawn = { at: now, players: [], notice: null };
     ctx.setTransform(s.dpr, 0, 0, s.dpr, 0, 0);
     ctx.fillStyle = OUTSIDE;
     ctx.fillRect(0, 0, s.width, s.height);
@@ -101,6 +105,7 @@ export class Renderer {
     }
     const map = { width: rules.map_width, height: rules.map_height };
     const players = game.view(now);
+    this.drawn.players = players;
     const me = players.find((p) => p.me) ?? null;
 
     const key = `${game.room}/${game.playerId}`;
@@ -210,6 +215,7 @@ export class Renderer {
    * dimmed world, so a frozen picture is never mistaken for a live one. */
   notice(ctx: CanvasRenderingContext2D, text: string): void {
     const { width, height } = this.size;
+    if (this.drawn) this.drawn.notice = text;
     ctx.save();
     ctx.fillStyle = "rgba(16, 20, 26, 0.6)";
     ctx.fillRect(0, 0, width, height);

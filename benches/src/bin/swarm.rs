@@ -24,7 +24,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use skirmish_server::poll_client::{self, HttpConn};
 use skirmish_shared::wire::Reader;
-use skirmish_shared::{ClientMsg, Direction, Input, PROTOCOL_VERSION, ServerMsg};
+use skirmish_shared::{ClientMsg, Direction, Input, InputTiming, PROTOCOL_VERSION, ServerMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Bytes;
@@ -77,6 +77,10 @@ struct Args {
     /// the half-rate readers' frames were.
     #[arg(long, env = "SWARM_HOSTILE", default_value_t = 0)]
     hostile: usize,
+    /// Keep each bot's send timer where it started instead of following the server's word on
+    /// when its inputs arrive (the pong's input timing, as the web client does).
+    #[arg(long, env = "SWARM_FIXED_PHASE")]
+    fixed_phase: bool,
     /// Print the summary as one JSON object instead of a table.
     #[arg(long, env = "SWARM_JSON")]
     json: bool,
@@ -116,6 +120,8 @@ struct Stats {
     /// bytes among them.
     http_bytes: u64,
     http_body_bytes: u64,
+    /// The servers' word (pongs) on how long before their tick the bots' inputs arrived, µs.
+    leads_us: Vec<i32>,
 }
 
 impl Stats {
@@ -137,6 +143,7 @@ impl Stats {
             measuring: false,
             http_bytes: 0,
             http_body_bytes: 0,
+            leads_us: Vec::new(),
         }
     }
 }
@@ -310,8 +317,14 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
     stats.borrow_mut().connected += 1;
     let mut rng = fastrand::Rng::with_seed(id as u64);
     let mut heading = rng.f32() * std::f32::consts::TAU;
-    let mut interval = tokio::time::interval(Duration::from_secs(1) / tick_rate.max(1));
+    let period = Duration::from_secs(1) / tick_rate.max(1);
+    let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A ping a second: its pong says when this bot's inputs arrive.
+    let mut pinger = tokio::time::interval(Duration::from_secs(1));
+    // When the last input went: a phase shift moves the next one relative to it.
+    let mut last_send = tokio::time::Instant::now();
+    pinger.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seq = 0u32;
     let mut in_flight: VecDeque<(u32, Instant)> = VecDeque::with_capacity(16);
     let mut last_tick = 0u64;
@@ -323,6 +336,7 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
         tokio::select! {
             _ = &mut end => break,
             _ = interval.tick(), if !args.idle => {
+                last_send = tokio::time::Instant::now();
                 if rng.f32() < 0.1 {
                     heading = rng.f32() * std::f32::consts::TAU;
                 }
@@ -338,11 +352,31 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
                 }
                 stats.borrow_mut().inputs += 1;
             }
+            _ = pinger.tick(), if !args.idle && !args.fixed_phase => {
+                if !link.send(ClientMsg::Ping { client_time: 0 }.encode()).await {
+                    break;
+                }
+            }
             msg = link.next() => {
                 let Some(bytes) = msg else {
                     stats.borrow_mut().closed_by_server += 1;
                     break;
                 };
+                if let Ok(ServerMsg::Pong { timing: Some(t), .. }) = pong_of(&bytes) {
+                    let mut s = stats.borrow_mut();
+                    if s.measuring {
+                        s.leads_us.push(t.lead_us);
+                    }
+                    drop(s);
+                    if !args.fixed_phase {
+                        let shift = phase_shift_ms(t);
+                        if shift != 0.0 {
+                            let next = (period.as_secs_f64() + shift / 1e3).max(0.0);
+                            interval.reset_at(last_send + Duration::from_secs_f64(next));
+                        }
+                    }
+                    continue;
+                }
                 let mut r = Reader::new(&bytes);
                 let (Ok(_), Ok(tag), Ok(tick), Ok(ack)) = (r.array_len(), r.int(), r.int_as::<u64>(), r.int_as::<u32>()) else {
                     continue; // a pong
@@ -392,6 +426,24 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
         stats.borrow_mut().received.push((room, got, first_measured, last_measured));
     }
     link.close().await;
+}
+
+/// The message if it is a pong (decoding only those: frames are read by their header).
+fn pong_of(bytes: &[u8]) -> Result<ServerMsg, ()> {
+    let mut r = Reader::new(bytes);
+    match (r.array_len(), r.int()) {
+        (Ok(_), Ok(3)) => ServerMsg::decode(bytes).map_err(|_| ()),
+        _ => Err(()),
+    }
+}
+
+/// How much later (ms; negative: earlier) to send the next input, from the server's word on
+/// when this bot's inputs arrive: the web client's rule (web-client/src/send-phase.ts), to
+/// arrive the jitter plus 3 ms before the tick, moving by half the difference, at most 4 ms.
+fn phase_shift_ms(t: InputTiming) -> f64 {
+    let target = f64::from(t.jitter_us) / 1e3 + 3.0;
+    let early = f64::from(t.lead_us) / 1e3 - target;
+    if early.abs() < 1.0 { 0.0 } else { (early / 2.0).clamp(-4.0, 4.0) }
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
@@ -660,6 +712,18 @@ async fn run(args: Rc<Args>) -> anyhow_free::Result {
         (
             "server tick p99 ms (bucket edge)",
             quantile(&before, &after, "skirmish_tick_duration_seconds", 0.99)
+                .map_or("n/a".into(), |v| format!("{:.2}", v * 1e3)),
+        ),
+        ("input lead before its tick p50 ms (pongs)", {
+            let mut leads = s.leads_us.clone();
+            leads.sort_unstable();
+            leads
+                .get(leads.len() / 2)
+                .map_or("n/a".into(), |v| format!("{:.2}", f64::from(*v) / 1e3))
+        }),
+        (
+            "server input wait p50 ms (bucket edge)",
+            quantile(&before, &after, "skirmish_input_delay_seconds", 0.5)
                 .map_or("n/a".into(), |v| format!("{:.2}", v * 1e3)),
         ),
         (

@@ -165,7 +165,9 @@ impl Client {
                 Ok(())
             }
             ClientMsg::Ping { client_time } => {
-                let pong = ServerMsg::Pong { client_time }.encode();
+                let timing =
+                    self.joined.as_ref().and_then(|(room, route)| room.board.timing(route));
+                let pong = ServerMsg::Pong { client_time, timing }.encode();
                 // A client too far behind to take a pong learns its RTT from the next one.
                 let _ = self.link.sender.reply(&pong.into());
                 Ok(())

@@ -221,7 +221,7 @@ pub fn apply_inputs(
     let phase = (clock.tick % u64::from(DELAY_SAMPLE)) as u32;
     let stats = &mut *stats;
     for (player, mut c) in &mut players {
-        let t = board.take(c.slot);
+        let t = board.take_at(c.slot, now);
         if t.step.is_none() && t.ack.is_none() && c.move_count == 0 && !c.attack {
             continue; // idle: don't even mark the component changed
         }
