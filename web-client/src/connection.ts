@@ -48,7 +48,7 @@ export interface Handlers {
 const FINAL_CODES = new Set([4001, 4002]);
 
 /** An open socket that delivers nothing for this long is taken for dead. */
-export const SILENT_LIMIT_MS = 3000;
+export const SILENT_LIMIT_MS = 2500;
 /** WebSockets that fail to open this many times in a row, none ever open: polling from then on. */
 export const FALLBACK_AFTER = 2;
 /** A WebSocket not open this long after it was made is closed, and counts as failing to open. */
@@ -219,7 +219,7 @@ export class Connection {
     if (this.ws !== ws || this.stopped) return;
     this.ws = null;
     this.watchdog = null;
-    ws.close(4000, "no message for 3 s");
+    ws.close(4000, `no message for ${SILENT_LIMIT_MS / 1000} s`);
     this.retry(`connection lost: no message for ${SILENT_LIMIT_MS / 1000} s`);
   }
 }

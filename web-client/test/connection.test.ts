@@ -154,7 +154,7 @@ test("a connection left for good can be started again (page back from the cache)
   assert.equal(states.at(-1)?.[0], "open");
 });
 
-test("an open socket silent for 3 s is taken for dead: dropped at once, and a new one opened", () => {
+test("an open socket silent for 2.5 s is taken for dead: dropped at once, and a new one opened", () => {
   connect();
   const ws = FakeSocket.made[0];
   ws.accept();
@@ -162,9 +162,9 @@ test("an open socket silent for 3 s is taken for dead: dropped at once, and a ne
   assert.equal(states.at(-1)?.[0], "open");
   assert.deepEqual(ws.calls, ["send 950003c0c0c0"]);
   mock.timers.tick(1);
-  assert.equal(ws.calls.at(-1), "close 4000 no message for 3 s");
+  assert.equal(ws.calls.at(-1), "close 4000 no message for 2.5 s");
   assert.equal(states.at(-1)?.[0], "reconnecting");
-  assert.match(states.at(-1)?.[1] ?? "", /connection lost: no message for 3 s/);
+  assert.match(states.at(-1)?.[1] ?? "", /connection lost: no message for 2\.5 s/);
   mock.timers.tick(1500); // the first retry comes within 1 s ± 50%
   assert.equal(FakeSocket.made.length, 2);
   // The dead socket's late messages and close event, whenever the browser gets to them,

@@ -15,9 +15,9 @@
 use super::outbox::Report;
 
 /// The least slack over the lag floor, in ticks.
-const MIN_SLACK: u64 = 4;
+const MIN_SLACK: u64 = 6;
 /// The most slack over the lag floor, in ticks, however jittery the client.
-const MAX_SLACK: u64 = 12;
+const MAX_SLACK: u64 = 14;
 /// Reports per half of the floor's window (the floor is the least lag of the last 32 to 64
 /// reports: one to two seconds at one input per tick).
 const FLOOR_HALF: u32 = 32;
@@ -59,17 +59,44 @@ pub struct Pacer {
     held_at: Option<u64>,
     /// Whether any lag was observed yet.
     seeded: bool,
+    /// After a hold (or an idle gap): the tick the client must have seen, and the tick the
+    /// stream resumed at. Reports from before the client had it say nothing of its reading
+    /// (they show the hold or the gap itself), so they are not judged — for one round trip and
+    /// its slack.
+    resumed_at: Option<(u64, u64)>,
+    /// The last tick sent when the previous report was judged: a report made while nothing new
+    /// was sent (an idle room) shows no round trip and must not lower the floor.
+    judged_at_sent: u64,
+    /// The last tick sent as of the previous call (one call a tick), and whether a tick went
+    /// by with nothing sent since the stream last moved.
+    prev_sent: u64,
+    idle: bool,
 }
 
 impl Pacer {
     /// Decides for tick `now`, given the client's latest report and the last tick sent to it.
     pub fn pace(&mut self, report: Report, now: u64, last_sent: u64) -> Pace {
+        // Frames again after ticks with none (an idle room): `last_sent - seen` counts the
+        // idle ticks as in flight until the client has a new frame, so its reports are not
+        // judged until then.
+        if last_sent == self.prev_sent {
+            self.idle = true;
+        } else {
+            if self.idle && self.held_at.is_none() {
+                let from = self.prev_sent + 1;
+                let need = self.resumed_at.map_or(from, |(at, _)| at.max(from));
+                self.resumed_at = Some((need, now));
+            }
+            self.idle = false;
+            self.prev_sent = last_sent;
+        }
         let fresh = report.count != self.count && report.seen != 0;
         if !fresh {
             return match self.held_at {
                 Some(_) if now.saturating_sub(self.last_report) > QUIET_TICKS => {
                     self.held_at = None;
                     self.prev_lag = None;
+                    self.resumed_at = Some((now, now));
                     Pace::Resume
                 }
                 Some(_) => Pace::Hold,
@@ -84,11 +111,23 @@ impl Pacer {
             if seen >= at {
                 self.held_at = None;
                 self.prev_lag = None;
+                self.resumed_at = Some((now, now));
                 return Pace::Resume;
             }
             return Pace::Hold;
         }
+        if let Some((at, since)) = self.resumed_at {
+            // For one round trip and its slack: a client reading slowly gets no more.
+            if seen < at && now.saturating_sub(since) <= self.floor() + self.slack() {
+                return Pace::Send;
+            }
+            self.resumed_at = None;
+        }
         let lag = last_sent - seen;
+        if last_sent == self.judged_at_sent {
+            return Pace::Send; // nothing new in flight: nothing to learn
+        }
+        self.judged_at_sent = last_sent;
         self.observe(lag);
         if lag > self.floor() + self.slack() {
             self.held_at = Some(last_sent);
@@ -222,6 +261,38 @@ mod tests {
         assert!(p.held_at.is_none());
     }
 
+    /// A client keeping up at a 6-tick round trip, in a room that was idle (reports with
+    /// nothing in flight) before the frames began: never held, and after a hold its reports
+    /// from before the keyframe don't hold it again.
+    #[test]
+    fn idle_reports_and_reports_from_before_a_keyframe_are_not_judged() {
+        let mut p = Pacer::default();
+        // Idle: the last frame went at tick 99; the client has it; reports keep coming.
+        let mut count = 0u16;
+        for now in 100..160 {
+            count = count.wrapping_add(1);
+            assert_eq!(p.pace(Report { count, seen: 99 }, now, 99), Pace::Send);
+        }
+        // Frames every tick from 160 on (tick 160's call still sees 99 as the last sent), read
+        // 6 ticks after they are sent.
+        for now in 160..400u64 {
+            count = count.wrapping_add(1);
+            let last_sent = if now == 160 { 99 } else { now - 1 };
+            let seen = if now < 167 { 99 } else { last_sent - 6 };
+            assert_eq!(p.pace(Report { count, seen }, now, last_sent), Pace::Send, "tick {now}");
+        }
+        // A hold (say a burst of bigger lag), then the keyframe at the resume tick: the next
+        // round trip's reports still show the old lag, and do not hold it again.
+        p.held_at = Some(399);
+        count = count.wrapping_add(1);
+        assert_eq!(p.pace(Report { count, seen: 399 }, 400, 399), Pace::Resume);
+        for now in 401..407u64 {
+            count = count.wrapping_add(1);
+            let pace = p.pace(Report { count, seen: 393 + (now - 401) }, now, now - 1);
+            assert_eq!(pace, Pace::Send, "tick {now}: a report from before the keyframe arrived");
+        }
+    }
+
     #[test]
     fn a_stopped_reader_that_keeps_reporting_stays_held() {
         let mut p = Pacer::default();
@@ -238,7 +309,7 @@ mod tests {
             })
             .collect();
         let first_hold = paces.iter().position(|&x| x == Pace::Hold).expect("held at all");
-        assert!(first_hold <= 8, "held after {first_hold} ticks: {paces:?}");
+        assert!(first_hold <= (MIN_SLACK + 4) as usize, "held after {first_hold} ticks: {paces:?}");
         assert!(paces[first_hold..].iter().all(|&x| x == Pace::Hold), "{paces:?}");
     }
 }
