@@ -228,6 +228,16 @@ impl InputRing {
         self.last_arrival = now;
     }
 
+    /// Applies `q` as this tick's step (taken at `now`): moved, used, and its arrival learnt.
+    fn apply(&mut self, q: &Queued, now: u16, t: &mut Taken) {
+        t.step = Some(q.dir);
+        t.arrived = Some(q.arrived);
+        t.used(q);
+        self.last_dir = q.dir;
+        self.idle = 0;
+        self.led(now.wrapping_sub(q.arrived) as i16);
+    }
+
     /// Learns how long before its tick an input arrived (`lead` arrival units, negative:
     /// after), averaged over about 8.
     fn led(&mut self, lead: i16) {
@@ -268,6 +278,18 @@ pub struct Taken {
     /// The low 16 bits of the tick the client was showing when it pressed this tick's attack
     /// (0: not said).
     pub shown: u16,
+}
+
+impl Taken {
+    /// Counts `q` as used this tick (applied, matched to a repeat, or trimmed): its ack, its
+    /// attack and the tick it showed.
+    fn used(&mut self, q: &Queued) {
+        self.ack = Some(q.seq);
+        self.attack |= q.attack;
+        if q.attack {
+            self.shown = q.shown;
+        }
+    }
 }
 
 /// One seat's slot: the ring and the generation of the connection allowed to push.
@@ -363,14 +385,7 @@ impl InputBoard {
             ring.deep = 0;
             t.depth = ring.len;
             if let Some(q) = ring.pop() {
-                t.step = Some(q.dir);
-                t.ack = Some(q.seq);
-                t.attack = q.attack;
-                t.shown = if q.attack { q.shown } else { 0 };
-                t.arrived = Some(q.arrived);
-                ring.last_dir = q.dir;
-                ring.idle = 0;
-                ring.led(now.wrapping_sub(q.arrived) as i16);
+                ring.apply(&q, now, &mut t);
             }
             return t;
         }
@@ -390,11 +405,7 @@ impl InputBoard {
             ring.led(lead.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16);
             ring.owed -= 1;
             ring.idle = 0;
-            t.ack = Some(front.seq);
-            t.attack |= front.attack;
-            if front.attack {
-                t.shown = front.shown;
-            }
+            t.used(&front);
         }
         if ring.idle > ring.target + 2 {
             ring.owed = 0; // the client stopped; nothing will match
@@ -406,27 +417,14 @@ impl InputBoard {
                 && let Some(q) = ring.pop()
             {
                 ring.deep = 0;
-                t.ack = Some(q.seq);
-                t.attack |= q.attack;
+                t.used(&q);
                 t.trimmed = true;
-                if q.attack {
-                    t.shown = q.shown;
-                }
             }
         } else {
             ring.deep = 0;
         }
         if let Some(q) = ring.pop() {
-            t.step = Some(q.dir);
-            t.ack = Some(q.seq);
-            t.attack |= q.attack;
-            t.arrived = Some(q.arrived);
-            if q.attack {
-                t.shown = q.shown;
-            }
-            ring.last_dir = q.dir;
-            ring.idle = 0;
-            ring.led(now.wrapping_sub(q.arrived) as i16);
+            ring.apply(&q, now, &mut t);
         } else if ring.streaming(tick)
             && ring.owed < ring.target
             && ring.idle <= ring.target

@@ -15,24 +15,15 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { artifacts, launchBrowser, startServer, stopServer, waitFor } from "./helpers.mjs";
+import { artifacts, serverAndBrowser, waitFor } from "./helpers.mjs";
 import { decodePng, paeth, pixelAt } from "./png.mjs";
 
-let server;
 let browser;
 let base;
 
-before(async () => {
-  ({ proc: server, base } = await startServer());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stopServer(server);
-});
+serverAndBrowser((up) => ({ browser, base } = up));
 
 /** A page in a new context with `options`, at `query`, once welcomed. */
 async function open(query, label, options = {}) {

@@ -8,11 +8,10 @@
 // Every wait is bounded and says what it waited for.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { artifacts, hudSays, launchBrowser, startServer, stopServer, WAIT_MS, waitFor } from "./helpers.mjs";
+import { artifacts, hudSays, serverAndBrowser, WAIT_MS, waitFor } from "./helpers.mjs";
 
-let server;
 let browser;
 let base;
 
@@ -20,15 +19,7 @@ const entity = (id) => window.skirmish.entities().find((e) => e.id === id);
 /** In the page: the names of the players it sees, sorted and joined by commas. */
 const names = () => window.skirmish.entities().map((e) => e.name).sort().join(",");
 
-before(async () => {
-  ({ proc: server, base } = await startServer());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stopServer(server);
-});
+serverAndBrowser((up) => ({ browser, base } = up));
 
 test("two players in two browsers: move, attack, see it in both, reconnect as the same player", async () => {
   const one = await (await browser.newContext()).newPage();

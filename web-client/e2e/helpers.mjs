@@ -4,6 +4,7 @@
 // file itself (node --test runs only *.test.mjs here).
 import { spawn } from "node:child_process";
 import { chromium } from "playwright-core";
+import { after, before } from "node:test";
 
 /** The repository's root. */
 export const root = new URL("../../", import.meta.url).pathname;
@@ -77,3 +78,22 @@ export async function waitFor(page, what, fn, arg) {
 
 /** In the page: whether the HUD's text includes `text`. */
 export const hudSays = (text) => document.getElementById("hud").textContent.includes(text);
+
+/**
+ * Registers the file's set-up: before its tests the server and a browser start, after them
+ * both stop. `use` receives `{ browser, base }` (the page's base URL) once they are up.
+ */
+export function serverAndBrowser(use) {
+  let server;
+  let browser;
+  before(async () => {
+    let base;
+    ({ proc: server, base } = await startServer());
+    browser = await launchBrowser();
+    use({ browser, base });
+  });
+  after(async () => {
+    await browser?.close();
+    await stopServer(server);
+  });
+}

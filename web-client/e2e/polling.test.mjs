@@ -9,11 +9,10 @@
 // and says what it waited for.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { artifacts, hudSays, launchBrowser, startServer, stopServer, waitFor } from "./helpers.mjs";
+import { artifacts, hudSays, serverAndBrowser, waitFor } from "./helpers.mjs";
 
-let server;
 let browser;
 let base;
 
@@ -46,15 +45,7 @@ async function move(page, key, watcher, id, what, until) {
   await page.keyboard.up(key);
 }
 
-before(async () => {
-  ({ proc: server, base } = await startServer());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stopServer(server);
-});
+serverAndBrowser((up) => ({ browser, base } = up));
 
 test("a polling page and a WebSocket page play together; the polling page's cut link resumes its player", async () => {
   const poll = await open("name=poller&room=mixed&transport=polling", "the polling page");

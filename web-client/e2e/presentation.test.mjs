@@ -9,23 +9,14 @@
 // has let the old join notice expire. Screenshots go to artifacts/.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 
-import { artifacts, launchBrowser, startServer, stopServer, waitFor } from "./helpers.mjs";
+import { artifacts, serverAndBrowser, waitFor } from "./helpers.mjs";
 
-let server;
 let browser;
 let base;
 
-before(async () => {
-  ({ proc: server, base } = await startServer());
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await stopServer(server);
-});
+serverAndBrowser((up) => ({ browser, base } = up));
 
 /** In the page: what the labels and the camera look like, and what is wrong with them. */
 const layout = () => {

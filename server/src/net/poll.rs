@@ -55,7 +55,6 @@ pub struct PollSession {
     waiting: AtomicUsize,
     /// `GET`s per second, as inputs are limited.
     polls: Mutex<InputBucket>,
-    ended: AtomicBool,
     /// Counted in [`PollSessions`]'s undelivered closes (live, or closed by the shutdown and
     /// its close not yet read).
     counted: AtomicBool,
@@ -268,7 +267,12 @@ fn octets(body: Bytes) -> Response<Body> {
 
 /// `410` for a session whose close was delivered (or that ended before a `POST`).
 fn gone(close: &Close) -> Response<Body> {
-    text(StatusCode::GONE, format!("session closed: {} {}\n", close.code.as_u16(), close.reason))
+    closed(StatusCode::GONE, close)
+}
+
+/// `status`, saying which close ended the session.
+fn closed(status: StatusCode, close: &Close) -> Response<Body> {
+    text(status, format!("session closed: {} {}\n", close.code.as_u16(), close.reason))
 }
 
 /// Reads a request body of at most [`MAX_BODY`] within the handshake timeout; else the
@@ -361,7 +365,6 @@ async fn join(
         last_seen: LastSeen::new(),
         waiting: AtomicUsize::new(0),
         polls: Mutex::new(InputBucket::new(ctx.limits.tick_rate)),
-        ended: AtomicBool::new(false),
         counted: AtomicBool::new(true),
     });
     ctx.polls.insert(session.clone());
@@ -420,7 +423,6 @@ async fn watch_session(
     let shutdown_close = close.code == CloseCode::GoingAway;
     session.closer.close(close.clone());
     session.queue.close(close);
-    session.ended.store(true, Ordering::Release);
     session.client().end();
     if !shutdown_close {
         // Only the shutdown waits for pollers to read their close.
@@ -458,8 +460,8 @@ async fn poll(session: &PollSession, ctx: &NetContext) -> Response<Body> {
 
 /// `POST /poll/SID`: a batch of client messages, handled in order as over WebSocket.
 async fn send(session: &PollSession, req: Request<Incoming>, ctx: &NetContext) -> Response<Body> {
-    if session.ended.load(Ordering::Acquire) {
-        return gone(&session.queue_close());
+    if let Some(close) = session.queue.ended_with() {
+        return gone(&close);
     }
     let body = match read_body(req, ctx).await {
         Ok(body) => body,
@@ -480,8 +482,8 @@ async fn send(session: &PollSession, req: Request<Incoming>, ctx: &NetContext) -
     }
     let mut client = session.client();
     // The session may have ended while the body came: nothing more is handled then.
-    if session.ended.load(Ordering::Acquire) {
-        return gone(&session.queue_close());
+    if let Some(close) = session.queue.ended_with() {
+        return gone(&close);
     }
     for msg in messages {
         let outcome = if msg.len() > MAX_CLIENT_MESSAGE {
@@ -496,14 +498,8 @@ async fn send(session: &PollSession, req: Request<Incoming>, ctx: &NetContext) -
             session.closer.close(close.clone());
             return match close.code {
                 CloseCode::Normal => no_content(),
-                CloseCode::TooBig => text(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("session closed: {} {}\n", close.code.as_u16(), close.reason),
-                ),
-                _ => text(
-                    StatusCode::BAD_REQUEST,
-                    format!("session closed: {} {}\n", close.code.as_u16(), close.reason),
-                ),
+                CloseCode::TooBig => closed(StatusCode::PAYLOAD_TOO_LARGE, &close),
+                _ => closed(StatusCode::BAD_REQUEST, &close),
             };
         }
     }

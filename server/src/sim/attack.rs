@@ -140,10 +140,11 @@ pub fn attack(
     // this shortcut only if it came from further than that, and is judged where it is).
     let reach = (t.step.ceil() as i32).saturating_mul(i32::from(furthest));
     grid.reset(t, reach);
-    for i in 0..grid.pending.len() {
-        let a = grid.pending[i];
+    let pending = std::mem::take(&mut grid.pending);
+    for &a in &pending {
         grid.push(a);
     }
+    grid.pending = pending; // its buffer, for the next tick
     grid.build();
     let now = clock.tick;
     for (player, pos, _, _, mut health, rep) in &mut players {
