@@ -20,6 +20,7 @@ fn codec(c: &mut Criterion) {
         name: Some("a player name".into()),
         resume: Some([7; 16]),
         room: Some("arena".into()),
+        seat: None,
     }
     .encode();
     let mut nan = input.clone();

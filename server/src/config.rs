@@ -160,6 +160,19 @@ pub struct Config {
     /// Seed for spawn points (random if not given).
     #[arg(long, env = "SKIRMISH_SEED")]
     pub seed: Option<u64>,
+    /// The secret (at least 16 bytes) seat tickets are signed with. When set, a join must
+    /// carry a valid, unexpired seat for its room (`skirmish seat` mints one); when not, the
+    /// server is open to anyone. Give it in the environment: a command line is visible to
+    /// every user of the machine.
+    #[arg(long, env = "SKIRMISH_JOIN_SECRET", hide_env_values = true)]
+    pub join_secret: Option<String>,
+    /// Certificate chain (PEM) to serve TLS with: with `--tls-key`, the port speaks https and
+    /// wss (and answers plain HTTP with a 400 saying so).
+    #[arg(long, env = "SKIRMISH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "SKIRMISH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `skirmish_server=debug`).
     #[arg(long, env = "SKIRMISH_LOG", default_value = "info")]
     pub log: String,
@@ -208,6 +221,9 @@ impl Default for Config {
             send_buffer_bytes: None,
             web_root: None,
             seed: None,
+            join_secret: None,
+            tls_cert: None,
+            tls_key: None,
             log: "info".into(),
         }
     }
@@ -267,8 +283,13 @@ impl Config {
         &self,
         bound: SocketAddr,
         metrics_separate: bool,
-    ) -> Result<crate::net::NetLimits, crate::net::proxy::ProxyError> {
+    ) -> Result<crate::net::NetLimits, crate::ServerError> {
+        let seat_key = match &self.join_secret {
+            Some(secret) => Some(crate::seat::SeatKey::new(secret.as_bytes())?),
+            None => None,
+        };
         Ok(crate::net::NetLimits {
+            seat_key,
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             cap_loopback: self.cap_loopback,

@@ -13,6 +13,7 @@
 //!   transports share, WebSocket connections, long-polling sessions, each room's fan-out,
 //!   the embedded web client.
 //! - [`room`]: rooms, the registry that places players in them, the sim thread pool.
+//! - [`seat`]: signed seat tickets (`--join-secret`): minting and checking.
 //! - [`session`]: the session core, one owner of every connection ↔ player binding.
 //! - [`link`]: what flows between the network and a room's simulation, in the game's words.
 //! - [`sim`]: the game: components, the tick's systems, the snapshot.
@@ -28,6 +29,7 @@ pub mod link;
 pub mod metrics;
 pub mod net;
 pub mod room;
+pub mod seat;
 pub mod session;
 pub mod sim;
 pub mod telemetry;
@@ -64,6 +66,12 @@ pub enum ServerError {
     /// A `--trusted-proxies` entry is not an address or network.
     #[error("invalid --trusted-proxies: {0}")]
     Proxies(#[from] net::proxy::ProxyError),
+    /// `--join-secret` can't be used.
+    #[error("invalid --join-secret: {0}")]
+    JoinSecret(#[from] seat::SecretError),
+    /// The TLS certificate or key can't be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A socket operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -283,6 +283,7 @@ impl Player {
             name: Some(name.into()),
             resume,
             room: room.map(str::to_owned),
+            seat: None,
         };
         let mut conn = Conn::open(addr, transport, join.encode()).await;
         let msg = next_msg(&mut conn, "welcome").await;
@@ -602,6 +603,7 @@ async fn bad_input_never_hurts_the_server(t: Transport) {
         name: None,
         resume: None,
         room: None,
+        seat: None,
     }
     .encode();
     let (code, _) = bad_input_closes(&app, &mut ok, rejoin).await;
@@ -636,6 +638,7 @@ async fn bad_input_never_hurts_the_server(t: Transport) {
         name: None,
         resume: None,
         room: None,
+        seat: None,
     }
     .encode();
     let mut old = Conn::open(app.addr, t, join).await;
@@ -807,6 +810,7 @@ fn join_bytes(name: &str) -> Vec<u8> {
         name: Some(name.into()),
         resume: None,
         room: None,
+        seat: None,
     }
     .encode()
 }
@@ -1079,6 +1083,7 @@ async fn ten_percent_of_clients_stalled_do_not_slow_the_others() {
             name: Some(format!("stall{i}")),
             resume: None,
             room: None,
+            seat: None,
         };
         ws.send(Message::Binary(join.encode().into())).await.expect("join");
         let ServerMsg::Welcome(w) = next_msg(&mut ws, "welcome").await else {
@@ -1183,6 +1188,7 @@ async fn join_refused(app: &TestApp, room: &str) -> (u16, String) {
         name: Some("late".into()),
         resume: None,
         room: Some(room.into()),
+        seat: None,
     };
     let mut conn = Conn::open(app.addr, app.transport, join.encode()).await;
     close_code(&mut conn).await
@@ -1649,6 +1655,7 @@ async fn stopped_reader_is_dropped(config: Config) {
         name: Some("stalled".into()),
         resume: None,
         room: None,
+        seat: None,
     };
     stalled.send(Message::Binary(join.encode().into())).await.expect("join");
     let ServerMsg::Welcome(w) = next_msg(&mut stalled, "welcome").await else {
@@ -1916,6 +1923,7 @@ async fn join_refused_quick(app: &TestApp) -> (u16, String) {
         name: None,
         resume: None,
         room: None,
+        seat: None,
     };
     let mut conn = Conn::open(app.addr, app.transport, join.encode()).await;
     close_code(&mut conn).await
@@ -2145,6 +2153,7 @@ macro_rules! over_both_transports {
 }
 
 over_both_transports!(
+    seats_admit_only_valid_tickets_for_their_room,
     players_see_joins_moves_attacks_kills_and_leaves,
     bad_input_never_hurts_the_server,
     shutdown_closes_every_client_with_going_away,
@@ -2172,6 +2181,7 @@ fn quick_join(name: &str, resume: Option<ResumeToken>) -> Vec<u8> {
         name: Some(name.into()),
         resume,
         room: None,
+        seat: None,
     }
     .encode()
 }
@@ -2573,4 +2583,118 @@ async fn a_chunked_polling_body_over_64_kib_gets_413() {
     let answer = raw_request(app.addr, &bytes).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(200)]);
     app.shutdown().await;
+}
+
+// --- Signed seats (`--join-secret`) ---
+
+const SECRET: &str = "a join secret for the wire tests";
+
+fn seated() -> Config {
+    Config { join_secret: Some(SECRET.into()), ..TestApp::arena() }
+}
+
+/// A ticket for `name` in `room`, signed with `secret`, expiring `ttl` seconds from now
+/// (negative: already expired).
+fn ticket(secret: &str, room: &str, name: &str, ttl: i64) -> String {
+    let key = skirmish_server::seat::SeatKey::new(secret.as_bytes()).expect("secret");
+    let expires = skirmish_server::seat::unix_now().saturating_add_signed(ttl);
+    key.mint(&skirmish_shared::seat::SeatClaims { room: room.into(), name: name.into(), expires })
+}
+
+/// Opens a connection with a join asking for `room` as "mallory", carrying `seat`.
+async fn seated_join(app: &TestApp, room: Option<&str>, seat: Option<String>) -> Conn {
+    let join = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: Some("mallory".into()),
+        resume: None,
+        room: room.map(str::to_owned),
+        seat,
+    };
+    Conn::open(app.addr, app.transport, join.encode()).await
+}
+
+async fn seats_admit_only_valid_tickets_for_their_room(t: Transport) {
+    let app = TestApp::spawn_on(t, seated()).await;
+    // A valid seat: the player is the seat's name, whatever the join says.
+    let mut ann = seated_join(&app, Some("arena"), Some(ticket(SECRET, "arena", "ann", 60))).await;
+    let ServerMsg::Welcome(w) = next_msg(&mut ann, "welcome").await else { panic!("welcome") };
+    assert_eq!(w.room, "arena");
+    let me = w.keyframe.entities.iter().find(|e| e.id == w.player_id).expect("own entity");
+    assert_eq!(me.name, "ann");
+    // A join that names no room goes to its seat's.
+    let mut bob = seated_join(&app, None, Some(ticket(SECRET, "arena", "bob", 60))).await;
+    let ServerMsg::Welcome(w) = next_msg(&mut bob, "welcome").await else { panic!("welcome") };
+    assert_eq!(w.room, "arena");
+    let refused = [
+        (Some("arena"), None, "seat required"),
+        (Some("arena"), Some(ticket(SECRET, "arena", "eve", -1)), "seat expired"),
+        (Some("other"), Some(ticket(SECRET, "arena", "eve", 60)), "seat is for another room"),
+        (
+            Some("arena"),
+            Some(ticket("some other secret, 16+ bytes", "arena", "eve", 60)),
+            "seat forged",
+        ),
+        (Some("arena"), Some("not a ticket".into()), "seat malformed"),
+    ];
+    for (room, seat, reason) in refused {
+        let mut conn = seated_join(&app, room, seat).await;
+        assert_eq!(close_code(&mut conn).await, (4004, reason.into()), "{reason}");
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_seat_failures_from_one_address_are_refused_before_any_check() {
+    // Loopback counts here, as a remote address does by default.
+    let app = TestApp::spawn(Config { cap_loopback: true, ..seated() }).await;
+    for i in 0..skirmish_server::net::SEAT_FAILURE_BURST as usize {
+        let mut conn = seated_join(&app, Some("arena"), None).await;
+        assert_eq!(close_code(&mut conn).await.0, 4004, "failure {i}");
+    }
+    // Now even a valid seat is refused until the address's failures age out.
+    let mut conn = seated_join(&app, Some("arena"), Some(ticket(SECRET, "arena", "ann", 60))).await;
+    assert_eq!(
+        close_code(&mut conn).await,
+        (1013, "too many rejected seats from your address".into())
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_server_needs_no_seat_and_ignores_one() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut plain = seated_join(&app, Some("arena"), None).await;
+    assert!(matches!(next_msg(&mut plain, "welcome").await, ServerMsg::Welcome(_)));
+    let mut junk = seated_join(&app, Some("arena"), Some("junk".into())).await;
+    let ServerMsg::Welcome(w) = next_msg(&mut junk, "welcome").await else { panic!("welcome") };
+    let me = w.keyframe.entities.iter().find(|e| e.id == w.player_id).expect("own entity");
+    assert_ne!(me.name, "ann");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seat_command_mints_a_ticket_the_server_admits() {
+    let bin = env!("CARGO_BIN_EXE_skirmish");
+    let out = std::process::Command::new(bin)
+        .args(["seat", "--room", "arena", "--name", "ann", "--ttl-secs", "60"])
+        .env("SKIRMISH_JOIN_SECRET", SECRET)
+        .output()
+        .expect("run skirmish seat");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ticket = String::from_utf8(out.stdout).expect("utf-8").trim().to_owned();
+    let app = TestApp::spawn(seated()).await;
+    let mut conn = seated_join(&app, Some("arena"), Some(ticket)).await;
+    let ServerMsg::Welcome(w) = next_msg(&mut conn, "welcome").await else { panic!("welcome") };
+    let me = w.keyframe.entities.iter().find(|e| e.id == w.player_id).expect("own entity");
+    assert_eq!(me.name, "ann");
+    app.shutdown().await;
+    // Without the secret it says what is missing.
+    let out = std::process::Command::new(bin)
+        .args(["seat", "--room", "arena", "--name", "ann"])
+        .env_remove("SKIRMISH_JOIN_SECRET")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run skirmish seat");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SKIRMISH_JOIN_SECRET"));
 }

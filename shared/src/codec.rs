@@ -91,6 +91,9 @@ pub enum DecodeError {
     /// The welcome's rules map could not be read.
     #[error("rules map is malformed")]
     Rules,
+    /// Well-formed MessagePack that is not the structure expected (it says which).
+    #[error("malformed: {0}")]
+    Malformed(&'static str),
 }
 
 impl ClientMsg {
@@ -98,8 +101,9 @@ impl ClientMsg {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(24);
         match self {
-            ClientMsg::Join { protocol_version, name, resume, room } => {
-                write_array_len(&mut out, 5);
+            ClientMsg::Join { protocol_version, name, resume, room, seat } => {
+                // The seat is optional on the wire: left out when there is none.
+                write_array_len(&mut out, if seat.is_some() { 6 } else { 5 });
                 write_int(&mut out, client_tag::JOIN);
                 write_uint(&mut out, u64::from(*protocol_version));
                 match name {
@@ -113,6 +117,9 @@ impl ClientMsg {
                 match room {
                     Some(r) => write_str(&mut out, r),
                     None => write_nil(&mut out),
+                }
+                if let Some(seat) = seat {
+                    write_str(&mut out, seat);
                 }
             }
             ClientMsg::Input(i) => {
@@ -174,14 +181,19 @@ impl ClientMsg {
                         name: None,
                         resume: None,
                         room: None,
+                        seat: None,
                     });
                 }
-                arity(5)?;
+                if len != 6 {
+                    arity(5)?;
+                }
                 let name = if r.nil()? { None } else { Some(r.str()?.to_owned()) };
                 let resume = if r.nil()? { None } else { Some(r.bin16()?) };
                 // Any string: the room name rule is the server's to apply (and answer).
                 let room = if r.nil()? { None } else { Some(r.str()?.to_owned()) };
-                ClientMsg::Join { protocol_version, name, resume, room }
+                // Checked by the server, which holds the key.
+                let seat = if len == 6 { Some(r.str()?.to_owned()) } else { None };
+                ClientMsg::Join { protocol_version, name, resume, room, seat }
             }
             client_tag::INPUT => {
                 if len != 6 && len != 7 {
@@ -663,6 +675,7 @@ mod tests {
             name: Some("ann".into()),
             resume: None,
             room: room.map(str::to_owned),
+            seat: None,
         }
     }
 
@@ -676,8 +689,22 @@ mod tests {
                 name: None,
                 resume: Some([7; 16]),
                 room: Some("x".repeat(40)),
+                seat: None,
             },
-            ClientMsg::Join { protocol_version: 7, name: None, resume: None, room: None },
+            ClientMsg::Join {
+                protocol_version: PROTOCOL_VERSION,
+                name: Some("ann".into()),
+                resume: None,
+                room: Some("arena".into()),
+                seat: Some("kwXhcmVuYQ".into()),
+            },
+            ClientMsg::Join {
+                protocol_version: 7,
+                name: None,
+                resume: None,
+                room: None,
+                seat: None,
+            },
             ClientMsg::Input(Input {
                 seq: 70_000,
                 dir: dir(0.6, -0.8),
@@ -818,7 +845,12 @@ mod tests {
             (&[0x95, 0x00, V, 0xc0, 0xc0, 0xa2, 0xc3, 0x28], DecodeError::Utf8),
             (&[0x95, 0x00, V, 0xc0, 0xc0, 0x01], DecodeError::Type("string")),
             (&[0x95, 0x00, V, 0xc0, 0xc4, 0x01, 0x00, 0xc0], DecodeError::Range),
-            (&[0x96, 0x00, V, 0xc0, 0xc0, 0xc0, 0xc0], DecodeError::Arity { tag: 0, len: 6 }),
+            // join: 5 fields, or 6 with a seat (a string, not nil)
+            (&[0x96, 0x00, V, 0xc0, 0xc0, 0xc0, 0xc0], DecodeError::Type("string")),
+            (
+                &[0x97, 0x00, V, 0xc0, 0xc0, 0xc0, 0xa1, 0x61, 0xc0],
+                DecodeError::Arity { tag: 0, len: 7 },
+            ),
             (&[0xdd, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
             (&[0x95, 0x00, V, 0xdb, 0xff, 0xff, 0xff, 0xff], DecodeError::LengthTooLarge),
             (
@@ -859,6 +891,7 @@ mod tests {
             name: None,
             resume: None,
             room: None,
+            seat: None,
         };
         let cases: &[(&[u8], u16)] = &[
             // A version 2 client's join, as it sent it: `[0, 2, "ann", nil]`.

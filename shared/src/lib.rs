@@ -11,6 +11,7 @@
 //!   bounds-checked reader.
 //! - [`rules`]: the [`Rules`] struct (tutorial defaults) and its per-tick form.
 //! - [`movement`]: the movement step, shared for client-side prediction.
+//! - [`seat`]: the seat ticket's bytes (a matchmaker's signed admission to one room).
 //! - [`names`]: the display name rule ([`clean_name`]) the server applies to every join.
 //! - [`replica`]: a client's copy of the world and the delta apply function.
 
@@ -21,6 +22,7 @@ pub mod names;
 pub mod protocol;
 pub mod replica;
 pub mod rules;
+pub mod seat;
 pub mod wire;
 
 pub use codec::{DecodeError, FrameBodyWriter, WelcomeHead};

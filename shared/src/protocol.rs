@@ -122,6 +122,10 @@ pub enum ClientMsg {
         /// by the decoder: the server applies [`valid_room_name`]. A resume token that gets
         /// its player back wins over this: the player returns to its own room.
         room: Option<String>,
+        /// A signed seat ticket (its text form, [`crate::seat`]) from the matchmaker: a server
+        /// run with a join secret admits only joins that carry a valid one. `None` (left out
+        /// on the wire) otherwise.
+        seat: Option<String>,
     },
     /// One tick of intent.
     Input(Input),

@@ -29,6 +29,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 name: Some("ann".into()),
                 resume: None,
                 room: None,
+                seat: None,
             }
             .encode(),
         ),
@@ -72,6 +73,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 name: Some("ann".into()),
                 resume: Some(*b"0123456789abcdef"),
                 room: Some("arena".into()),
+                seat: None,
             }
             .encode(),
         ),

@@ -161,23 +161,28 @@ fn game() -> Vec<ServerMsg> {
 
 /// Joins as the client sends them: quick play and a named room, new and resuming.
 fn joins() -> Vec<Value> {
-    let cases: [(Option<&str>, Option<ResumeToken>, Option<&str>); 4] = [
-        (Some("ann"), None, None),
-        (Some("ann"), None, Some("arena")),
-        (Some("ann"), Some(*b"resume-token-16b"), Some("arena-2_b")),
-        (None, Some([0xff; 16]), None),
+    type Case =
+        (Option<&'static str>, Option<ResumeToken>, Option<&'static str>, Option<&'static str>);
+    let cases: [Case; 5] = [
+        (Some("ann"), None, None, None),
+        (Some("ann"), None, Some("arena"), None),
+        (Some("ann"), Some(*b"resume-token-16b"), Some("arena-2_b"), None),
+        (None, Some([0xff; 16]), None, None),
+        // With a seat ticket (its text, as the page got it from its URL).
+        (Some("ann"), None, Some("arena"), Some("lKVhcmVuYaNhbm7Oaw1Px8QgRdSCHckQ")),
     ];
     cases
         .into_iter()
-        .map(|(name, resume, room)| {
+        .map(|(name, resume, room, seat)| {
             let join = ClientMsg::Join {
                 protocol_version: PROTOCOL_VERSION,
                 name: name.map(str::to_owned),
                 resume,
                 room: room.map(str::to_owned),
+                seat: seat.map(str::to_owned),
             };
             json!({ "name": name, "token": resume.as_ref().map(|t| hex(t)), "room": room,
-                    "bytes": hex(&join.encode()) })
+                    "seat": seat, "bytes": hex(&join.encode()) })
         })
         .collect()
 }

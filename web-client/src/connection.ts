@@ -44,8 +44,9 @@ export interface Handlers {
 
 /** Close codes after which reconnecting can't help: 4001, another protocol version; 4002, the
  * player taken over by a newer connection with its token (a duplicated tab: coming back would
- * take it back, and the two tabs would take turns for ever). */
-const FINAL_CODES = new Set([4001, 4002]);
+ * take it back, and the two tabs would take turns for ever); 4004, the seat ticket refused
+ * (missing, forged, expired, another room: the same ticket would be refused again). */
+const FINAL_CODES = new Set([4001, 4002, 4004]);
 
 /** An open socket that delivers nothing for this long is taken for dead. */
 export const SILENT_LIMIT_MS = 2500;

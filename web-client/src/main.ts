@@ -38,6 +38,9 @@ const leaveButton = byId(document, "leave", HTMLButtonElement);
 const memory = Memory.ofPage();
 const params = new URLSearchParams(location.search);
 const launch = launchOf(location.search, { name: memory.name, room: memory.room, token: memory.token !== null });
+/** A matchmaker's seat ticket (`?seat=`), sent with every join; a server run with a join
+ * secret admits only joins with a valid one. */
+const seat = params.get("seat");
 const touchAsked = params.get("touch");
 const touchOn = touchAsked === null ? isTouchDevice() : touchAsked !== "0";
 document.body.classList.toggle("touch", touchOn); // the panels make room for the controls
@@ -66,7 +69,7 @@ const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}
 const ping = () => encodePing(performanceNowMs() >>> 0);
 const conn = new Connection(url, {
   onOpen(send) {
-    send(encodeJoin(joinName, game.token, joinRoom));
+    send(encodeJoin(joinName, game.token, joinRoom, seat));
     send(ping()); // the RTT at once, not a second later
   },
   onMessage(bytes) {

@@ -243,10 +243,18 @@ export function decodeServer(bytes: Uint8Array): ServerMsg {
 /**
  * A join. `resume` is the token of an earlier welcome, to get that player back (then the
  * player returns to its own room, whatever `room` says); `room` names the room to play in,
- * or is null for quick play (the server picks one).
+ * or is null for quick play (the server picks one). `seat`: a matchmaker's seat ticket (the
+ * page's `?seat=`), which a server run with a join secret requires; left out when null.
  */
-export function encodeJoin(name: string | null, resume: Uint8Array | null, room: string | null): Uint8Array {
-  return encode([0, PROTOCOL_VERSION, name, resume, room]);
+export function encodeJoin(
+  name: string | null,
+  resume: Uint8Array | null,
+  room: string | null,
+  seat: string | null = null,
+): Uint8Array {
+  const fields: unknown[] = [0, PROTOCOL_VERSION, name, resume, room];
+  if (seat !== null) fields.push(seat);
+  return encode(fields);
 }
 
 /** `dx`, `dy` must already be single-precision values of length <= 1 (see movement.ts). */

@@ -143,6 +143,16 @@ test("a player taken over by another connection (4002) stays closed: no tug of w
   assert.equal(FakeSocket.made.length, 1);
 });
 
+test("a refused seat (4004) stays closed: the same ticket would be refused again", () => {
+  connect();
+  const ws = FakeSocket.made[0];
+  ws.accept();
+  ws.closed(4004, "seat expired");
+  assert.deepEqual(states.at(-1), ["closed", "4004 seat expired"]);
+  mock.timers.tick(60_000);
+  assert.equal(FakeSocket.made.length, 1);
+});
+
 test("a connection left for good can be started again (page back from the cache)", () => {
   const conn = connect();
   FakeSocket.made[0].accept();

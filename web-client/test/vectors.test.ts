@@ -22,6 +22,7 @@ interface Join {
   name: string | null;
   token: string | null;
   room: string | null;
+  seat: string | null;
   bytes: string;
 }
 const vectors = JSON.parse(readFileSync(new URL("../test/vectors.json", import.meta.url), "utf8")) as {
@@ -70,9 +71,10 @@ test("rejects malformed messages with a ProtocolError", () => {
 
 test("encodes every join byte for byte as the server's codec does", () => {
   assert.ok(vectors.joins.some((j) => j.room === null) && vectors.joins.some((j) => j.room !== null));
+  assert.ok(vectors.joins.some((j) => j.seat !== null), "a join with a seat");
   for (const j of vectors.joins) {
     const token = j.token === null ? null : bytesOf(j.token);
-    assert.equal(hexOf(encodeJoin(j.name, token, j.room)), j.bytes, JSON.stringify(j));
+    assert.equal(hexOf(encodeJoin(j.name, token, j.room, j.seat)), j.bytes, JSON.stringify(j));
   }
 });
 

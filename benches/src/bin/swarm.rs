@@ -274,6 +274,7 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
         name: Some(format!("bot{id}")),
         resume: None,
         room: (args.rooms > 0).then(|| format!("swarm-{}", id % args.rooms)),
+        seat: None,
     }
     .encode();
     let connect = async {
@@ -1145,6 +1146,7 @@ mod hostile {
             name: Some(format!("hostile{id}")),
             resume: None,
             room: (rooms > 0).then(|| format!("swarm-{}", id % rooms)),
+            seat: None,
         };
         Message::Binary(join.encode().into())
     }

@@ -18,6 +18,7 @@ use crate::net::fanout::FanoutMsg;
 use crate::net::outbox::{Close, CloseCode, Link};
 use crate::room::RoomHandle;
 use crate::room::registry::{PlaceError, RoomRequest};
+use crate::seat::{SeatError, SeatKey, unix_now};
 
 /// An input whose sequence number jumps further ahead than this closes the connection.
 pub const MAX_SEQ_JUMP: u32 = 10_000;
@@ -117,7 +118,7 @@ impl Client {
                     ),
                 ))
             }
-            ClientMsg::Join { name, resume, room, .. } => self.join(name, resume, room),
+            ClientMsg::Join { name, resume, room, seat, .. } => self.join(name, resume, room, seat),
             ClientMsg::Leave => {
                 // The room hears it now, not once the close handshake is over (which a peer
                 // that doesn't answer the close frame can hold up for seconds).
@@ -183,6 +184,7 @@ impl Client {
         name: Option<String>,
         resume: Option<skirmish_shared::ResumeToken>,
         room: Option<String>,
+        seat: Option<String>,
     ) -> Result<(), Close> {
         let mut new_token = [0u8; 16];
         getrandom::fill(&mut new_token)
@@ -190,6 +192,10 @@ impl Client {
         if !self.ctx.admit_join(self.ip) {
             return Err(Close::new(CloseCode::TryAgainLater, "too many joins from your address"));
         }
+        let (name, room) = match &self.ctx.limits.seat_key {
+            Some(key) => self.seated(key, seat.as_deref(), room)?,
+            None => (name, room),
+        };
         let request = room.map_or(RoomRequest::QuickPlay, RoomRequest::Named);
         let room = self.ctx.registry.place(&request, resume.as_ref()).map_err(|e| match e {
             PlaceError::InvalidName => Close::new(CloseCode::Policy, "invalid room name"),
@@ -211,6 +217,41 @@ impl Client {
             return Err(Close::new(CloseCode::Internal, "room failed"));
         }
         Ok(())
+    }
+}
+
+impl Client {
+    /// With a join secret: the name and room the join's seat gives it, or the close that
+    /// refuses it (4004 saying why, counted against the address; 1013 once the address has
+    /// failed too often, before any check).
+    fn seated(
+        &self,
+        key: &SeatKey,
+        seat: Option<&str>,
+        room: Option<String>,
+    ) -> Result<(Option<String>, Option<String>), Close> {
+        if !self.ctx.seat_failures.has(self.ip) {
+            return Err(Close::new(
+                CloseCode::TryAgainLater,
+                "too many rejected seats from your address",
+            ));
+        }
+        let checked = seat
+            .ok_or(SeatError::Missing)
+            .and_then(|t| key.check(t, unix_now()))
+            .and_then(|claims| match room {
+                // A join that names no room goes to its seat's.
+                Some(r) if r != claims.room => Err(SeatError::WrongRoom),
+                _ => Ok(claims),
+            });
+        match checked {
+            Ok(claims) => Ok((Some(claims.name), Some(claims.room))),
+            Err(e) => {
+                self.ctx.seat_failures.take(self.ip);
+                debug!(conn = self.conn, ip = %self.ip, error = %e, "join refused");
+                Err(Close::new(CloseCode::SeatRejected, e.to_string()))
+            }
+        }
     }
 }
 

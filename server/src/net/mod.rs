@@ -7,6 +7,7 @@
 //! connection caps (global and per IP), request head size and time, the Origin allowlist,
 //! WebSocket message, frame and buffer sizes.
 
+pub mod address_rate;
 pub mod assets;
 pub mod client;
 pub mod deadline;
@@ -85,6 +86,8 @@ pub struct NetLimits {
     pub tick_rate: u32,
     /// Whether `/metrics` is served on the main port (not when it has a port of its own).
     pub metrics_on_main: bool,
+    /// With a join secret: the key every join's seat must be signed with.
+    pub seat_key: Option<crate::seat::SeatKey>,
 }
 
 /// What every connection task shares.
@@ -101,7 +104,9 @@ pub struct NetContext {
     /// Open connections per IP address.
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     /// Join rate per IP address.
-    joins: Mutex<HashMap<IpAddr, JoinBucket>>,
+    joins: address_rate::AddressRate,
+    /// Failed seat checks per IP address.
+    pub seat_failures: address_rate::AddressRate,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
     /// The server's metrics.
@@ -125,7 +130,16 @@ impl NetContext {
             assets,
             slots: Arc::new(Semaphore::new(limits.max_connections)),
             per_ip: Mutex::new(HashMap::new()),
-            joins: Mutex::new(HashMap::new()),
+            joins: address_rate::AddressRate::new(
+                JOIN_BURST,
+                limits.joins_per_ip_per_sec,
+                limits.cap_loopback,
+            ),
+            seat_failures: address_rate::AddressRate::new(
+                SEAT_FAILURE_BURST,
+                1.0 / SEAT_FAILURE_REFILL_SECS,
+                limits.cap_loopback,
+            ),
             limits,
             shutdown,
             metrics,
@@ -154,40 +168,19 @@ impl NetContext {
     }
 }
 
-/// Joins from one address: a bucket of [`JOIN_BURST`] refilled at `--joins-per-ip-per-sec`.
-#[derive(Debug, Clone, Copy)]
-struct JoinBucket {
-    tokens: f64,
-    at: std::time::Instant,
-}
-
 /// Joins one address may make at once before the rate applies (players behind one NAT).
 pub const JOIN_BURST: f64 = 10.0;
-/// Addresses whose join rate is remembered at most; idle ones (full buckets) are forgotten
-/// first.
-const JOIN_TABLE_LIMIT: usize = 65_536;
+/// Failed seat checks one address may have at once, then one more per
+/// [`SEAT_FAILURE_REFILL_SECS`]; beyond that its joins are refused before any check.
+pub const SEAT_FAILURE_BURST: f64 = 5.0;
+/// Seconds for one more failed seat check to be allowed.
+pub const SEAT_FAILURE_REFILL_SECS: f64 = 10.0;
 
 impl NetContext {
     /// Takes a join from `ip`; `false` if that address joins faster than the limit.
     /// Loopback peers are exempt unless `--cap-loopback`, as for the connection cap.
     pub fn admit_join(&self, ip: IpAddr) -> bool {
-        if ip.is_loopback() && !self.limits.cap_loopback {
-            return true;
-        }
-        let rate = self.limits.joins_per_ip_per_sec;
-        let now = std::time::Instant::now();
-        let mut map = self.joins.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= JOIN_TABLE_LIMIT {
-            map.retain(|_, b| b.tokens + (now - b.at).as_secs_f64() * rate < JOIN_BURST);
-        }
-        let b = map.entry(ip).or_insert(JoinBucket { tokens: JOIN_BURST, at: now });
-        b.tokens = (b.tokens + (now - b.at).as_secs_f64() * rate).min(JOIN_BURST);
-        b.at = now;
-        if b.tokens < 1.0 {
-            return false;
-        }
-        b.tokens -= 1.0;
-        true
+        self.joins.take(ip)
     }
 }
 

@@ -38,6 +38,9 @@ pub enum CloseCode {
     SessionTakenOver,
     /// 4003: the peer sent nothing (not even a pong) within the idle timeout.
     IdleTimeout,
+    /// 4004: the join's seat ticket is missing, malformed, forged, expired or for another
+    /// room (the reason says which).
+    SeatRejected,
 }
 
 impl CloseCode {
@@ -56,6 +59,7 @@ impl CloseCode {
             CloseCode::VersionMismatch => 4001,
             CloseCode::SessionTakenOver => 4002,
             CloseCode::IdleTimeout => 4003,
+            CloseCode::SeatRejected => 4004,
         }
     }
 }

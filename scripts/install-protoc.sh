@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs Debian's protobuf-compiler (protoc), which the `agones` cargo feature needs: the
+# agones crate compiles the Agones SDK's .proto files when it builds. Idempotent; needs root
+# (or sudo) and the Debian package mirror the first time.
+set -euo pipefail
+if command -v protoc >/dev/null 2>&1; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+echo "installing protobuf-compiler (Debian package) for the agones feature"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null
+protoc --version
