@@ -71,7 +71,7 @@ pub enum ServerError {
     JoinSecret(#[from] seat::SecretError),
     /// The TLS certificate or key can't be used.
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[from] net::tls::TlsError),
     /// A socket operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -115,18 +115,19 @@ pub async fn run_with(
         None => Assets::embedded(),
     };
     let limits = config.net_limits(listeners.main.local_addr()?, listeners.metrics.is_some())?;
-    let ctx = Arc::new(NetContext::new(
-        registry.clone(),
-        assets,
-        limits,
-        shutdown_rx.clone(),
-        metrics.clone(),
-    ));
+    let mut ctx =
+        NetContext::new(registry.clone(), assets, limits, shutdown_rx.clone(), metrics.clone());
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        ctx.tls = Some(net::tls::Tls::load(cert, key)?);
+    }
+    let ctx = Arc::new(ctx);
     info!(
         addr = %listeners.main.local_addr()?,
         tick_rate = config.tick_rate,
         max_rooms = settings.max_rooms,
         sim_threads = settings.sim_threads,
+        tls = config.tls_cert.is_some(),
+        seats = config.join_secret.is_some(),
         "serving"
     );
     let metrics_task = match listeners.metrics {

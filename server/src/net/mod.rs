@@ -19,6 +19,8 @@ pub mod poll;
 pub mod poll_queue;
 pub mod proxy;
 pub mod sender;
+pub mod socket;
+pub mod tls;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -113,6 +115,8 @@ pub struct NetContext {
     pub metrics: Arc<Metrics>,
     /// The long-polling sessions.
     pub polls: poll::PollSessions,
+    /// With `--tls-cert`: the main port speaks TLS.
+    pub tls: Option<tls::Tls>,
     next_conn: AtomicU64,
 }
 
@@ -144,6 +148,7 @@ impl NetContext {
             shutdown,
             metrics,
             polls: poll::PollSessions::default(),
+            tls: None,
             next_conn: AtomicU64::new(1),
         }
     }
@@ -333,6 +338,20 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
         let _ =
             socket2::SockRef::from(&stream).set_tcp_notsent_lowat(ctx.limits.unsent_limit_bytes);
     }
+    match (&ctx.tls, kind) {
+        (Some(tls), Listener::Main) => tls::serve(stream, &tls.clone(), peer, kind, ctx).await,
+        _ => serve_socket(stream, peer, kind, ctx).await,
+    }
+}
+
+/// A connection past the accept and its caps, over TCP or (TLS) the bridge's socket: HTTP
+/// requests until it closes or is upgraded, then the WebSocket session.
+async fn serve_socket<S: socket::Socket>(
+    stream: S,
+    peer: SocketAddr,
+    kind: Listener,
+    ctx: Arc<NetContext>,
+) {
     // The HTTP phase on the heap: its state (hyper's connection, buffers, the service) is
     // freed once it is over, not kept in this task for as long as a WebSocket session lasts.
     let Some(upgraded) = Box::pin(serve_http(stream, peer, kind, ctx.clone())).await else {
@@ -348,9 +367,9 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
 }
 
 /// A connection upgraded to WebSocket, out of hyper's hands.
-struct Upgraded {
+struct Upgraded<S> {
     /// The socket itself: frames are written to it directly.
-    tcp: TcpStream,
+    tcp: S,
     /// Bytes read past the upgrade request (usually none).
     prefix: bytes::Bytes,
     /// The client's address (behind a trusted proxy: the forwarded one).
@@ -360,12 +379,12 @@ struct Upgraded {
 }
 
 /// Serves HTTP requests on `stream` until it closes (`None`) or is upgraded to WebSocket.
-async fn serve_http(
-    stream: TcpStream,
+async fn serve_http<S: socket::Socket>(
+    stream: S,
     peer: SocketAddr,
     kind: Listener,
     ctx: Arc<NetContext>,
-) -> Option<Upgraded> {
+) -> Option<Upgraded<S>> {
     let upgrade = Arc::new(Mutex::new(None));
     let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let service = {
@@ -428,8 +447,8 @@ async fn serve_http(
             return None;
         }
     };
-    let Ok(parts) = upgraded.downcast::<TokioIo<deadline::WriteDeadline<TcpStream>>>() else {
-        warn!(%peer, "upgraded connection is not a TCP stream");
+    let Ok(parts) = upgraded.downcast::<TokioIo<deadline::WriteDeadline<S>>>() else {
+        warn!(%peer, "upgraded connection is not the socket it came on");
         return None;
     };
     // What hyper read past the request: usually nothing; copied, because hyper's buffer

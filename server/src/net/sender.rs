@@ -35,12 +35,6 @@ impl<W: Wire + ?Sized> Wire for std::sync::Arc<W> {
     }
 }
 
-impl Wire for tokio::net::TcpStream {
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        tokio::net::TcpStream::try_write_vectored(self, bufs)
-    }
-}
-
 /// WebSocket opcodes the server sends itself (RFC 6455 §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opcode {

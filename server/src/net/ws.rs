@@ -18,9 +18,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -32,10 +30,11 @@ use crate::link::ConnId;
 use crate::net::client::{Client, LastSeen};
 use crate::net::outbox::{Close, CloseCode, Closer, Delivery, Link};
 use crate::net::sender::{Opcode, Sender};
+use crate::net::socket::Socket;
 use crate::net::{NetContext, websocket_config};
 
 /// An upgraded HTTP connection speaking WebSocket.
-pub type Ws = WebSocketStream<Io>;
+pub type Ws<S> = WebSocketStream<Io<S>>;
 
 /// Time a closing connection gets, in all, to send its close frame and hear the peer's answer;
 /// then its socket is dropped.
@@ -45,13 +44,13 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// the bytes hyper had already read past the upgrade), writes (its pong replies and close
 /// frames) go through the connection's [`Sender`], in order with everything else written.
 #[derive(Debug)]
-pub struct Io {
-    tcp: Arc<TcpStream>,
+pub struct Io<S> {
+    tcp: Arc<S>,
     prefix: Bytes,
     sender: Arc<Sender>,
 }
 
-impl AsyncRead for Io {
+impl<S: Socket> AsyncRead for Io<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -71,11 +70,8 @@ impl AsyncRead for Io {
                     if n > 0 && n < room {
                         // A short read emptied the socket: forget its readiness now rather
                         // than learn it from one more read that fails (a syscall per input
-                        // saved). Safe against data arriving meanwhile: tokio clears only the
-                        // readiness this read observed.
-                        let _ = self.tcp.try_io(Interest::READABLE, || {
-                            Err::<(), _>(io::ErrorKind::WouldBlock.into())
-                        });
+                        // saved).
+                        self.tcp.clear_read_ready();
                     }
                     return Poll::Ready(Ok(()));
                 }
@@ -86,7 +82,7 @@ impl AsyncRead for Io {
     }
 }
 
-impl AsyncWrite for Io {
+impl<S: Socket> AsyncWrite for Io<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         _: &mut Context<'_>,
@@ -113,8 +109,8 @@ impl AsyncWrite for Io {
 
 /// Runs the connection to its end and tells the sim the player left. `prefix`: bytes read
 /// past the upgrade request.
-pub async fn run(
-    tcp: TcpStream,
+pub async fn run<S: Socket>(
+    tcp: S,
     prefix: Bytes,
     conn: ConnId,
     ip: std::net::IpAddr,
@@ -137,7 +133,7 @@ pub async fn run(
     tokio::select! {
         close = reader.read_loop(&mut ws) => closer.close(close),
         close = heartbeat(&sender, &last_seen, ctx.limits.ping_interval, ctx.limits.idle_timeout) => closer.close(close),
-        close = flusher(&tcp, &sender, ctx.limits.write_timeout) => closer.close(close),
+        close = flusher(&*tcp, &sender, ctx.limits.write_timeout) => closer.close(close),
         _ = asked.wait_for(Option::is_some) => {}
         _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
     }
@@ -161,7 +157,7 @@ pub async fn run(
         let flush = async {
             if sender.has_backlog() {
                 // The outer grace bounds it; a failed socket just ends the wait.
-                let _ = flush_backlog(&tcp, &sender, CLOSE_GRACE).await;
+                let _ = flush_backlog(&*tcp, &sender, CLOSE_GRACE).await;
             }
         };
         tokio::join!(drain, flush);
@@ -179,7 +175,7 @@ pub async fn run(
 /// Writes the connection's backlog out whenever one waits and the socket takes it; returns a
 /// close if one waits longer than `limit` (the peer stopped reading) or the socket fails.
 /// Idle, it is a small wait; the flushing state is allocated only while a backlog waits.
-async fn flusher(tcp: &TcpStream, sender: &Sender, limit: Duration) -> Close {
+async fn flusher<S: Socket>(tcp: &S, sender: &Sender, limit: Duration) -> Close {
     loop {
         sender.backlog().await;
         if let Some(close) = Box::pin(flush_backlog(tcp, sender, limit)).await {
@@ -189,7 +185,7 @@ async fn flusher(tcp: &TcpStream, sender: &Sender, limit: Duration) -> Close {
 }
 
 /// Writes the backlog out as the socket takes it: `None` once it is empty.
-async fn flush_backlog(tcp: &TcpStream, sender: &Sender, limit: Duration) -> Option<Close> {
+async fn flush_backlog<S: Socket>(tcp: &S, sender: &Sender, limit: Duration) -> Option<Close> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         match tokio::time::timeout_at(deadline, tcp.writable()).await {
@@ -239,7 +235,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Reads until the peer leaves or breaks a rule; returns how to close.
-    async fn read_loop(&mut self, stream: &mut Ws) -> Close {
+    async fn read_loop<S: Socket>(&mut self, stream: &mut Ws<S>) -> Close {
         let join_by = tokio::time::Instant::now() + self.join_timeout;
         loop {
             let next = if !self.client.joined() {
