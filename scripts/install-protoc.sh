@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Installs Debian's protobuf-compiler (protoc), which the `agones` cargo feature needs: the
-# agones crate compiles the Agones SDK's .proto files when it builds. Idempotent; needs root
-# (or sudo) and the Debian package mirror the first time.
+# Installs Debian's protobuf-compiler (protoc) and libprotobuf-dev (the well-known types,
+# google/protobuf/*.proto, which protoc finds in /usr/include), which the `agones` cargo feature
+# needs: the agones crate compiles the Agones SDK's .proto files when it builds. Idempotent;
+# needs root (or sudo) and the Debian package mirror the first time.
 set -euo pipefail
-if command -v protoc >/dev/null 2>&1; then
+if command -v protoc >/dev/null 2>&1 && [ -f /usr/include/google/protobuf/descriptor.proto ]; then
   exit 0
 fi
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-echo "installing protobuf-compiler (Debian package) for the agones feature"
+echo "installing protobuf-compiler and libprotobuf-dev (Debian packages) for the agones feature"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends protobuf-compiler >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends protobuf-compiler libprotobuf-dev >/dev/null
 protoc --version

@@ -41,6 +41,28 @@ fn main() {
         eprintln!("error: {message}");
         std::process::exit(1);
     }
+    #[cfg(feature = "agones")]
+    if let Err(message) = agones_standin() {
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}
+
+/// Under the `agones` feature: the stand-in Agones SDK server's gRPC code (server side only),
+/// from `tests/agones/*.proto`, for `tests/agones.rs`. Needs protoc, as the agones crate does.
+#[cfg(feature = "agones")]
+fn agones_standin() -> Result<(), String> {
+    let protos = ["tests/agones/sdk.proto", "tests/agones/beta.proto"];
+    for p in protos {
+        println!("cargo::rerun-if-changed={p}");
+    }
+    tonic_build::configure()
+        .build_client(false)
+        .build_server(true)
+        .compile_protos(&protos, &["tests/agones"])
+        .map_err(|e| {
+            format!("the stand-in Agones SDK's protobufs: {e} (is protoc installed? scripts/install-protoc.sh)")
+        })
 }
 
 /// Embeds the client; an error is one message for whoever is building, saying what failed.

@@ -173,6 +173,28 @@ pub struct Config {
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "SKIRMISH_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Report the lifecycle to the Agones SDK sidecar: Ready, Health while every room ticks
+    /// on time, the `players` and `rooms` counters, Shutdown (cargo feature `agones`).
+    #[cfg(feature = "agones")]
+    #[arg(long, env = "SKIRMISH_AGONES")]
+    pub agones: bool,
+    /// The Agones SDK sidecar's gRPC port on localhost.
+    #[cfg(feature = "agones")]
+    #[arg(long, env = "AGONES_SDK_GRPC_PORT", default_value_t = 9357)]
+    pub agones_sdk_port: u16,
+    /// Milliseconds between Agones health pings (keep it under the Fleet's health period).
+    #[cfg(feature = "agones")]
+    #[arg(long, env = "SKIRMISH_AGONES_HEALTH_INTERVAL_MS", default_value_t = 2_000)]
+    pub agones_health_interval_ms: u64,
+    /// Milliseconds to wait for the Agones SDK sidecar at start before giving up.
+    #[cfg(feature = "agones")]
+    #[arg(long, env = "SKIRMISH_AGONES_CONNECT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub agones_connect_timeout_ms: u64,
+    /// With --agones: once Allocated and empty for this many milliseconds, drain and shut
+    /// down (Agones then replaces the process with a fresh Ready one).
+    #[cfg(feature = "agones")]
+    #[arg(long, env = "SKIRMISH_EXIT_WHEN_EMPTY_AFTER_MS")]
+    pub exit_when_empty_after_ms: Option<u64>,
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `skirmish_server=debug`).
     #[arg(long, env = "SKIRMISH_LOG", default_value = "info")]
     pub log: String,
@@ -224,6 +246,16 @@ impl Default for Config {
             join_secret: None,
             tls_cert: None,
             tls_key: None,
+            #[cfg(feature = "agones")]
+            agones: false,
+            #[cfg(feature = "agones")]
+            agones_sdk_port: 9357,
+            #[cfg(feature = "agones")]
+            agones_health_interval_ms: 2_000,
+            #[cfg(feature = "agones")]
+            agones_connect_timeout_ms: 10_000,
+            #[cfg(feature = "agones")]
+            exit_when_empty_after_ms: None,
             log: "info".into(),
         }
     }
@@ -335,6 +367,19 @@ impl Config {
         } else {
             Some(vec![ip.to_string()])
         }
+    }
+
+    /// With `--agones`: how to talk to the sidecar.
+    #[cfg(feature = "agones")]
+    pub fn agones(&self) -> Option<crate::agones::AgonesSettings> {
+        self.agones.then(|| crate::agones::AgonesSettings {
+            port: self.agones_sdk_port,
+            health_interval: Duration::from_millis(self.agones_health_interval_ms.max(1)),
+            connect_timeout: Duration::from_millis(self.agones_connect_timeout_ms.max(1)),
+            exit_when_empty_after: self.exit_when_empty_after_ms.map(Duration::from_millis),
+            max_players: i64::from(self.max_players_per_room) * i64::from(self.max_rooms),
+            max_rooms: i64::from(self.max_rooms),
+        })
     }
 
     /// `ms` milliseconds in ticks, rounded up.

@@ -6,6 +6,8 @@
 //! module owns which state.
 //!
 //! # Layout
+//! - `agones` (cargo feature `agones`): the Agones SDK lifecycle (Ready, Health, counters,
+//!   Shutdown).
 //! - [`config`]: flags and environment variables, with built-in defaults.
 //! - [`telemetry`]: logging set-up.
 //! - [`metrics`]: Prometheus metrics (prometheus-client), per room where it makes sense.
@@ -24,6 +26,8 @@
 //! sender → socket` (one vectored write per client per tick, no task woken per client), or
 //! the polling session's queue → its waiting `GET`.
 
+#[cfg(feature = "agones")]
+pub mod agones;
 pub mod config;
 pub mod link;
 pub mod metrics;
@@ -72,6 +76,10 @@ pub enum ServerError {
     /// The TLS certificate or key can't be used.
     #[error("TLS: {0}")]
     Tls(#[from] net::tls::TlsError),
+    /// The Agones lifecycle could not start.
+    #[cfg(feature = "agones")]
+    #[error("{0}")]
+    Agones(#[from] agones::AgonesError),
     /// A socket operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -107,6 +115,13 @@ pub async fn run_with(
 ) -> Result<(), ServerError> {
     let settings = config.rooms();
     settings.sim.rules.validate()?;
+    // Before anything starts: a missing sidecar is an error now, not a server that serves
+    // but never becomes Ready.
+    #[cfg(feature = "agones")]
+    let mut agones = match config.agones() {
+        Some(s) => Some(agones::Agones::connect(s).await?),
+        None => None,
+    };
     let metrics = Arc::new(Metrics::new());
     let registry = Arc::new(Registry::new(settings.clone(), metrics.clone(), hooks)?);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -130,6 +145,22 @@ pub async fn run_with(
         seats = config.join_secret.is_some(),
         "serving"
     );
+    // Set when the server should drain and stop by itself (Agones: allocated and empty).
+    let (exit_tx, mut exit_rx) = watch::channel(false);
+    #[cfg(feature = "agones")]
+    let lifecycle = match agones.as_mut() {
+        Some(a) => {
+            a.ready().await?;
+            let (a, registry) = (a.clone(), registry.clone());
+            Some(tokio::spawn(async move {
+                a.run(registry).await;
+                let _ = exit_tx.send(true);
+            }))
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "agones"))]
+    drop(exit_tx);
     let metrics_task = match listeners.metrics {
         Some(l) => {
             info!(addr = %l.local_addr()?, "serving metrics");
@@ -145,7 +176,10 @@ pub async fn run_with(
         None => None,
     };
     net::serve(listeners.main, Listener::Main, ctx.clone(), async {
-        shutdown.await;
+        tokio::select! {
+            () = shutdown => {}
+            Ok(_) = exit_rx.wait_for(|&exit| exit) => {}
+        }
         info!("shutting down");
         registry.stop_placing();
         let _ = shutdown_tx.send(true);
@@ -160,5 +194,12 @@ pub async fn run_with(
         .await
         .map_err(|e| ServerError::SimThread(e.to_string()))?;
     info!(ticks, late = metrics.late_ticks_total(), "stopped");
+    #[cfg(feature = "agones")]
+    if let Some(a) = agones.as_mut() {
+        if let Some(task) = lifecycle {
+            task.abort();
+        }
+        a.shutdown().await;
+    }
     Ok(())
 }

@@ -14,12 +14,16 @@ export const artifacts = process.env.ARTIFACTS_DIR ?? `${root}artifacts`;
 /** The longest any one wait in a page may take. */
 export const WAIT_MS = 15_000;
 
-/** Starts the server (no bots, no respawn) and resolves to it and its base URL once it serves. */
-export function startServer() {
+/**
+ * Starts the server (no bots, no respawn) and resolves to it and its base URL once it serves.
+ * `extraArgs` go after the usual flags (`--tls-cert`, say); `scheme` is the base URL's
+ * (`https` for a server given a certificate).
+ */
+export function startServer({ extraArgs = [], scheme = "http" } = {}) {
   const proc = spawn(
     bin,
     ["--addr", "127.0.0.1:0", "--web-root", `${root}web-client/dist`, "--spawn-min", "0", "--spawn-max", "0",
-     "--respawn-delay-ms", "600000", "--log", "info"],
+     "--respawn-delay-ms", "600000", "--log", "info", ...extraArgs],
     { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
   );
   return new Promise((resolve, reject) => {
@@ -30,7 +34,7 @@ export function startServer() {
       const m = log.replace(/\x1b\[[0-9;]*m/g, "").match(/serving addr=(127\.0\.0\.1:\d+)/);
       if (m) {
         clearTimeout(timer);
-        resolve({ proc, base: `http://${m[1]}/` });
+        resolve({ proc, base: `${scheme}://${m[1]}/` });
       }
     });
     proc.on("exit", (code) => reject(new Error(`server exited (${code}) before serving:\n${log}`)));
@@ -42,19 +46,23 @@ export async function stopServer(server) {
   if (server && server.exitCode === null) {
     const exited = new Promise((r) => server.once("exit", r));
     server.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    // The timer is cleared once the server exits: a pending one would keep this test
+    // process alive for the rest of the 10 s.
+    let timer;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
   }
 }
 
-/** Headless Chromium (`CHROMIUM` names another binary). */
-export function launchBrowser() {
+/** Headless Chromium (`CHROMIUM` names another binary), with `args` added to its flags. */
+export function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
     args: [
       "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--disable-background-timer-throttling",
-      "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
+      "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows", ...args,
     ],
   });
 }
