@@ -26,6 +26,10 @@ echo "== web client: install, build, lint, unit tests"
 (cd web-client && npm run --silent lint && npm test)
 
 echo "== the deployed binary (scripts/build.sh: what the Dockerfile runs, here in debug)"
+# No Docker daemon here: what keeps the image's build from rotting is that its steps are these
+# scripts, so check that the Dockerfile still calls them.
+grep -q '^RUN ./scripts/build-web.sh$' Dockerfile && grep -q '\./scripts/build.sh --release' Dockerfile ||
+  { echo "the Dockerfile no longer builds with scripts/build-web.sh and scripts/build.sh" >&2; exit 1; }
 ./scripts/build.sh
 
 echo "== browser end-to-end (headless Chromium)"

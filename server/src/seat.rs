@@ -146,6 +146,22 @@ mod tests {
         }
     }
 
+    /// `docs/protocol.md` "Seat tickets" shows these bytes (worked out independently).
+    #[test]
+    fn the_documented_example_is_what_the_server_signs() {
+        let doc = include_str!("../../docs/protocol.md");
+        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+        let key = SeatKey::new(b"0123456789abcdef").expect("16 bytes");
+        let claims =
+            SeatClaims { room: "arena".into(), name: "ann".into(), expires: 1_800_000_000 };
+        let text = key.mint(&claims);
+        let ticket = URL_SAFE_NO_PAD.decode(&text).expect("base64");
+        for shown in [hex(&claims.signed_bytes()), hex(&ticket), text.clone()] {
+            assert!(doc.contains(&format!("`{shown}`")), "docs/protocol.md lacks `{shown}`");
+        }
+        assert_eq!(key.check(&text, 1_700_000_000), Ok(claims));
+    }
+
     #[test]
     fn short_secrets_are_refused() {
         assert_eq!(SeatKey::new(b"short").err(), Some(SecretError::TooShort));

@@ -557,7 +557,7 @@ impl Link {
     async fn close(self) {
         match self {
             Link::Ws(mut ws) => {
-                let _ = ws.close(None).await;
+                let _ = tokio_tungstenite::WebSocketStream::close(&mut *ws, None).await;
             }
             Link::Poll(p) => {
                 for t in p.tasks {
