@@ -87,6 +87,16 @@ struct Args {
     /// The server's process id, to report its CPU (default: the process named `skirmish`).
     #[arg(long, env = "SWARM_SERVER_PID")]
     server_pid: Option<u32>,
+    /// Connect with wss (a server run with --tls-cert), trusting the CA certificates in this
+    /// PEM file (WebSocket bots only).
+    #[arg(long, env = "SWARM_TLS_CA")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// The name the server's certificate must have (with --tls-ca).
+    #[arg(long, env = "SWARM_TLS_NAME", default_value = "localhost")]
+    tls_name: String,
+    /// Set up from --tls-ca at start.
+    #[arg(skip)]
+    tls: Option<tls_stream::Tls>,
 }
 
 /// A bot's transport.
@@ -283,10 +293,14 @@ async fn play(id: usize, args: &Args, stats: &Shared, end_at: Instant) {
         }
         let tcp = TcpStream::connect(args.addr).await.ok()?;
         let _ = tcp.set_nodelay(true);
+        let (stream, scheme) = match &args.tls {
+            Some(tls) => (tls.connect(tcp).await.ok()?, "wss"),
+            None => (tls_stream::Stream::Plain(tcp), "ws"),
+        };
         let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-        let url = format!("ws://{}/ws", args.addr);
+        let url = format!("{scheme}://{}:{}/ws", args.tls_name, args.addr.port());
         let (mut ws, _) =
-            tokio_tungstenite::client_async_with_config(url, tcp, Some(config)).await.ok()?;
+            tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await.ok()?;
         if args.no_join {
             stats.borrow_mut().connected += 1;
             // Holds the connection, answering pings, until the end or the server closes it.
@@ -447,7 +461,7 @@ fn phase_shift_ms(t: InputTiming) -> f64 {
     if early.abs() < 1.0 { 0.0 } else { (early / 2.0).clamp(-4.0, 4.0) }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+type Ws = tokio_tungstenite::WebSocketStream<tls_stream::Stream>;
 
 /// A bot's connection, over either transport.
 enum Link {
@@ -569,11 +583,17 @@ impl Link {
 }
 
 fn main() -> anyhow_free::Result {
-    let args = Rc::new(Args::parse());
+    let mut args = Args::parse();
+    if let Some(ca) = &args.tls_ca {
+        args.tls = Some(tls_stream::Tls::new(ca, &args.tls_name)?);
+    }
+    let args = Rc::new(args);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, run(args))
 }
+
+mod tls_stream;
 
 /// Without anyhow: the swarm's only errors are start-up I/O errors.
 mod anyhow_free {
