@@ -18,6 +18,8 @@ use tokio::sync::{oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tonic::{Request, Response, Status};
 
+mod common;
+
 mod sdk {
     #![allow(missing_docs, clippy::all)]
     tonic::include_proto!("agones.dev.sdk");
@@ -250,47 +252,10 @@ async fn leave(mut ws: Ws) {
     let _ = tokio::time::timeout(WAIT, async { while ws.next().await.is_some() {} }).await;
 }
 
-/// Blocks one room's tick until opened.
-#[derive(Default)]
-struct Gate(Mutex<bool>, std::sync::Condvar);
-
-/// Opens the gate when dropped, so that a failing test (unwinding) does not leave a sim
-/// thread blocked and the test process hanging.
-struct OpenOnDrop(Arc<Gate>);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        self.0.open();
-    }
-}
-
-impl Gate {
-    fn wait(&self) {
-        let open = self.0.lock().expect("gate");
-        // Bounded: a test that never opens the gate still ends.
-        let _ = self.1.wait_timeout_while(open, WAIT, |open| !*open);
-    }
-    fn open(&self) {
-        *self.0.lock().expect("gate") = true;
-        self.1.notify_all();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_once_health_while_ticking_counts_and_shutdown_after_sigterm() {
     let (sidecar, port) = sidecar().await;
-    let gate = Arc::new(Gate::default());
-    let _open_at_the_end = OpenOnDrop(gate.clone());
-    let hooks = Hooks {
-        before_tick: Some({
-            let gate = gate.clone();
-            Arc::new(move |room: &str, tick: u64| {
-                if room == "stuck" && tick == 10 {
-                    gate.wait();
-                }
-            })
-        }),
-    };
+    let (stuck, hooks) = common::StuckRoom::new("stuck", 10, WAIT);
     let mut server = start(Config { sim_threads: Some(2), ..agones_config(port) }, hooks).await;
     until("Ready", || sidecar.calls().ready == 1).await;
     assert_eq!(
@@ -333,7 +298,7 @@ async fn ready_once_health_while_ticking_counts_and_shutdown_after_sigterm() {
         }
         assert!(tokio::time::Instant::now() < deadline, "health pings go on with a room stuck");
     };
-    gate.open();
+    stuck.release();
     until("health pings to resume", || sidecar.calls().health > stalled_at).await;
     assert_eq!(sidecar.calls().ready, 1, "Ready exactly once");
 

@@ -3,6 +3,8 @@
 //! for); "nothing happened" is checked up to the tick that acknowledged the input, never by
 //! sleeping.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -1291,21 +1293,6 @@ async fn resume_returns_the_player_to_its_own_room(t: Transport) {
     app.shutdown().await;
 }
 
-/// Releases a hook that blocks a room's tick.
-struct Gate(std::sync::Mutex<bool>, std::sync::Condvar);
-
-impl Gate {
-    fn wait(&self) {
-        let open = self.0.lock().expect("gate");
-        // Bounded: a test that forgets to open the gate still ends.
-        let _ = self.1.wait_timeout_while(open, WAIT, |open| !*open);
-    }
-    fn open(&self) {
-        *self.0.lock().expect("gate") = true;
-        self.1.notify_all();
-    }
-}
-
 async fn a_room_that_panics_closes_its_own_clients_only(t: Transport) {
     let hooks = Hooks {
         before_tick: Some(std::sync::Arc::new(|room: &str, tick: u64| {
@@ -1332,17 +1319,7 @@ async fn a_room_that_panics_closes_its_own_clients_only(t: Transport) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_room_fails_health_and_delays_no_other_room() {
-    let gate = std::sync::Arc::new(Gate(std::sync::Mutex::new(false), std::sync::Condvar::new()));
-    let hooks = Hooks {
-        before_tick: Some({
-            let gate = gate.clone();
-            std::sync::Arc::new(move |room: &str, tick: u64| {
-                if room == "stuck" && tick == 10 {
-                    gate.wait();
-                }
-            })
-        }),
-    };
+    let (hold, hooks) = common::StuckRoom::new("stuck", 10, WAIT);
     let config = Config { sim_threads: Some(2), ..TestApp::arena() };
     let app = TestApp::spawn_with(config, hooks, false).await;
     let mut fine = Player::join_room(&app, "f", Some("fine"), None).await;
@@ -1359,7 +1336,7 @@ async fn a_stuck_room_fails_health_and_delays_no_other_room() {
         fine.acked(seq).await;
         assert!(sent.elapsed() < Duration::from_millis(500), "the fine room was held up");
     }
-    gate.open();
+    hold.release();
     eventually("/healthz to recover", || async {
         http_get(app.addr, "/healthz").await.starts_with("HTTP/1.1 200")
     })
