@@ -21,13 +21,13 @@ enum Command {
     /// (SKIRMISH_JOIN_SECRET in the environment), for a matchmaker, a test or a README.
     Seat {
         /// The room the seat is in.
-        #[arg(long)]
+        #[arg(long, env = "SKIRMISH_SEAT_ROOM")]
         room: String,
         /// The player's name (the server shows it, cleaned as any name).
-        #[arg(long)]
+        #[arg(long, env = "SKIRMISH_SEAT_NAME")]
         name: String,
         /// Seconds the ticket admits joins for.
-        #[arg(long, default_value_t = 3600)]
+        #[arg(long, env = "SKIRMISH_SEAT_TTL_SECS", default_value_t = 3600)]
         ttl_secs: u64,
     },
 }
