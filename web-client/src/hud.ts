@@ -26,6 +26,8 @@ export function count(n: number, one: string, many = `${one}s`): string {
 export function stateText(state: string, detail: string): string {
   // The same resume token joined elsewhere (a duplicated tab): that page plays now.
   if (state === "closed" && detail.startsWith("4002")) return "closed: this player is now playing in another tab";
+  // A server that admits only matchmaker seats refused this page's (?seat=): say which way.
+  if (state === "closed" && detail.startsWith("4004 ")) return `closed: ${detail.slice(5)} (ask for a new link to join)`;
   return `${state}${detail ? ` (${detail})` : ""}`;
 }
 

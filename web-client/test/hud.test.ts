@@ -40,6 +40,7 @@ test("the state says why; a player taken over by another tab says so", () => {
   assert.equal(stateText("reconnecting", "closed 1006; retry in 1.2 s"), "reconnecting (closed 1006; retry in 1.2 s)");
   assert.equal(stateText("closed", "4002 session taken over by a newer connection"), "closed: this player is now playing in another tab");
   assert.equal(hudText({ ...playing, state: "menu" }), "choose a name and a room, then Play");
+  assert.equal(stateText("closed", "4004 seat expired"), "closed: seat expired (ask for a new link to join)");
 });
 
 test("rooms to suggest: joinable ones, fullest first, malformed ones skipped", () => {
