@@ -204,6 +204,13 @@ struct RoomLabel {
     room: String,
 }
 
+/// The label of refused seats: `reason="forged"` and so on.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    /// Why.
+    reason: &'static str,
+}
+
 /// One room's metrics, labelled `room="<id>"`. Clones share the same series; the room's sim
 /// thread keeps one and updates it without locks.
 #[derive(Clone, Debug)]
@@ -284,6 +291,8 @@ pub struct Metrics {
     polls_waiting: Gauge,
     /// Open rooms.
     rooms: Gauge,
+    /// Joins refused for their seat (`--join-secret`), by reason.
+    seats_refused: Family<ReasonLabel, Counter>,
     /// The handles given out by [`room`](Self::room), by room id: the families cannot be
     /// iterated outside prometheus-client, and the totals need every live room.
     open_rooms: Mutex<HashMap<String, RoomMetrics>>,
@@ -403,6 +412,12 @@ impl Metrics {
             polls_waiting.clone(),
         );
         registry.register("skirmish_rooms", "Open rooms", rooms.clone());
+        let seats_refused = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "skirmish_seats_refused",
+            "Joins refused for their seat ticket (--join-secret), by reason: missing, malformed, forged, expired, wrong_room, rate_limited",
+            seats_refused.clone(),
+        );
 
         Self {
             registry,
@@ -424,6 +439,7 @@ impl Metrics {
             polling_sessions,
             polls_waiting,
             rooms,
+            seats_refused,
             open_rooms: Mutex::default(),
             removed: RemovedRoomTicks::default(),
         }
@@ -500,6 +516,11 @@ impl Metrics {
     /// Counts a WebSocket connection opened.
     pub fn connection_opened(&self) {
         self.connections.inc();
+    }
+
+    /// Counts a join refused for its seat, for `reason` (a fixed word).
+    pub fn seat_refused(&self, reason: &'static str) {
+        self.seats_refused.get_or_create(&ReasonLabel { reason }).inc();
     }
 
     /// Counts a WebSocket connection closed.

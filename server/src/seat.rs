@@ -43,6 +43,19 @@ pub enum SeatError {
     WrongRoom,
 }
 
+impl SeatError {
+    /// One word for it, as the `reason` label of `skirmish_seats_refused_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SeatError::Missing => "missing",
+            SeatError::Malformed => "malformed",
+            SeatError::Forged => "forged",
+            SeatError::Expired => "expired",
+            SeatError::WrongRoom => "wrong_room",
+        }
+    }
+}
+
 /// The key seats are signed and checked with. Its `Debug` never shows the secret.
 #[derive(Clone)]
 pub struct SeatKey {

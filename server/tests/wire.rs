@@ -2634,6 +2634,13 @@ async fn repeated_seat_failures_from_one_address_are_refused_before_any_check() 
         close_code(&mut conn).await,
         (1013, "too many rejected seats from your address".into())
     );
+    // Operators see it in /metrics.
+    let metrics = http_get(app.addr, "/metrics").await;
+    assert!(metrics.contains("skirmish_seats_refused_total{reason=\"missing\"} 5"), "{metrics}");
+    assert!(
+        metrics.contains("skirmish_seats_refused_total{reason=\"rate_limited\"} 1"),
+        "{metrics}"
+    );
     app.shutdown().await;
 }
 

@@ -231,6 +231,7 @@ impl Client {
         room: Option<String>,
     ) -> Result<(Option<String>, Option<String>), Close> {
         if !self.ctx.seat_failures.has(self.ip) {
+            self.ctx.metrics.seat_refused("rate_limited");
             return Err(Close::new(
                 CloseCode::TryAgainLater,
                 "too many rejected seats from your address",
@@ -248,6 +249,7 @@ impl Client {
             Ok(claims) => Ok((Some(claims.name), Some(claims.room))),
             Err(e) => {
                 self.ctx.seat_failures.take(self.ip);
+                self.ctx.metrics.seat_refused(e.label());
                 debug!(conn = self.conn, ip = %self.ip, error = %e, "join refused");
                 Err(Close::new(CloseCode::SeatRejected, e.to_string()))
             }
