@@ -5,10 +5,6 @@ set -euo pipefail
 if [ -x /usr/bin/chromium ]; then
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 echo "installing chromium (Debian package) for the browser tests"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+"$(dirname "$0")/apt-install.sh" chromium
 /usr/bin/chromium --version

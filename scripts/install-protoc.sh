@@ -7,10 +7,6 @@ set -euo pipefail
 if command -v protoc >/dev/null 2>&1 && [ -f /usr/include/google/protobuf/descriptor.proto ]; then
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 echo "installing protobuf-compiler and libprotobuf-dev (Debian packages) for the agones feature"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends protobuf-compiler libprotobuf-dev >/dev/null
+"$(dirname "$0")/apt-install.sh" protobuf-compiler libprotobuf-dev
 protoc --version

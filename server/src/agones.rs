@@ -182,8 +182,9 @@ impl Agones {
     /// Whether the GameServer is Allocated, kept current from `WatchGameServer`.
     fn watch_allocation(&self) -> watch::Receiver<bool> {
         let (tx, rx) = watch::channel(false);
+        let closed = tx.clone();
         let mut sdk = self.sdk.clone();
-        tokio::spawn(async move {
+        let watching = async move {
             loop {
                 match sdk.watch_gameserver().await {
                     Ok(mut stream) => {
@@ -194,11 +195,15 @@ impl Agones {
                     }
                     Err(e) => warn!(error = %call_failed("WatchGameServer", e), "watch failed"),
                 }
-                if tx.is_closed() {
-                    return;
-                }
                 // The watch ended (the sidecar restarted?): back off, then watch again.
                 tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        };
+        // Ends with the lifecycle that reads it (its receiver dropped), not with the sidecar.
+        tokio::spawn(async move {
+            tokio::select! {
+                () = watching => {}
+                () = closed.closed() => {}
             }
         });
         rx

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, Stream, StreamExt};
-use skirmish_server::{Config, Hooks, Listeners, ServerError, run_with};
+use skirmish_server::{Config, Hooks};
 use skirmish_shared::{ClientMsg, PROTOCOL_VERSION};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tonic::{Request, Response, Status};
 
@@ -188,28 +188,6 @@ fn agones_config(port: u16) -> Config {
     }
 }
 
-struct Server {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), ServerError>>,
-}
-
-async fn start(config: Config, hooks: Hooks) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, rx) = oneshot::channel::<()>();
-    let listeners = Listeners { main: listener, metrics: None };
-    let task = tokio::spawn(run_with(
-        config,
-        listeners,
-        async {
-            let _ = rx.await;
-        },
-        hooks,
-    ));
-    Server { addr, stop: Some(stop), task }
-}
-
 /// Waits (at most [`WAIT`]) until `check` holds.
 async fn until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -256,7 +234,8 @@ async fn leave(mut ws: Ws) {
 async fn ready_once_health_while_ticking_counts_and_shutdown_after_sigterm() {
     let (sidecar, port) = sidecar().await;
     let (stuck, hooks) = common::StuckRoom::new("stuck", 10, WAIT);
-    let mut server = start(Config { sim_threads: Some(2), ..agones_config(port) }, hooks).await;
+    let mut server =
+        common::start(Config { sim_threads: Some(2), ..agones_config(port) }, hooks).await;
     until("Ready", || sidecar.calls().ready == 1).await;
     assert_eq!(
         sidecar.calls().capacities,
@@ -314,7 +293,7 @@ async fn ready_once_health_while_ticking_counts_and_shutdown_after_sigterm() {
 async fn an_allocated_server_empty_for_the_limit_drains_and_shuts_down() {
     let (sidecar, port) = sidecar().await;
     let config = Config { exit_when_empty_after_ms: Some(300), ..agones_config(port) };
-    let mut server = start(config, Hooks::default()).await;
+    let mut server = common::start(config, Hooks::default()).await;
     until("Ready", || sidecar.calls().ready == 1).await;
     // Ready but not allocated: empty is fine.
     let p = join(server.addr, "arena").await;
@@ -339,7 +318,7 @@ async fn a_missing_sidecar_is_a_clear_error_naming_the_port() {
         l.local_addr().expect("addr").port()
     };
     let config = Config { agones_connect_timeout_ms: 500, ..agones_config(port) };
-    let server = start(config, Hooks::default()).await;
+    let server = common::start(config, Hooks::default()).await;
     let res = tokio::time::timeout(WAIT, server.task).await.expect("gave up in time");
     let err = res.expect("no panic").expect_err("no sidecar: an error");
     let text = err.to_string();

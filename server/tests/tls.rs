@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use skirmish_server::{Config, Hooks, Listeners, run_with};
+use skirmish_server::{Config, Hooks};
 use skirmish_shared::{ClientMsg, Direction, Input, PROTOCOL_VERSION, ServerMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::{self, pki_types::ServerName};
 use tokio_tungstenite::tungstenite::Message;
+
+mod common;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -23,8 +25,7 @@ const WAIT: Duration = Duration::from_secs(10);
 struct TlsApp {
     addr: SocketAddr,
     connector: TlsConnector,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<Result<(), skirmish_server::ServerError>>,
+    server: common::Server,
     _dir: TempDir,
 }
 
@@ -42,7 +43,7 @@ impl TlsApp {
         let made =
             rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
         let dir = std::env::temp_dir().join(format!("skirmish-tls-{}", std::process::id()));
-        let dir = dir.join(format!("{:x}", fastrand_u64()));
+        let dir = dir.join(format!("{:x}", fastrand::u64(..)));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         std::fs::write(&cert, made.cert.pem()).expect("write cert");
@@ -62,22 +63,10 @@ impl TlsApp {
             spawn_max: 0,
             ..Config::default()
         };
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let addr = listener.local_addr().expect("local addr");
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let listeners = Listeners { main: listener, metrics: None };
-        let server = tokio::spawn(run_with(
-            config,
-            listeners,
-            async {
-                let _ = rx.await;
-            },
-            Hooks::default(),
-        ));
+        let server = common::start(config, Hooks::default()).await;
         Self {
-            addr,
+            addr: server.addr,
             connector: TlsConnector::from(Arc::new(client)),
-            stop,
             server,
             _dir: TempDir(dir),
         }
@@ -92,17 +81,11 @@ impl TlsApp {
             .expect("TLS handshake")
     }
 
-    async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let res = tokio::time::timeout(WAIT, self.server).await.expect("server stopped");
+    async fn shutdown(mut self) {
+        let _ = self.server.stop.take().map(|s| s.send(()));
+        let res = tokio::time::timeout(WAIT, self.server.task).await.expect("server stopped");
         res.expect("no panic").expect("server returned Ok");
     }
-}
-
-fn fastrand_u64() -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).expect("random");
-    u64::from_le_bytes(b)
 }
 
 /// Reads a whole `Connection: close` response.
@@ -208,7 +191,7 @@ async fn plain_http_or_ws_to_the_tls_port_gets_a_400_saying_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_that_is_not_a_key_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("skirmish-tls-bad-{:x}", fastrand_u64()));
+    let dir = std::env::temp_dir().join(format!("skirmish-tls-bad-{:x}", fastrand::u64(..)));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let _cleanup = TempDir(dir.clone());
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
@@ -219,10 +202,8 @@ async fn a_key_that_is_not_a_key_is_a_clear_error() {
         tls_key: Some(dir.join("key.pem")),
         ..Config::default()
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let listeners = Listeners { main: listener, metrics: None };
-    let err = run_with(config, listeners, std::future::pending(), Hooks::default())
-        .await
-        .expect_err("refuses to start");
+    let server = common::start(config, Hooks::default()).await;
+    let res = tokio::time::timeout(WAIT, server.task).await.expect("answered in time");
+    let err = res.expect("no panic").expect_err("refuses to start");
     assert!(err.to_string().contains("key.pem: no PEM private key"), "{err}");
 }

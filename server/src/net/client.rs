@@ -218,9 +218,7 @@ impl Client {
         }
         Ok(())
     }
-}
 
-impl Client {
     /// With a join secret: the name and room the join's seat gives it, or the close that
     /// refuses it (4004 saying why, counted against the address; 1013 once the address has
     /// failed too often, before any check).

@@ -338,8 +338,9 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
         let _ =
             socket2::SockRef::from(&stream).set_tcp_notsent_lowat(ctx.limits.unsent_limit_bytes);
     }
-    match (&ctx.tls, kind) {
-        (Some(tls), Listener::Main) => tls::serve(stream, &tls.clone(), peer, kind, ctx).await,
+    // The acceptor is an `Arc` inside: cloned out of the context the task hands on.
+    match ctx.tls.clone() {
+        Some(tls) if kind == Listener::Main => tls::serve(stream, tls, peer, kind, ctx).await,
         _ => serve_socket(stream, peer, kind, ctx).await,
     }
 }

@@ -99,7 +99,7 @@ impl Tls {
 /// then HTTP and WebSocket over the bridge until either side ends.
 pub(super) async fn serve(
     stream: TcpStream,
-    tls: &Tls,
+    tls: Tls,
     peer: SocketAddr,
     kind: Listener,
     ctx: Arc<NetContext>,

@@ -1,10 +1,41 @@
-//! What several integration test files share: a room whose tick is stuck (a simulation that
-//! hangs), through the rooms' `before_tick` hook.
+//! What several integration test files share: the real server started on 127.0.0.1:0, and a
+//! room whose tick is stuck (a simulation that hangs), through the rooms' `before_tick` hook.
+#![allow(dead_code)] // each test file uses its part
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use skirmish_server::Hooks;
+use skirmish_server::{Config, Hooks, Listeners, ServerError, run_with};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// The real server, running in a task of the test's runtime.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Sending (or dropping) it is the SIGTERM: the server drains and stops.
+    pub stop: Option<oneshot::Sender<()>>,
+    /// What `run_with` returned.
+    pub task: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+/// Starts the server with `config` and `hooks` on 127.0.0.1:0.
+pub async fn start(config: Config, hooks: Hooks) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, rx) = oneshot::channel::<()>();
+    let listeners = Listeners { main: listener, metrics: None };
+    let task = tokio::spawn(run_with(
+        config,
+        listeners,
+        async {
+            let _ = rx.await;
+        },
+        hooks,
+    ));
+    Server { addr, stop: Some(stop), task }
+}
 
 /// Holds one room's tick until released. Dropping it releases too, so that a failing test
 /// (unwinding) never leaves a sim thread blocked; and the hold is bounded anyway.
