@@ -40,6 +40,11 @@ impl Drop for TempDir {
 
 impl TlsApp {
     async fn spawn() -> Self {
+        Self::spawn_with(Config::default()).await
+    }
+
+    /// With `config`'s settings besides the certificate and spawn point.
+    async fn spawn_with(config: Config) -> Self {
         let made =
             rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
         let dir = std::env::temp_dir().join(format!("skirmish-tls-{}", std::process::id()));
@@ -61,7 +66,7 @@ impl TlsApp {
             tls_key: Some(key),
             spawn_min: 0,
             spawn_max: 0,
-            ..Config::default()
+            ..config
         };
         let server = common::start(config, Hooks::default()).await;
         Self {
@@ -186,6 +191,20 @@ async fn plain_http_or_ws_to_the_tls_port_gets_a_400_saying_so() {
     .expect("answered within 10 s")
     .expect_err("plain ws refused");
     assert!(err.to_string().contains("400"), "{err}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_that_never_finishes_is_dropped_at_the_handshake_timeout() {
+    let app = TlsApp::spawn_with(Config { handshake_timeout_ms: 300, ..Config::default() }).await;
+    // The first byte of a handshake record, then nothing.
+    let mut tcp = TcpStream::connect(app.addr).await.expect("connect");
+    tcp.write_all(&[0x16]).await.expect("send");
+    let started = tokio::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(WAIT, tcp.read(&mut buf)).await.expect("dropped within 10 s");
+    assert!(matches!(read, Ok(0) | Err(_)), "closed, nothing sent: {read:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250), "not before the timeout");
     app.shutdown().await;
 }
 
