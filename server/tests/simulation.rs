@@ -324,6 +324,52 @@ fn ten_hits_kill_and_the_dead_respawn_after_the_delay() {
 }
 
 #[test]
+fn a_tick_s_attacks_land_together_and_a_kill_is_credited_once() {
+    // One hit kills. In a row 9 units apart, A and C each reach only B, and B reaches both;
+    // all three press attack in the same tick.
+    let config = SimConfig {
+        rules: Rules { attack_cooldown_ms: 0, attack_damage: 100, ..Rules::default() },
+        ..Harness::rules()
+    };
+    let mut h = Harness::new(config);
+    let (a, b, c) = (h.join(), h.join(), h.join());
+    let (ia, ib, ic) = (h.player(a), h.player(b), h.player(c));
+    h.place(ia, 800, 800);
+    h.place(ib, 800 + 72, 800);
+    h.place(ic, 800 + 144, 800);
+    h.step();
+    h.events(a);
+    for conn in [a, b, c] {
+        h.input(conn, 0.0, 0.0, true);
+    }
+    h.step();
+    let events = h.events(a);
+    let hits: Vec<(u32, u32)> = events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::Attacked { attacker, target, hp } => {
+                assert_eq!(hp, 0, "{e:?}");
+                Some((attacker, target))
+            }
+            _ => None,
+        })
+        .collect();
+    // Who attacks is decided before any damage: B, killed this tick, still kills A and C.
+    // B dies of one hit (the dead take no more), and the kill goes to whoever's hit it was.
+    assert_eq!(hits.len(), 3, "{events:?}");
+    assert!(hits.contains(&(ib, ia)) && hits.contains(&(ib, ic)), "{hits:?}");
+    let killers_of_b: Vec<u32> = hits.iter().filter(|h| h.1 == ib).map(|h| h.0).collect();
+    assert!(matches!(killers_of_b[..], [k] if k == ia || k == ic), "{hits:?}");
+    assert!(events.contains(&Event::Killed { victim: ib, killer: killers_of_b[0] }), "{events:?}");
+    assert!(events.contains(&Event::Killed { victim: ia, killer: ib }), "{events:?}");
+    assert!(events.contains(&Event::Killed { victim: ic, killer: ib }), "{events:?}");
+    for id in [ia, ib, ic] {
+        assert_eq!(h.server_entity(id).hp, 0);
+    }
+    h.assert_replicas_match();
+}
+
+#[test]
 fn deltas_hold_only_what_changed_and_idle_ticks_send_nothing() {
     let mut h = Harness::new(Harness::rules());
     let (a, b) = (h.join(), h.join());

@@ -13,8 +13,8 @@ use crate::protocol::{
 };
 use crate::rules::Rules;
 use crate::wire::{
-    Reader, write_array_len, write_bin, write_bool, write_f32, write_int, write_nil, write_str,
-    write_uint,
+    Reader, Sink, write_array_len, write_bin, write_bool, write_f32, write_int, write_nil,
+    write_str, write_uint,
 };
 
 /// Client → server tags.
@@ -326,12 +326,12 @@ pub fn write_welcome_header(out: &mut Vec<u8>, w: &WelcomeHead<'_>) {
 pub struct FrameBodyWriter {
     spawned: Vec<u8>,
     spawned_len: u32,
-    changed: Vec<u8>,
+    changed: Sink,
     changed_len: u32,
     last_changed: PlayerId,
     removed: Vec<u8>,
     removed_len: u32,
-    events: Vec<u8>,
+    events: Sink,
     events_len: u32,
 }
 
@@ -376,12 +376,18 @@ impl FrameBodyWriter {
         debug_assert!(c.id > self.last_changed, "changes must be sorted by id");
         let gap = u64::from(c.id.wrapping_sub(self.last_changed));
         self.last_changed = c.id;
-        write_uint(&mut self.changed, (gap << MASK_BITS) | mask);
-        self.changed_len += 1;
-        for v in [c.dx, c.dy, c.hp].into_iter().flatten() {
-            write_int(&mut self.changed, i64::from(v));
-            self.changed_len += 1;
+        let out = &mut self.changed;
+        out.uint((gap << MASK_BITS) | mask);
+        if let Some(v) = c.dx {
+            out.int(i64::from(v));
         }
+        if let Some(v) = c.dy {
+            out.int(i64::from(v));
+        }
+        if let Some(v) = c.hp {
+            out.int(i64::from(v));
+        }
+        self.changed_len += 1 + mask.count_ones();
     }
 
     /// Adds a player gone from the world.
@@ -393,7 +399,7 @@ impl FrameBodyWriter {
     /// Adds an event.
     pub fn event(&mut self, e: &Event) {
         let mut put = |v: i64| {
-            write_int(&mut self.events, v);
+            self.events.int(v);
             self.events_len += 1;
         };
         match *e {
@@ -429,10 +435,10 @@ impl FrameBodyWriter {
             self.spawned.len() + self.changed.len() + self.removed.len() + self.events.len() + 20,
         );
         for (len, bytes) in [
-            (self.spawned_len, &self.spawned),
-            (self.changed_len, &self.changed),
-            (self.removed_len, &self.removed),
-            (self.events_len, &self.events),
+            (self.spawned_len, &self.spawned[..]),
+            (self.changed_len, self.changed.bytes()),
+            (self.removed_len, &self.removed[..]),
+            (self.events_len, self.events.bytes()),
         ] {
             write_array_len(out, len);
             out.extend_from_slice(bytes);

@@ -1,11 +1,31 @@
 // Remote players are drawn in the past: at render time = newest server time minus a delay,
 // between the two snapshots around it, so normal jitter (or a late frame) never makes them
-// jump. The delay is two snapshot intervals on a steady link and grows with the jitter
-// measured on this one (how much later than the least-delayed frame frames arrive), up to
-// eight; it changes gently (the render clock runs at most 10% fast or slow meanwhile), so
-// adapting never makes anyone jump either. Server time comes from tick numbers (tick / tickRate), the arrival
-// clock only sets the offset; ticks where nothing changed are not sent, so a player's last
-// known position holds until the tick before its next change.
+// jump. Server time comes from tick numbers (tick / tickRate); the arrival clock only sets the
+// offset between the two: the least-delayed frame's (arrival - server time), followed at once
+// when a frame does better and drifting up slowly. The delay is two snapshot intervals on a
+// steady link and grows with the jitter measured on this one (how much later than that frame
+// frames arrive), up to eight; it changes gently (the render clock runs at most 10% fast or
+// slow meanwhile), so adapting never makes anyone jump either.
+//
+// A server that falls too far behind restarts its tick schedule (server/src/room/clock.rs):
+// its ticks then come later than their numbers say, for good. That happens after it sent
+// nothing for a while, most often in an idle room (ticks where nothing changed are not sent),
+// and it is a step in the offset, not jitter: taken as jitter it exceeds the delay's cap, and
+// the render clock would run past the newest frame (runners stop at each frame, then jump)
+// for seconds. So a frame that ends a silence the page drew through (SILENCE_SECONDS with no
+// frame while frames were drawn: not a page that was itself stalled) may move the offset up
+// at once, to its own less the link's usual lateness (it may be a late one); later frames
+// that do better lower it again as usual. What is drawn never goes back in server time
+// (below what was drawn already, or the newest frame if the clock had run past it): a runner
+// pauses instead, and `shownTick` says the tick drawn.
+//
+// A player's last known position holds until the tick before its next change (unchanged
+// ticks are not sent).
+
+/** No frame for this long while the page kept drawing: the next frame may move the offset up.
+ * A restarted server schedule leaves a gap of over six ticks (200 ms); a jittery link's
+ * frames come much closer together. */
+export const SILENCE_SECONDS = 0.25;
 
 export interface Sample {
   t: number; // server time, seconds
@@ -15,13 +35,20 @@ export interface Sample {
 
 export class Interpolator {
   private tracks = new Map<number, Sample[]>();
-  /** Smallest (arrival - server time) seen lately: the least-delayed frame's offset. */
+  /** Smallest (arrival - server time) seen lately: the least-delayed frame's offset (moved up
+   * after a silence when the server's schedule moved). */
   private offset: number | null = null;
   /** Mean lateness of frames behind the least-delayed one (seconds): the link's jitter. */
   private jitter = 0;
   /** The delay drawn with now (seconds), moving toward `targetDelay()`. */
   private delay: number;
   private lastRender: number | null = null;
+  /** When the last frame arrived (local seconds). */
+  private lastArrival: number | null = null;
+  /** The newest server time received. */
+  private newest = -Infinity;
+  /** The earliest server time that may be drawn: what was drawn last, at most the newest. */
+  private floor = -Infinity;
 
   constructor(private dt: number, private delayTicks = 2) {
     this.delay = delayTicks * dt;
@@ -30,8 +57,20 @@ export class Interpolator {
   /** Records a frame's server time against the local clock (seconds) it arrived at. */
   observe(serverTime: number, arrival: number): void {
     const o = arrival - serverTime;
-    // Follow improvements at once, drift slowly upwards (so one late frame doesn't matter).
-    this.offset = this.offset === null || o < this.offset ? o : this.offset + (o - this.offset) * 0.02;
+    // After a silence the page drew through, the server's schedule may have moved.
+    const silence = this.lastArrival !== null && this.lastRender !== null &&
+      this.lastRender - this.lastArrival >= SILENCE_SECONDS;
+    this.lastArrival = arrival;
+    this.newest = Math.max(this.newest, serverTime);
+    if (this.offset === null || o < this.offset) {
+      this.offset = o; // follow improvements at once
+    } else if (silence) {
+      // The schedule may have moved: this frame's offset, less the link's usual lateness (it
+      // may be a late one), unless that is no later than what was known.
+      this.offset = Math.max(this.offset, o - this.jitter);
+    } else {
+      this.offset += (o - this.offset) * 0.02; // drift slowly upwards: one late frame doesn't matter
+    }
     this.jitter += (o - this.offset - this.jitter) * 0.05;
   }
 
@@ -74,7 +113,14 @@ export class Interpolator {
     this.lastRender = now;
     const step = 0.1 * elapsed;
     this.delay += Math.min(step, Math.max(-step, this.targetDelay() - this.delay));
-    return now - (this.offset ?? 0) - this.delay;
+    const t = this.clock(now);
+    this.floor = Math.min(t, this.newest);
+    return t;
+  }
+
+  /** The render clock at `now`: the offset and delay's time, but never back below `floor`. */
+  private clock(now: number): number {
+    return Math.max(now - (this.offset ?? 0) - this.delay, this.floor);
   }
 
   /** The tick the other players are drawn at now (without moving the delay, as `renderTime`
@@ -82,7 +128,7 @@ export class Interpolator {
    * were then (lag compensation). 0 before any frame. */
   shownTick(now: number): number {
     if (this.offset === null) return 0;
-    return Math.max(0, Math.floor((now - this.offset - this.delay) / this.dt + 1e-6));
+    return Math.max(0, Math.floor(this.clock(now) / this.dt + 1e-6));
   }
 
   /** A player's position at server time `t`: between the samples around it, or the nearest. */
