@@ -23,6 +23,7 @@ import { Panels } from "./panels";
 import { encodeJoin, encodeLeave, encodePing } from "./protocol";
 import { Renderer } from "./render";
 import { leadersFor, scoreboard } from "./scoreboard";
+import { InputClock } from "./input-clock";
 import { phaseShift } from "./send-phase";
 import { type Choice, StartScreen } from "./start-screen";
 import { Memory } from "./storage";
@@ -199,26 +200,31 @@ function typing(target: EventTarget | null): boolean {
   );
 }
 
-// Inputs at the tick rate, while something is held (or an attack is queued).
-// The timer's phase follows the server's word on when the inputs arrive (send-phase.ts): a
-// shift makes one interval longer or shorter, then the rate goes on.
+// Inputs at the tick rate, while something is held (or an attack is queued): one per tick on
+// the page's clock, the missed ones too when a busy page's timer fires late (input-clock.ts).
+// The timer's phase follows the server's word on when the inputs arrive (send-phase.ts).
 let inputTimer: ReturnType<typeof setTimeout> | null = null;
 function startInputs(rate: number) {
   if (inputTimer) clearTimeout(inputTimer);
-  const period = 1000 / rate;
+  const clock = new InputClock(1000 / rate, performance.now());
   const tick = () => {
-    let next = period;
-    if (playing && game.welcomed && state === "open") {
+    const due = clock.due(performance.now());
+    if (due > 0 && playing && game.welcomed && state === "open") {
       const intent = controls.take();
-      if (intent) conn.send(game.input(intent.dx, intent.dy, intent.attack));
+      if (intent) {
+        conn.send(game.input(intent.dx, intent.dy, intent.attack));
+        // The ticks this page's timer missed: the same direction, no second attack.
+        const moving = intent.dx !== 0 || intent.dy !== 0;
+        for (let i = 1; moving && i < due; i++) conn.send(game.input(intent.dx, intent.dy, false));
+      }
       if (game.inputTiming) {
-        next += phaseShift(game.inputTiming);
+        clock.shift(phaseShift(game.inputTiming));
         game.inputTiming = null;
       }
     }
-    inputTimer = setTimeout(tick, next);
+    inputTimer = setTimeout(tick, clock.wait(performance.now()));
   };
-  inputTimer = setTimeout(tick, period);
+  inputTimer = setTimeout(tick, clock.wait(performance.now()));
 }
 let lastRate = 0;
 /** The banner of the last frame (your death, your respawn). */
