@@ -142,10 +142,9 @@ export class Game {
     if ((this.me()?.hp ?? 0) > 0) this.death = null; // came back while we were away
     const t = replica.tick / this.tickRate;
     this.interp.observe(t, now);
-    for (const e of replica.entities.values()) {
-      this.interp.reset(e.id, t, e.x, e.y);
-      this.glider.forget(e.id);
-    }
+    // Players already drawn glide from where they were drawn (the glider decides: a keyframe
+    // after held frames puts them a few ticks on); the welcome's come with a new glider.
+    for (const e of replica.entities.values()) this.interp.reset(e.id, t, e.x, e.y);
     this.reconcile();
     this.predictor?.snap(); // a new picture of the world: no glide into it
   }

@@ -2,8 +2,9 @@
 // player can jump far in one frame when frames flow again: hundreds of units in one step.
 // Drawn positions go through here: a move faster than any player can run (twice the speed
 // rule, for slack) starts a glide from where the player was drawn to where it should be,
-// over GLIDE_SECONDS, following the target as it keeps moving. Spawns, respawns and resyncs
-// are placed with `forget` first, so they appear at once.
+// over GLIDE_SECONDS, following the target as it keeps moving. Spawns and respawns are
+// placed with `forget` first, so they appear at once; a keyframe's players glide like any
+// other jump (game.ts resync).
 
 export const GLIDE_SECONDS = 0.2;
 

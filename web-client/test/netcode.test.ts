@@ -2,7 +2,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { encode } from "@msgpack/msgpack";
+
 import { reconnectDelay } from "../src/backoff";
+import { Game } from "../src/game";
 import { GLIDE_SECONDS, Glider } from "../src/glide";
 import { Interpolator } from "../src/interpolation";
 import { direction, perTick, step } from "../src/movement";
@@ -348,4 +351,50 @@ test("after a gap, a remote player glides to where it is within 0.2 s instead of
   // A respawn is placed at once (forget first).
   g.forget(1);
   assert.deepEqual(g.place(1, { x: 5, y: 5 }, now + 1), { x: 5, y: 5 });
+});
+
+test("a keyframe (after frames were held for a slow page) glides remote players instead of teleporting them", () => {
+  const g = new Game();
+  const ent = (id: number, x: number) => [id, `p${id}`, x, 800, 100, 0, 0, 0];
+  // Player 1 runs right at a tick's step (27 subunits); you are player 2, standing.
+  g.receive(encode([0, 2, 4, 30, rules, new Uint8Array(16), false, "arena", 10, [ent(1, 800), ent(2, 400)]]), 0);
+  let x = 800;
+  let tick = 10;
+  let now = 0;
+  let drawn = 800;
+  let largest = 0;
+  const draw = () => {
+    const me = g.view(now).find((d) => d.id === 1);
+    assert.ok(me);
+    largest = Math.max(largest, Math.abs(me.x - drawn));
+    drawn = me.x;
+  };
+  for (let f = 1; f <= 60; f++) {
+    now = f / 60;
+    if (f % 2 === 0) {
+      tick += 1;
+      x += 27;
+      g.receive(encode([1, tick, 0, [], [(1 << 3) | 1, 27], [], []]), now);
+    }
+    draw();
+  }
+  assert.ok(largest <= 2 * 27, `steady: ${largest}`);
+  // The server held this page's frames for 10 ticks, then sends a keyframe: player 1 is 270
+  // subunits further on.
+  tick += 10;
+  x += 270;
+  now += 1 / 60;
+  g.receive(encode([2, tick, 0, [ent(1, x), ent(2, 400)]]), now);
+  largest = 0;
+  for (let f = 1; f <= 30; f++) {
+    now += 1 / 60;
+    if (f % 2 === 0) {
+      tick += 1;
+      x += 27;
+      g.receive(encode([1, tick, 0, [], [(1 << 3) | 1, 27], [], []]), now);
+    }
+    draw();
+  }
+  assert.ok(largest <= 2 * 27, `after the keyframe, the largest step in one frame was ${largest} subunits`);
+  assert.ok(Math.abs(drawn - x) <= 4 * 27, `caught up: drawn ${drawn}, at ${x}`);
 });
