@@ -340,7 +340,9 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
     }
     // The acceptor is an `Arc` inside: cloned out of the context the task hands on. The TLS
     // path (handshake, session, bridge and a second connection future) is on the heap: inline,
-    // its state would size every connection's task, plain ones too (4.0 -> 5.9 KiB each).
+    // its state would size every connection's task, plain ones too (4.0 -> 5.9 KiB each). The
+    // plain path stays inline (boxing it too saved a TLS connection 1.4 KiB of its 30 and cost
+    // a plain one 0.4 KiB of its 4).
     match ctx.tls.clone() {
         Some(tls) if kind == Listener::Main => {
             Box::pin(tls::serve(stream, tls, peer, kind, ctx)).await;
