@@ -126,13 +126,15 @@ pub async fn run<S: Socket>(
     let mut reader = Reader {
         client: Client::new(conn, ip, ctx.clone(), link),
         join_timeout: ctx.limits.join_timeout,
+        ping_interval: ctx.limits.ping_interval,
+        idle_timeout: ctx.limits.idle_timeout,
         last_seen: &last_seen,
+        sender: &sender,
     };
     let mut asked = close_rx.clone();
     let mut shutdown = ctx.shutdown.clone();
     tokio::select! {
         close = reader.read_loop(&mut ws) => closer.close(close),
-        close = heartbeat(&sender, &last_seen, ctx.limits.ping_interval, ctx.limits.idle_timeout) => closer.close(close),
         close = flusher(&*tcp, &sender, ctx.limits.write_timeout) => closer.close(close),
         _ = asked.wait_for(Option::is_some) => {}
         _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
@@ -201,52 +203,48 @@ async fn flush_backlog<S: Socket>(tcp: &S, sender: &Sender, limit: Duration) -> 
     }
 }
 
-/// Pings the peer every `interval`; returns once it has been silent (no message of any
-/// kind, pongs included) for `timeout`.
-async fn heartbeat(
-    sender: &Sender,
-    last_seen: &LastSeen,
-    interval: Duration,
-    timeout: Duration,
-) -> Close {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        let silent = last_seen.silent_for();
-        if silent >= timeout {
-            info!(silent_ms = silent.as_millis() as u64, "peer silent too long, dropping it");
-            return Close::new(
-                CloseCode::IdleTimeout,
-                "no message or pong within the idle timeout",
-            );
-        }
-        // Behind a backlog of control frames the peer is not reading anyway; the next will do.
-        let _ = sender.control(Opcode::Ping, &[]);
-    }
-}
-
+/// The connection's reading side, and its clock: the join timeout and the heartbeat (a ping
+/// every `ping_interval`; a peer silent for `idle_timeout`, pongs included, is dropped). One
+/// timer serves both, in this loop, rather than a task-long interval of its own beside it: an
+/// idle connection holds one timer, not two.
 struct Reader<'a> {
     client: Client,
     join_timeout: Duration,
+    ping_interval: Duration,
+    idle_timeout: Duration,
     last_seen: &'a LastSeen,
+    sender: &'a Sender,
 }
 
 impl Reader<'_> {
-    /// Reads until the peer leaves or breaks a rule; returns how to close.
+    /// Reads until the peer leaves, breaks a rule, misses the join timeout or falls silent;
+    /// returns how to close.
     async fn read_loop<S: Socket>(&mut self, stream: &mut Ws<S>) -> Close {
-        let join_by = tokio::time::Instant::now() + self.join_timeout;
+        let start = tokio::time::Instant::now();
+        let join_by = start + self.join_timeout;
+        let mut next_ping = start + self.ping_interval;
+        let timer = tokio::time::sleep_until(next_ping.min(join_by));
+        tokio::pin!(timer);
         loop {
-            let next = if !self.client.joined() {
-                match tokio::time::timeout_at(join_by, stream.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
+            let next = tokio::select! {
+                biased;
+                next = stream.next() => next,
+                () = &mut timer => {
+                    let now = tokio::time::Instant::now();
+                    if !self.client.joined() && now >= join_by {
                         return Close::new(CloseCode::Policy, "no join within the join timeout");
                     }
+                    if now >= next_ping {
+                        if let Some(close) = self.heartbeat() {
+                            return close;
+                        }
+                        // The next ping an interval from now: a late one is not made up.
+                        next_ping = now + self.ping_interval;
+                    }
+                    let due = if self.client.joined() { next_ping } else { next_ping.min(join_by) };
+                    timer.as_mut().reset(due);
+                    continue;
                 }
-            } else {
-                stream.next().await
             };
             let Some(msg) = next else { break };
             self.last_seen.touch();
@@ -281,6 +279,23 @@ impl Reader<'_> {
             }
         }
         Close::new(CloseCode::Normal, "")
+    }
+}
+
+impl Reader<'_> {
+    /// A heartbeat: the close for a peer silent too long, else a ping.
+    fn heartbeat(&self) -> Option<Close> {
+        let silent = self.last_seen.silent_for();
+        if silent >= self.idle_timeout {
+            info!(silent_ms = silent.as_millis() as u64, "peer silent too long, dropping it");
+            return Some(Close::new(
+                CloseCode::IdleTimeout,
+                "no message or pong within the idle timeout",
+            ));
+        }
+        // Behind a backlog of control frames the peer is not reading anyway; the next will do.
+        let _ = self.sender.control(Opcode::Ping, &[]);
+        None
     }
 }
 
