@@ -360,9 +360,16 @@ fn a_tick_s_attacks_land_together_and_a_kill_is_credited_once() {
     assert!(hits.contains(&(ib, ia)) && hits.contains(&(ib, ic)), "{hits:?}");
     let killers_of_b: Vec<u32> = hits.iter().filter(|h| h.1 == ib).map(|h| h.0).collect();
     assert!(matches!(killers_of_b[..], [k] if k == ia || k == ic), "{hits:?}");
-    assert!(events.contains(&Event::Killed { victim: ib, killer: killers_of_b[0] }), "{events:?}");
-    assert!(events.contains(&Event::Killed { victim: ia, killer: ib }), "{events:?}");
-    assert!(events.contains(&Event::Killed { victim: ic, killer: ib }), "{events:?}");
+    let kills: Vec<(u32, u32)> = events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::Killed { victim, killer } => Some((victim, killer)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kills.len(), 3, "each dies once: {events:?}");
+    assert!(kills.contains(&(ib, killers_of_b[0])), "{events:?}");
+    assert!(kills.contains(&(ia, ib)) && kills.contains(&(ic, ib)), "{events:?}");
     for id in [ia, ib, ic] {
         assert_eq!(h.server_entity(id).hp, 0);
     }
@@ -542,6 +549,70 @@ fn leaving_is_seen_by_everyone() {
     assert_eq!(f.removed, vec![ib]);
     assert_eq!(f.events, vec![Event::Left { id: ib }]);
     h.assert_replicas_match();
+}
+
+/// A coordinate on a 40-unit map (320 subunits) with attack cells 80 subunits wide: the
+/// edges, the cell boundaries and either side of them, or anywhere.
+fn coordinate() -> impl Strategy<Value = i32> {
+    prop_oneof![
+        3 => prop::sample::select(vec![0, 1, 79, 80, 81, 159, 160, 161, 239, 240, 241, 319, 320]),
+        5 => 0i32..=320,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// The attack grid finds exactly the hits the rule names: every attacker hits every other
+    /// living player within range (checked pair by pair here), whatever the cells they stand in.
+    #[test]
+    fn attacks_hit_exactly_the_players_in_range(
+        players in proptest::collection::vec((coordinate(), coordinate(), proptest::bool::weighted(0.4)), 2..14),
+    ) {
+        let config = SimConfig {
+            rules: Rules {
+                map_width: 40, map_height: 40, spawn_max: 40, attack_range: 10.0, attack_damage: 1,
+                attack_cooldown_ms: 0, ..Rules::default()
+            },
+            ..Harness::rules()
+        };
+        let mut h = Harness::new(config);
+        let mut placed = Vec::new();
+        for &(x, y, attacks) in &players {
+            let (conn, id) = h.join_at(x, y);
+            placed.push((conn, id, x, y, attacks));
+        }
+        h.step();
+        let watcher = placed[0].0;
+        h.events(watcher);
+        for &(conn, _, _, _, attacks) in &placed {
+            if attacks {
+                h.input(conn, 0.0, 0.0, true);
+            }
+        }
+        h.step();
+        let mut hits: Vec<(u32, u32)> = h
+            .events(watcher)
+            .iter()
+            .filter_map(|e| match *e {
+                Event::Attacked { attacker, target, .. } => Some((attacker, target)),
+                _ => None,
+            })
+            .collect();
+        hits.sort_unstable();
+        let range_sq = 80 * 80;
+        let mut expected = Vec::new();
+        for &(_, a, ax, ay, attacks) in &placed {
+            for &(_, t, tx, ty, _) in &placed {
+                let (dx, dy) = (ax - tx, ay - ty);
+                if attacks && a != t && dx * dx + dy * dy <= range_sq {
+                    expected.push((a, t));
+                }
+            }
+        }
+        expected.sort_unstable();
+        prop_assert_eq!(hits, expected);
+    }
 }
 
 #[derive(Debug, Clone)]

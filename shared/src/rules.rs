@@ -74,6 +74,9 @@ pub enum RulesError {
     /// A speed or range that is negative, NaN or infinite.
     #[error("{0} must be a finite number >= 0")]
     NotFinite(&'static str),
+    /// A speed or range beyond any map (subunit arithmetic would overflow).
+    #[error("{0} must be at most 1,000,000 (units, or units per second)")]
+    TooLarge(&'static str),
     /// Zero hit points at spawn.
     #[error("max_hp must be at least 1")]
     MaxHp,
@@ -95,6 +98,11 @@ impl Rules {
         for (name, v) in [("speed", self.speed), ("attack_range", self.attack_range)] {
             if !v.is_finite() || v < 0.0 {
                 return Err(RulesError::NotFinite(name));
+            }
+            // A step or a range wider than the largest map means nothing, and its subunits
+            // would overflow the arithmetic of a move or of the attack grid.
+            if v > MAX_SIDE as f32 {
+                return Err(RulesError::TooLarge(name));
             }
         }
         if self.max_hp == 0 {
@@ -178,6 +186,10 @@ mod tests {
     fn invalid_rules_are_named() {
         let bad = Rules { speed: f32::NAN, ..Rules::default() };
         assert_eq!(bad.validate(), Err(RulesError::NotFinite("speed")));
+        let bad = Rules { speed: 3.5e19, ..Rules::default() };
+        assert_eq!(bad.validate(), Err(RulesError::TooLarge("speed")));
+        let bad = Rules { attack_range: 2e6, ..Rules::default() };
+        assert_eq!(bad.validate(), Err(RulesError::TooLarge("attack_range")));
         let bad = Rules { spawn_max: 600, ..Rules::default() };
         assert!(matches!(bad.validate(), Err(RulesError::SpawnRange { .. })));
     }
