@@ -138,13 +138,22 @@ export class Game {
   }
 
   private resync(replica: Replica, now: number): void {
+    const before = this.replica;
     this.replica = replica;
     if ((this.me()?.hp ?? 0) > 0) this.death = null; // came back while we were away
     const t = replica.tick / this.tickRate;
     this.interp.observe(t, now);
-    // Players already drawn glide from where they were drawn (the glider decides: a keyframe
-    // after held frames puts them a few ticks on); the welcome's come with a new glider.
-    for (const e of replica.entities.values()) this.interp.reset(e.id, t, e.x, e.y);
+    // Players already drawn glide from where they were drawn (a keyframe after held frames
+    // puts them a few ticks on), unless they can't have run there: new, dead before, or
+    // further than twice a run since (a respawn meanwhile): those are placed at once. The
+    // welcome's come with a new glider.
+    const seconds = Math.max(0, (replica.tick - before.tick) / this.tickRate);
+    const reach = 2 * (this.rules?.speed ?? 0) * SUBUNITS * seconds + 2 * (this.tickRules?.step ?? 0);
+    for (const e of replica.entities.values()) {
+      this.interp.reset(e.id, t, e.x, e.y);
+      const was = before.entities.get(e.id);
+      if (!was || was.hp <= 0 || Math.hypot(e.x - was.x, e.y - was.y) > reach) this.glider.forget(e.id);
+    }
     this.reconcile();
     this.predictor?.snap(); // a new picture of the world: no glide into it
   }

@@ -10,6 +10,10 @@
 
 /** The most inputs one late fire sends (its own and the missed ticks'). */
 export const MAX_CATCH_UP = 3;
+/** A fire this early still sends (ms): browsers cut a timer's fractional milliseconds, so a
+ * timer asked for 33.3 ms fires after 33, just before its instant; treated as not due, it
+ * would be re-armed for the rest, which a browser stretches to 4 ms. */
+export const EARLY_MS = 1;
 
 export class InputClock {
   /** When the next input is due (ms, the clock `now` is read from). */
@@ -23,8 +27,8 @@ export class InputClock {
   /** At a timer fire at `now`: how many inputs to send (0 if none is due yet; at most
    * MAX_CATCH_UP). The clock moves past every due instant either way. */
   due(now: number): number {
-    if (now < this.next) return 0;
-    const passed = Math.floor((now - this.next) / this.period) + 1;
+    if (now < this.next - EARLY_MS) return 0;
+    const passed = Math.max(1, Math.floor((now - this.next) / this.period) + 1);
     this.next += passed * this.period;
     return Math.min(passed, MAX_CATCH_UP);
   }
@@ -34,8 +38,9 @@ export class InputClock {
     this.next += ms;
   }
 
-  /** How long from `now` until the next input is due (ms). */
+  /** How long from `now` until the next input is due (ms), rounded up to whole ms as timers
+   * take it. */
   wait(now: number): number {
-    return Math.max(0, this.next - now);
+    return Math.max(0, Math.ceil(this.next - now));
   }
 }

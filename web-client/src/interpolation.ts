@@ -13,8 +13,9 @@
 // and it is a step in the offset, not jitter: taken as jitter it exceeds the delay's cap, and
 // the render clock would run past the newest frame (runners stop at each frame, then jump)
 // for seconds. So a frame that ends a silence the page drew through (SILENCE_SECONDS with no
-// frame while frames were drawn: not a page that was itself stalled) may move the offset up
-// at once, to its own less the link's usual lateness (it may be a late one); later frames
+// frame while frames were drawn: not a page that was itself stalled), and is later than
+// usual by more than RESTART_STEP_TICKS (not the first frame after an ordinary lull), moves
+// the offset up at once, to its own less the link's usual lateness (it may be a late one); later frames
 // that do better lower it again as usual. What is drawn never goes back in server time
 // (below what was drawn already, or the newest frame if the clock had run past it): a runner
 // pauses instead, and `shownTick` says the tick drawn.
@@ -26,6 +27,10 @@
  * A restarted server schedule leaves a gap of over six ticks (200 ms); a jittery link's
  * frames come much closer together. */
 export const SILENCE_SECONDS = 0.25;
+/** ...and only a frame later than usual by more than this many ticks moves it: a restarted
+ * schedule is more than 5 ticks (room/clock.rs); the first frame after an ordinary lull (a
+ * runner that stopped, an idle room) is no later than any other. */
+export const RESTART_STEP_TICKS = 4;
 
 export interface Sample {
   t: number; // server time, seconds
@@ -64,7 +69,7 @@ export class Interpolator {
     this.newest = Math.max(this.newest, serverTime);
     if (this.offset === null || o < this.offset) {
       this.offset = o; // follow improvements at once
-    } else if (silence) {
+    } else if (silence && o - this.offset - this.jitter > RESTART_STEP_TICKS * this.dt) {
       // The schedule may have moved: this frame's offset, less the link's usual lateness (it
       // may be a late one), unless that is no later than what was known.
       this.offset = Math.max(this.offset, o - this.jitter);

@@ -263,7 +263,8 @@ function drawArrivals(arrivals: Arrival[], from: number, to: number) {
   const still = steps.filter((s) => s === 0).length / steps.length;
   const mean = steps.reduce((a, b) => a + b, 0) / steps.length;
   const sd = Math.sqrt(steps.reduce((a, b) => a + (b - mean) ** 2, 0) / steps.length);
-  return { still, cv: sd / mean, pastNewest, backward, shownMismatch, frames: steps.length };
+  const largest = Math.max(...steps.map(Math.abs));
+  return { still, cv: sd / mean, pastNewest, backward, shownMismatch, frames: steps.length, largest };
 }
 
 test("a server that fell behind and restarted its tick schedule while the room was idle does not make runners stop and jump", () => {
@@ -397,4 +398,49 @@ test("a keyframe (after frames were held for a slow page) glides remote players 
   }
   assert.ok(largest <= 2 * 27, `after the keyframe, the largest step in one frame was ${largest} subunits`);
   assert.ok(Math.abs(drawn - x) <= 4 * 27, `caught up: drawn ${drawn}, at ${x}`);
+});
+
+test("a keyframe places a player that respawned meanwhile at once: it does not glide across the map", () => {
+  const g = new Game();
+  const ent = (id: number, x: number, hp = 100) => [id, `p${id}`, x, 800, hp, 0, 0, 0];
+  g.receive(encode([0, 2, 4, 30, rules, new Uint8Array(16), false, "arena", 10, [ent(1, 3000), ent(2, 400)]]), 0);
+  let now = 0;
+  for (let f = 1; f <= 20; f++) {
+    now = f / 60;
+    g.view(now);
+  }
+  // Ten ticks later (frames held): player 1 died and respawned at x = 100, 362 units away.
+  g.receive(encode([2, 20, 0, [ent(1, 100), ent(2, 400)]]), now);
+  const drawn: number[] = [];
+  for (let f = 1; f <= 12; f++) {
+    now += 1 / 60;
+    const p = g.view(now).find((d) => d.id === 1);
+    assert.ok(p);
+    drawn.push(p.x);
+  }
+  assert.deepEqual([...new Set(drawn)], [100], `drawn at ${drawn.slice(0, 4).join(", ")}…`);
+});
+
+test("ordinary lulls (a runner that stops and goes on, an idle room sends nothing) are not taken for a restarted server schedule", () => {
+  // Through a link 30-60 ms late, a runner runs 1 s and stands 0.4 s, over and over: no frame
+  // comes while it stands. The first frame after each lull is as late as any; raising the
+  // offset on it would hold the render clock, then make it jump.
+  let seed = 99;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const arrivals: Arrival[] = [];
+  let last = 0;
+  let x = 0;
+  for (let tick = 1; tick <= 20 * 30; tick++) {
+    if (tick % 42 >= 30) continue; // standing: nothing changes, nothing is sent
+    x += 27;
+    last = Math.max(last, tick * dt + 0.03 + rand() * 0.03);
+    arrivals.push({ at: last, tick, x });
+  }
+  // (Drawn past the newest frame while it stands is right: nothing newer exists.)
+  const r = drawArrivals(arrivals, 2, 20);
+  assert.equal(r.backward, 0, "drawn going backwards");
+  // A run is 13.5 subunits a frame; the first frame after a lull draws up to 24.2 here with or
+  // without the silence rule (the stand ends between two frames). Taking a lull's first frame
+  // for a restart made it 28.3: the render clock held, then caught up.
+  assert.ok(r.largest <= 25, `largest step in one frame ${r.largest.toFixed(1)} subunits`);
 });
