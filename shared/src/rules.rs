@@ -190,6 +190,14 @@ mod tests {
         assert_eq!(bad.validate(), Err(RulesError::TooLarge("speed")));
         let bad = Rules { attack_range: 2e6, ..Rules::default() };
         assert_eq!(bad.validate(), Err(RulesError::TooLarge("attack_range")));
+        let bad = Rules { map_width: 0, ..Rules::default() };
+        assert!(matches!(bad.validate(), Err(RulesError::MapSize(0, _))));
+        let bad = Rules { map_height: 1_000_001, ..Rules::default() };
+        assert!(matches!(bad.validate(), Err(RulesError::MapSize(_, 1_000_001))));
+        let bad = Rules { attack_range: -1.0, ..Rules::default() };
+        assert_eq!(bad.validate(), Err(RulesError::NotFinite("attack_range")));
+        let bad = Rules { max_hp: 0, ..Rules::default() };
+        assert_eq!(bad.validate(), Err(RulesError::MaxHp));
         let bad = Rules { spawn_max: 600, ..Rules::default() };
         assert!(matches!(bad.validate(), Err(RulesError::SpawnRange { .. })));
     }
