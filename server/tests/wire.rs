@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use skirmish_server::poll_client::{self, HttpConn, Polled};
-use skirmish_server::{Config, Hooks, Listeners, run_with};
+use skirmish_server::{Config, Hooks};
 use skirmish_shared::{
     ClientMsg, Direction, Event, Input, PROTOCOL_VERSION, PlayerId, Replica, ResumeToken,
     ServerMsg, Welcome,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -60,25 +60,9 @@ impl TestApp {
 
     /// With hooks into the rooms, and optionally a separate metrics port.
     async fn spawn_with(config: Config, hooks: Hooks, metrics_port: bool) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let addr = listener.local_addr().expect("local addr");
-        let metrics = if metrics_port {
-            Some(TcpListener::bind("127.0.0.1:0").await.expect("bind port 0"))
-        } else {
-            None
-        };
-        let metrics_addr = metrics.as_ref().map(|l| l.local_addr().expect("local addr"));
-        let (tx, rx) = oneshot::channel::<()>();
-        let listeners = Listeners { main: listener, metrics };
-        let server = tokio::spawn(run_with(
-            config,
-            listeners,
-            async {
-                let _ = rx.await;
-            },
-            hooks,
-        ));
-        Self { addr, transport: Transport::WebSocket, metrics_addr, stop: Some(tx), server }
+        let common::Server { addr, metrics_addr, stop, task } =
+            common::start_with_metrics(config, hooks, metrics_port).await;
+        Self { addr, transport: Transport::WebSocket, metrics_addr, stop, server: task }
     }
 
     /// Everyone spawns at (0, 0), attacks have no cooldown, the dead stay dead for the test.

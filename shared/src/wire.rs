@@ -56,7 +56,9 @@ pub fn write_int(out: &mut Vec<u8>, v: i64) {
 /// events): each integer is encoded into a fixed 9-byte chunk and copied whole, the length
 /// then advanced by what the encoding used, so the copy is two moves instead of a `memcpy`
 /// call (the buffer keeps 9 spare bytes past the length for that). Same bytes as
-/// [`write_uint`] / [`write_int`].
+/// [`write_uint`] / [`write_int`] (a proptest holds them to it). The marker choice is written
+/// out here again on purpose: one shared `fn(v) -> ([u8; 9], usize)` under both made the
+/// tick's change encoding 60% dearer (callgrind, 10k players: 8.94 -> 9.28 M per tick).
 #[derive(Debug, Default, Clone)]
 pub struct Sink {
     buf: Vec<u8>,

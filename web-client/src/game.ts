@@ -145,14 +145,13 @@ export class Game {
     this.interp.observe(t, now);
     // Players already drawn glide from where they were drawn (a keyframe after held frames
     // puts them a few ticks on), unless they can't have run there: new, dead before, or
-    // further than twice a run since (a respawn meanwhile): those are placed at once. The
+    // further than a run since (a respawn meanwhile): those are placed at once. The
     // welcome's come with a new glider.
-    const seconds = Math.max(0, (replica.tick - before.tick) / this.tickRate);
-    const reach = 2 * (this.rules?.speed ?? 0) * SUBUNITS * seconds + 2 * (this.tickRules?.step ?? 0);
+    const seconds = (replica.tick - before.tick) / this.tickRate;
     for (const e of replica.entities.values()) {
       this.interp.reset(e.id, t, e.x, e.y);
       const was = before.entities.get(e.id);
-      if (!was || was.hp <= 0 || Math.hypot(e.x - was.x, e.y - was.y) > reach) this.glider.forget(e.id);
+      if (!was || was.hp <= 0 || !this.glider.runnable(was, e, seconds)) this.glider.forget(e.id);
     }
     this.reconcile();
     this.predictor?.snap(); // a new picture of the world: no glide into it

@@ -28,8 +28,7 @@ export class Glider {
     let glide: Drawn["glide"] = null;
     if (d) {
       glide = d.glide;
-      const reach = 2 * this.maxSpeed * Math.max(now - d.at, 0) + 1;
-      if (!glide && Math.hypot(target.x - d.x, target.y - d.y) > reach) {
+      if (!glide && !this.runnable(d, target, now - d.at)) {
         glide = { x: d.x, y: d.y, since: now - 1 / 240 }; // a first step this very frame
       }
       if (glide) {
@@ -40,6 +39,12 @@ export class Glider {
     }
     this.drawn.set(id, { x: pos.x, y: pos.y, at: now, glide });
     return pos;
+  }
+
+  /** Whether a player can have run from `a` to `b` in `seconds` (twice the speed rule, for
+   * slack): a move that is not is a jump (a gap to glide over, or a respawn to place). */
+  runnable(a: { x: number; y: number }, b: { x: number; y: number }, seconds: number): boolean {
+    return Math.hypot(b.x - a.x, b.y - a.y) <= 2 * this.maxSpeed * Math.max(seconds, 0) + 1;
   }
 
   /** The next `place` of `id` puts it where it should be at once. */

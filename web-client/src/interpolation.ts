@@ -16,9 +16,9 @@
 // frame while frames were drawn: not a page that was itself stalled), and is later than
 // usual by more than RESTART_STEP_TICKS (not the first frame after an ordinary lull), moves
 // the offset up at once, to its own less the link's usual lateness (it may be a late one);
-// later frames that do better lower it again as usual. What is drawn never goes back in server time
-// (below what was drawn already, or the newest frame if the clock had run past it): a runner
-// pauses instead, and `shownTick` says the tick drawn.
+// later frames that do better lower it again as usual. What is drawn never goes back in
+// server time (below what was drawn already, or the newest frame if the clock had run past
+// it): a runner pauses instead, and `shownTick` says the tick drawn.
 //
 // A player's last known position holds until the tick before its next change (unchanged
 // ticks are not sent).

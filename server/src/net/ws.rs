@@ -280,9 +280,7 @@ impl Reader<'_> {
         }
         Close::new(CloseCode::Normal, "")
     }
-}
 
-impl Reader<'_> {
     /// A heartbeat: the close for a peer silent too long, else a ping.
     fn heartbeat(&self) -> Option<Close> {
         let silent = self.last_seen.silent_for();

@@ -14,6 +14,8 @@ use tokio::sync::oneshot;
 pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its separate metrics port listens, if it has one.
+    pub metrics_addr: Option<SocketAddr>,
     /// Sending (or dropping) it is the SIGTERM: the server drains and stops.
     pub stop: Option<oneshot::Sender<()>>,
     /// What `run_with` returned.
@@ -22,10 +24,21 @@ pub struct Server {
 
 /// Starts the server with `config` and `hooks` on 127.0.0.1:0.
 pub async fn start(config: Config, hooks: Hooks) -> Server {
+    start_with_metrics(config, hooks, false).await
+}
+
+/// [`start`], with `/metrics` on a port of its own (also 127.0.0.1:0) if `metrics_port`.
+pub async fn start_with_metrics(config: Config, hooks: Hooks, metrics_port: bool) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let addr = listener.local_addr().expect("addr");
+    let metrics = if metrics_port {
+        Some(TcpListener::bind("127.0.0.1:0").await.expect("bind port 0"))
+    } else {
+        None
+    };
+    let metrics_addr = metrics.as_ref().map(|l| l.local_addr().expect("addr"));
     let (stop, rx) = oneshot::channel::<()>();
-    let listeners = Listeners { main: listener, metrics: None };
+    let listeners = Listeners { main: listener, metrics };
     let task = tokio::spawn(run_with(
         config,
         listeners,
@@ -34,7 +47,7 @@ pub async fn start(config: Config, hooks: Hooks) -> Server {
         },
         hooks,
     ));
-    Server { addr, stop: Some(stop), task }
+    Server { addr, metrics_addr, stop: Some(stop), task }
 }
 
 /// Holds one room's tick until released. Dropping it releases too, so that a failing test
