@@ -9,11 +9,10 @@ use std::io::{self, IoSlice};
 use std::sync::{Arc, Mutex};
 
 use skirmish_shared::{Input, ResumeToken, ServerMsg};
-use tokio::sync::watch;
 
 use crate::link::{ConnId, Inbound, InputBoard, Route};
 use crate::net::fanout::{Delivered, Fanout, FanoutMsg};
-use crate::net::outbox::{Close, Closer, Link};
+use crate::net::outbox::{Close, CloseWatch, Closer, Link};
 use crate::net::sender::{Sender, Wire};
 use crate::sim::{SimConfig, Simulation};
 
@@ -192,7 +191,7 @@ pub struct LocalClient {
     /// What the fan-out wrote to this client.
     pub wire: Arc<MemoryWire>,
     /// Becomes `Some` when something asks this connection to close.
-    pub close: watch::Receiver<Option<Close>>,
+    pub close: CloseWatch,
     /// The input slot the sim gives this connection at join.
     pub route: Route,
     board: Arc<InputBoard>,

@@ -19,12 +19,15 @@ pub mod poll;
 pub mod poll_queue;
 pub mod proxy;
 pub mod sender;
+pub mod sessions;
 pub mod socket;
 pub mod tls;
 pub mod ws;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,7 +35,7 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{debug, info, warn};
@@ -117,6 +120,8 @@ pub struct NetContext {
     pub polls: poll::PollSessions,
     /// With `--tls-cert`: the main port speaks TLS.
     pub tls: Option<tls::Tls>,
+    /// The open WebSocket sessions, which shutdown closes.
+    pub sessions: sessions::OpenSessions,
     next_conn: AtomicU64,
 }
 
@@ -149,6 +154,7 @@ impl NetContext {
             metrics,
             polls: poll::PollSessions::default(),
             tls: None,
+            sessions: sessions::OpenSessions::default(),
             next_conn: AtomicU64::new(1),
         }
     }
@@ -210,7 +216,7 @@ impl Drop for IpSlot {
 
 /// Bytes tungstenite reads at a time (and keeps allocated) per connection: a client's
 /// messages are a few dozen bytes; a larger one grows the buffer as it arrives.
-const READ_BUFFER: usize = 256;
+const READ_BUFFER: usize = 64;
 
 /// The WebSocket limits every connection gets: small buffers (thousands of connections,
 /// tiny inputs), no write buffer (tungstenite writes only its pong replies and the close
@@ -284,7 +290,7 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let ctx = ctx.clone();
-                    tasks.spawn(async move { handle(stream, peer, kind, ctx).await });
+                    tasks.spawn(connection(Box::pin(open(stream, peer, kind, ctx))));
                 }
                 Err(e) => {
                     failures.record(&e);
@@ -303,6 +309,7 @@ pub async fn serve(
     }
     drop(listener);
     info!(open = tasks.len(), ?kind, "no longer accepting; closing connections");
+    ctx.sessions.close_all();
     let drained =
         tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} })
             .await;
@@ -312,13 +319,51 @@ pub async fn serve(
     }
 }
 
-/// One TCP connection: HTTP requests (kept alive) until it closes or is upgraded, then the
-/// WebSocket session on the same task, so that shutdown waits for it.
-async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<NetContext>) {
-    let Ok(_slot) = ctx.slots.clone().try_acquire_owned() else {
+/// One TCP connection: `opening` (the caps, HTTP requests kept alive until the connection
+/// closes or is upgraded, or the whole TLS path), then the WebSocket session on the same
+/// task, so that shutdown waits for it.
+///
+/// `opening` is on the heap and freed when it is over: the task itself holds, for as long as
+/// the session lasts, only the session's own state (most of what an idle connection costs,
+/// BENCHMARKS "Memory at rest"). Its one argument is a pointer: an async fn's arguments stay
+/// in its future for as long as it runs, beside the copies it moved on.
+async fn connection(opening: Pin<Box<impl Future<Output = Option<OpenSession>>>>) {
+    let Some(open) = opening.await else { return };
+    open.run().await;
+}
+
+/// A plain connection upgraded to WebSocket, and its places under the connection caps.
+struct OpenSession {
+    upgraded: Upgraded<TcpStream>,
+    peer: SocketAddr,
+    ctx: Arc<NetContext>,
+    held: (OwnedSemaphorePermit, Option<IpSlot>),
+}
+
+impl OpenSession {
+    /// The session's future (not an async fn: that would keep this struct beside it).
+    fn run(self) -> impl Future<Output = ()> {
+        let OpenSession { upgraded, peer, ctx, held } = self;
+        let Upgraded { tcp, prefix, client_ip, ip_slot: forwarded_slot } = upgraded;
+        let conn = ctx.next_conn();
+        debug!(conn, %peer, "websocket open");
+        ws::run(tcp, prefix, conn, client_ip, ctx, (held, forwarded_slot))
+    }
+}
+
+/// A connection up to its WebSocket session: the caps, then HTTP requests until it closes or
+/// is upgraded (`Some` for a plain connection upgraded; a TLS connection's session runs in
+/// here, behind its bridge).
+async fn open(
+    stream: TcpStream,
+    peer: SocketAddr,
+    kind: Listener,
+    ctx: Arc<NetContext>,
+) -> Option<OpenSession> {
+    let Ok(slot) = ctx.slots.clone().try_acquire_owned() else {
         debug!(%peer, "connection refused: at capacity");
         http::refuse(stream, 503, "server at capacity").await;
-        return;
+        return None;
     };
     // Behind a trusted proxy the client's address is known only from the request: counted
     // per request then (see `http::route`).
@@ -327,7 +372,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
     if !from_proxy && ip_slot.is_none() {
         debug!(%peer, "connection refused: too many from this address");
         http::refuse(stream, 503, "too many connections from your address").await;
-        return;
+        return None;
     }
     let _ = stream.set_nodelay(true);
     if let Some(bytes) = ctx.limits.send_buffer_bytes {
@@ -339,15 +384,17 @@ async fn handle(stream: TcpStream, peer: SocketAddr, kind: Listener, ctx: Arc<Ne
             socket2::SockRef::from(&stream).set_tcp_notsent_lowat(ctx.limits.unsent_limit_bytes);
     }
     // The acceptor is an `Arc` inside: cloned out of the context the task hands on. The TLS
-    // path (handshake, session, bridge and a second connection future) is on the heap: inline,
-    // its state would size every connection's task, plain ones too (4.0 -> 5.9 KiB each). The
-    // plain path stays inline (boxing it too saved a TLS connection 1.4 KiB of its 30 and cost
-    // a plain one 0.4 KiB of its 4).
+    // path (handshake, session, bridge and a second connection future) is on the heap too:
+    // inline, its state would size this future, which plain connections run as well.
     match ctx.tls.clone() {
         Some(tls) if kind == Listener::Main => {
             Box::pin(tls::serve(stream, tls, peer, kind, ctx)).await;
+            None
         }
-        _ => serve_socket(stream, peer, kind, ctx).await,
+        _ => {
+            let upgraded = serve_http(stream, peer, kind, ctx.clone()).await?;
+            Some(OpenSession { upgraded, peer, ctx, held: (slot, ip_slot) })
+        }
     }
 }
 
@@ -364,13 +411,10 @@ async fn serve_socket<S: socket::Socket>(
     let Some(upgraded) = Box::pin(serve_http(stream, peer, kind, ctx.clone())).await else {
         return;
     };
-    let Upgraded { tcp, prefix, client_ip, ip_slot: _forwarded_slot } = upgraded;
+    let Upgraded { tcp, prefix, client_ip, ip_slot: forwarded_slot } = upgraded;
     let conn = ctx.next_conn();
     debug!(conn, %peer, "websocket open");
-    ctx.metrics.connection_opened();
-    ws::run(tcp, prefix, conn, client_ip, ctx.clone()).await;
-    ctx.metrics.connection_closed();
-    debug!(conn, "websocket closed");
+    ws::run(tcp, prefix, conn, client_ip, ctx, forwarded_slot).await;
 }
 
 /// A connection upgraded to WebSocket, out of hyper's hands.
@@ -472,22 +516,36 @@ async fn serve_http<S: socket::Socket>(
 mod tests {
     use super::*;
 
-    /// The size of the future an async fn of four arguments returns, from its type alone.
-    fn future_size<A, B, C, D, F: std::future::Future>(_: impl Fn(A, B, C, D) -> F) -> usize {
-        std::mem::size_of::<F>()
+    /// The size of a connection task's future, from its type alone.
+    fn connection_task_size<A, B, C, D, F>(_: impl Fn(A, B, C, D) -> F) -> usize
+    where
+        F: Future<Output = Option<OpenSession>>,
+    {
+        fn size<F: Future<Output = Option<OpenSession>>, G: Future>(
+            _: impl Fn(Pin<Box<F>>) -> G,
+        ) -> usize {
+            std::mem::size_of::<G>()
+        }
+        size::<F, _>(connection)
     }
 
     #[test]
     fn a_plain_connection_task_does_not_carry_the_tls_path() {
         // Every open connection holds its task's future for as long as it lasts: its size is
         // most of what a connection costs at rest (BENCHMARKS "Memory at rest"). With the TLS
-        // path inline it was the size of a TLS session's too.
-        let plain = future_size(serve_socket::<TcpStream>);
-        let task = future_size(handle);
-        println!("connection task {task} bytes, plain session {plain} bytes");
+        // path inline it was the size of a TLS session's too; with the HTTP phase or the caps
+        // around the session, a second copy of the session's arguments.
+        fn run_size<A, B, C, D, E, H, F: std::future::Future>(
+            _: impl Fn(A, B, C, D, E, H) -> F,
+        ) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let session = run_size(ws::run::<TcpStream, (OwnedSemaphorePermit, Option<IpSlot>)>);
+        let task = connection_task_size(open);
+        println!("connection task {task} bytes, its WebSocket session {session} bytes");
         assert!(
-            task <= plain + 512,
-            "the connection task is {task} bytes, a plain session {plain}"
+            task <= session + 128,
+            "the connection task is {task} bytes, its WebSocket session {session}"
         );
     }
 }

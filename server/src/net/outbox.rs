@@ -4,9 +4,11 @@
 //! the WebSocket close codes the server speaks. The simulation's transport-neutral
 //! [`DisconnectReason`]s are mapped to close codes here, and only here.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::watch;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures_util::task::AtomicWaker;
 
 use crate::link::DisconnectReason;
 
@@ -82,24 +84,69 @@ impl Close {
 
 /// Asks a connection to close; any holder may ask, the first reason wins.
 #[derive(Debug, Clone)]
-pub struct Closer(Arc<watch::Sender<Option<Close>>>);
+pub struct Closer(Arc<CloseCell>);
+
+/// The connection's own end of its [`Closer`]: learns that a close was asked, and why.
+/// One task waits on it (the connection's, or a polling session's watcher).
+#[derive(Debug)]
+pub struct CloseWatch(Arc<CloseCell>);
+
+/// A close request and the one task to wake for it. Every connection holds one for as long
+/// as it is open, so it is small: a `tokio::sync::watch` channel was 376 bytes a connection
+/// (its eight notifiers) of the few KiB an idle connection costs (BENCHMARKS "Memory at
+/// rest").
+#[derive(Debug, Default)]
+struct CloseCell {
+    close: Mutex<Option<Close>>,
+    waiter: AtomicWaker,
+}
+
+impl CloseCell {
+    fn slot(&self) -> MutexGuard<'_, Option<Close>> {
+        // A panic while holding the lock leaves either no close or a whole one.
+        self.close.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 impl Closer {
-    /// A closer and the receiver its connection's writer watches.
-    pub fn new() -> (Self, watch::Receiver<Option<Close>>) {
-        let (tx, rx) = watch::channel(None);
-        (Self(Arc::new(tx)), rx)
+    /// A closer and the watch its connection waits on.
+    pub fn new() -> (Self, CloseWatch) {
+        let cell = Arc::new(CloseCell::default());
+        (Self(cell.clone()), CloseWatch(cell))
     }
 
     /// Requests the close; ignored if one was already requested.
     pub fn close(&self, close: Close) {
-        self.0.send_if_modified(|slot| {
+        {
+            let mut slot = self.0.slot();
             if slot.is_some() {
-                return false;
+                return;
             }
             *slot = Some(close);
-            true
-        });
+        }
+        self.0.waiter.wake();
+    }
+}
+
+impl CloseWatch {
+    /// The close asked for, if any (the first one).
+    pub fn borrow(&self) -> MutexGuard<'_, Option<Close>> {
+        self.0.slot()
+    }
+
+    /// Ready once a close has been asked for; wakes the last task that polled it.
+    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<Close> {
+        // Registered before looking, so a close asked in between still wakes this task.
+        self.0.waiter.register(cx.waker());
+        match &*self.0.slot() {
+            Some(close) => Poll::Ready(close.clone()),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Waits until a close is asked for; returns it.
+    pub async fn closed(&self) -> Close {
+        std::future::poll_fn(|cx| self.poll_closed(cx)).await
     }
 }
 
@@ -190,5 +237,48 @@ impl From<DisconnectReason> for Close {
                 Close::new(CloseCode::SessionTakenOver, "session taken over by a newer connection")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_close_asked_for_wins() {
+        let (closer, watch) = Closer::new();
+        assert!(watch.borrow().is_none());
+        closer.close(Close::new(CloseCode::Policy, "flood"));
+        closer.clone().close(Close::new(CloseCode::GoingAway, "server shutting down"));
+        assert_eq!(*watch.borrow(), Some(Close::new(CloseCode::Policy, "flood")));
+    }
+
+    #[tokio::test]
+    async fn a_close_from_another_task_wakes_the_waiting_one() {
+        let (closer, watch) = Closer::new();
+        let waiting = tokio::spawn(async move { watch.closed().await });
+        tokio::task::yield_now().await;
+        closer.close(Close::new(CloseCode::TryAgainLater, "room full"));
+        let close = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiting task was not woken within 5 s")
+            .expect("the waiting task panicked");
+        assert_eq!(close, Close::new(CloseCode::TryAgainLater, "room full"));
+    }
+
+    #[test]
+    fn a_close_asked_before_the_wait_is_seen_at_once() {
+        let (closer, watch) = Closer::new();
+        closer.close(Close::new(CloseCode::Normal, "bye"));
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(watch.poll_closed(&mut cx), Poll::Ready(Close::new(CloseCode::Normal, "bye")));
+    }
+
+    #[test]
+    fn a_connections_close_cell_is_small() {
+        // Held by every open connection (a watch channel was 376 bytes of it).
+        let size = std::mem::size_of::<CloseCell>();
+        assert!(size <= 96, "the close cell is {size} bytes");
     }
 }

@@ -20,12 +20,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use skirmish_shared::ClientMsg;
 use skirmish_shared::batch::{self, Record};
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
 
 use super::client::{Client, InputBucket, LastSeen};
 use super::http::{Body, refusal, text};
-use super::outbox::{Close, CloseCode, Closer, Link};
+use super::outbox::{Close, CloseCode, CloseWatch, Closer, Link};
 use super::poll_queue::{Answer, PollQueue};
 use super::{IpSlot, MAX_CLIENT_MESSAGE, NetContext, http as routes};
 
@@ -394,7 +394,7 @@ async fn join(
 async fn watch_session(
     session: Arc<PollSession>,
     ctx: Arc<NetContext>,
-    mut asked: watch::Receiver<Option<Close>>,
+    asked: CloseWatch,
     _slot: OwnedSemaphorePermit,
     _ip_slot: IpSlot,
 ) {
@@ -409,10 +409,7 @@ async fn watch_session(
         tokio::select! {
             // A close already asked for wins over shutdown and idleness.
             biased;
-            close = asked.wait_for(Option::is_some) => {
-                let close = close.ok().and_then(|c| c.clone());
-                break close.unwrap_or_else(|| Close::new(CloseCode::Normal, ""));
-            }
+            close = asked.closed() => break close,
             _ = shutdown.wait_for(|&stop| stop) => {
                 break Close::new(CloseCode::GoingAway, "server shutting down");
             }

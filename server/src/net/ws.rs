@@ -31,7 +31,7 @@ use crate::net::client::{Client, LastSeen};
 use crate::net::outbox::{Close, CloseCode, Closer, Delivery, Link};
 use crate::net::sender::{Opcode, Sender};
 use crate::net::socket::Socket;
-use crate::net::{NetContext, websocket_config};
+use crate::net::{NetContext, NetLimits, websocket_config};
 
 /// An upgraded HTTP connection speaking WebSocket.
 pub type Ws<S> = WebSocketStream<Io<S>>;
@@ -108,44 +108,66 @@ impl<S: Socket> AsyncWrite for Io<S> {
 }
 
 /// Runs the connection to its end and tells the sim the player left. `prefix`: bytes read
-/// past the upgrade request.
-pub async fn run<S: Socket>(
+/// past the upgrade request; `held`: what the connection holds until it ends (its places
+/// under the connection caps), here rather than in a future around this one, which would
+/// keep a second copy of the arguments.
+pub async fn run<S: Socket, H: Send>(
     tcp: S,
     prefix: Bytes,
     conn: ConnId,
     ip: std::net::IpAddr,
     ctx: Arc<NetContext>,
+    held: H,
 ) {
+    let _held = held;
+    ctx.metrics.connection_opened();
     let tcp = Arc::new(tcp);
     let sender = Arc::new(Sender::new(Box::new(tcp.clone())));
     let io = Io { tcp: tcp.clone(), prefix, sender: sender.clone() };
     let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(websocket_config())).await;
-    let (closer, close_rx) = Closer::new();
+    let (closer, close_watch) = Closer::new();
+    let _open = ctx.sessions.enter(conn, &closer);
     let last_seen = LastSeen::new();
     let link = Link::new(sender.clone(), closer.clone());
     let mut reader = Reader {
         client: Client::new(conn, ip, ctx.clone(), link),
-        join_timeout: ctx.limits.join_timeout,
-        ping_interval: ctx.limits.ping_interval,
-        idle_timeout: ctx.limits.idle_timeout,
+        limits: &ctx.limits,
         last_seen: &last_seen,
         sender: &sender,
     };
-    let mut asked = close_rx.clone();
-    let mut shutdown = ctx.shutdown.clone();
-    tokio::select! {
-        close = reader.read_loop(&mut ws) => closer.close(close),
-        close = flusher(&*tcp, &sender, ctx.limits.write_timeout) => closer.close(close),
-        _ = asked.wait_for(Option::is_some) => {}
-        _ = shutdown.wait_for(|&stop| stop) => closer.close(Close::new(CloseCode::GoingAway, "server shutting down")),
-    }
+    // Shutdown comes through the closer too (`OpenSessions::close_all`).
+    let close = tokio::select! {
+        close = reader.read_loop(&mut ws) => close,
+        close = flusher(&*tcp, &sender, ctx.limits.write_timeout) => close,
+        close = close_watch.closed() => close,
+    };
+    // Whoever asked first wins (a close asked meanwhile by the sim or the fan-out).
+    closer.close(close);
+    let close = close_watch.borrow().clone();
+    // On the heap: only a closing connection holds the closing handshake's state.
+    Box::pin(finish(ws, &*tcp, &sender, close, conn)).await;
     let mut client = reader.client;
-    let close = close_rx.borrow().clone();
-    // Send the close frame (through tungstenite, which keeps the close handshake's state),
-    // then keep reading (and discarding) until the peer answers it or the grace ends, while
-    // the backlog goes out as the socket takes it: closing a socket with unread input makes
-    // the kernel send a reset, which would destroy our close frame before the peer read it.
-    // No frame may follow the close frame: the fan-out's writes stop here.
+    // Others (the fan-out) may still hold the sender for a moment: they write nothing more,
+    // and the peer learns now.
+    sender.close();
+    let _ = socket2::SockRef::from(&*tcp).shutdown(std::net::Shutdown::Both);
+    client.end();
+    ctx.metrics.connection_closed();
+    debug!(conn, "websocket closed");
+}
+
+/// Sends the close frame (through tungstenite, which keeps the close handshake's state),
+/// then keeps reading (and discarding) until the peer answers it or the grace ends, while
+/// the backlog goes out as the socket takes it: closing a socket with unread input makes
+/// the kernel send a reset, which would destroy our close frame before the peer read it.
+/// No frame may follow the close frame: the fan-out's writes stop here.
+async fn finish<S: Socket>(
+    mut ws: Ws<S>,
+    tcp: &S,
+    sender: &Sender,
+    close: Option<Close>,
+    conn: ConnId,
+) {
     sender.closing();
     let finish = async {
         if let Some(close) = close {
@@ -159,7 +181,7 @@ pub async fn run<S: Socket>(
         let flush = async {
             if sender.has_backlog() {
                 // The outer grace bounds it; a failed socket just ends the wait.
-                let _ = flush_backlog(&*tcp, &sender, CLOSE_GRACE).await;
+                let _ = flush_backlog(tcp, sender, CLOSE_GRACE).await;
             }
         };
         tokio::join!(drain, flush);
@@ -167,11 +189,6 @@ pub async fn run<S: Socket>(
     if tokio::time::timeout(CLOSE_GRACE, finish).await.is_err() {
         debug!(conn, "connection did not finish closing in time");
     }
-    // Others (the fan-out) may still hold the sender for a moment: they write nothing more,
-    // and the peer learns now.
-    sender.close();
-    let _ = socket2::SockRef::from(&*tcp).shutdown(std::net::Shutdown::Both);
-    client.end();
 }
 
 /// Writes the connection's backlog out whenever one waits and the socket takes it; returns a
@@ -209,9 +226,9 @@ async fn flush_backlog<S: Socket>(tcp: &S, sender: &Sender, limit: Duration) -> 
 /// idle connection holds one timer, not two.
 struct Reader<'a> {
     client: Client,
-    join_timeout: Duration,
-    ping_interval: Duration,
-    idle_timeout: Duration,
+    /// The join timeout, ping interval and idle timeout (borrowed: every idle connection holds
+    /// this reader).
+    limits: &'a NetLimits,
     last_seen: &'a LastSeen,
     sender: &'a Sender,
 }
@@ -221,8 +238,8 @@ impl Reader<'_> {
     /// returns how to close.
     async fn read_loop<S: Socket>(&mut self, stream: &mut Ws<S>) -> Close {
         let start = tokio::time::Instant::now();
-        let join_by = start + self.join_timeout;
-        let mut next_ping = start + self.ping_interval;
+        let join_by = start + self.limits.join_timeout;
+        let mut next_ping = start + self.limits.ping_interval;
         let timer = tokio::time::sleep_until(next_ping.min(join_by));
         tokio::pin!(timer);
         loop {
@@ -239,7 +256,7 @@ impl Reader<'_> {
                             return close;
                         }
                         // The next ping an interval from now: a late one is not made up.
-                        next_ping = now + self.ping_interval;
+                        next_ping = now + self.limits.ping_interval;
                     }
                     let due = if self.client.joined() { next_ping } else { next_ping.min(join_by) };
                     timer.as_mut().reset(due);
@@ -284,7 +301,7 @@ impl Reader<'_> {
     /// A heartbeat: the close for a peer silent too long, else a ping.
     fn heartbeat(&self) -> Option<Close> {
         let silent = self.last_seen.silent_for();
-        if silent >= self.idle_timeout {
+        if silent >= self.limits.idle_timeout {
             info!(silent_ms = silent.as_millis() as u64, "peer silent too long, dropping it");
             return Some(Close::new(
                 CloseCode::IdleTimeout,

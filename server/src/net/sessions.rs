@@ -1,0 +1,106 @@
+//! The open WebSocket sessions, by their closers: shutdown closes them all (1001) through
+//! here, rather than every connection waiting on the shutdown signal itself (a wait of its
+//! own in every idle connection's task, ~150 bytes each).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::outbox::{Close, CloseCode, Closer};
+use crate::link::ConnId;
+
+/// The closers of the sessions open now; once shutdown began, every session is closed as it
+/// opens.
+#[derive(Debug, Default)]
+pub struct OpenSessions {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    closers: HashMap<ConnId, Closer>,
+    stopping: bool,
+}
+
+/// A session's place in [`OpenSessions`]; given up when dropped.
+#[derive(Debug)]
+pub struct Entered<'a> {
+    sessions: &'a OpenSessions,
+    conn: ConnId,
+}
+
+/// The close every session gets at shutdown.
+pub fn shutting_down() -> Close {
+    Close::new(CloseCode::GoingAway, "server shutting down")
+}
+
+impl OpenSessions {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts connection `conn` open until the guard drops; closed at once if the server is
+    /// already shutting down.
+    pub fn enter(&self, conn: ConnId, closer: &Closer) -> Entered<'_> {
+        let mut state = self.state();
+        if state.stopping {
+            closer.close(shutting_down());
+        } else {
+            state.closers.insert(conn, closer.clone());
+        }
+        Entered { sessions: self, conn }
+    }
+
+    /// Closes every open session, and from now on every session as it opens.
+    pub fn close_all(&self) {
+        let closers = {
+            let mut state = self.state();
+            state.stopping = true;
+            std::mem::take(&mut state.closers)
+        };
+        for closer in closers.into_values() {
+            closer.close(shutting_down());
+        }
+    }
+
+    /// Sessions open now.
+    pub fn len(&self) -> usize {
+        self.state().closers.len()
+    }
+
+    /// Whether no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        self.sessions.state().closers.remove(&self.conn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_closes_the_open_sessions_and_every_later_one() {
+        let sessions = OpenSessions::default();
+        let (a, a_watch) = Closer::new();
+        let (b, b_watch) = Closer::new();
+        let entered_a = sessions.enter(1, &a);
+        {
+            let _entered_b = sessions.enter(2, &b);
+            assert_eq!(sessions.len(), 2);
+        }
+        assert_eq!(sessions.len(), 1, "a session that ended is forgotten");
+        assert!(b_watch.borrow().is_none(), "an ended session is not closed by anyone");
+        sessions.close_all();
+        assert_eq!(*a_watch.borrow(), Some(shutting_down()));
+        drop(entered_a);
+        let (c, c_watch) = Closer::new();
+        let _entered_c = sessions.enter(3, &c);
+        assert_eq!(*c_watch.borrow(), Some(shutting_down()), "opened during shutdown");
+        assert!(sessions.is_empty());
+    }
+}
