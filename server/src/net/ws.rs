@@ -13,13 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::WebSocket;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
@@ -33,16 +30,20 @@ use crate::net::sender::{Opcode, Sender};
 use crate::net::socket::Socket;
 use crate::net::{NetContext, NetLimits, websocket_config};
 
-/// An upgraded HTTP connection speaking WebSocket.
-pub type Ws<S> = WebSocketStream<Io<S>>;
+/// An upgraded HTTP connection speaking WebSocket: tungstenite's protocol state over the
+/// socket, driven by [`next_message`] (not tokio-tungstenite's stream, whose waker proxies
+/// cost every connection two allocations, ~130 bytes, for what a readiness wait does here).
+pub type Ws<S> = WebSocket<Io<S>>;
 
 /// Time a closing connection gets, in all, to send its close frame and hear the peer's answer;
 /// then its socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// An upgraded connection's socket as tungstenite sees it: reads come from the socket (after
-/// the bytes hyper had already read past the upgrade), writes (its pong replies and close
-/// frames) go through the connection's [`Sender`], in order with everything else written.
+/// the bytes hyper had already read past the upgrade) without waiting, `WouldBlock` when
+/// nothing is there ([`next_message`] then waits for the socket); writes (its pong replies
+/// and close frames) go through the connection's [`Sender`], in order with everything else
+/// written.
 #[derive(Debug)]
 pub struct Io<S> {
     tcp: Arc<S>,
@@ -50,60 +51,66 @@ pub struct Io<S> {
     sender: Arc<Sender>,
 }
 
-impl<S: Socket> AsyncRead for Io<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+impl<S: Socket> io::Read for Io<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            buf.put_slice(&self.prefix.split_to(n));
-            return Poll::Ready(Ok(()));
+            let n = self.prefix.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.prefix.split_to(n));
+            return Ok(n);
         }
-        loop {
-            ready!(self.tcp.poll_read_ready(cx))?;
-            let room = buf.remaining();
-            match self.tcp.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    if n > 0 && n < room {
-                        // A short read emptied the socket: forget its readiness now rather
-                        // than learn it from one more read that fails (a syscall per input
-                        // saved).
-                        self.tcp.clear_read_ready();
-                    }
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+        // The readiness tokio last saw, without a syscall: a socket known empty is not read.
+        // (The no-op waker registered here is replaced by the real one before the task
+        // waits: `next_message` polls the readiness again.)
+        match self.tcp.poll_read_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Ready(Ok(())) => {}
         }
+        let n = self.tcp.try_read(buf)?;
+        if n > 0 && n < buf.len() {
+            // A short read emptied the socket: forget its readiness now rather than learn it
+            // from one more read that fails (a syscall per input saved).
+            self.tcp.clear_read_ready();
+        }
+        Ok(n)
     }
 }
 
-impl<S: Socket> AsyncWrite for Io<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(match self.sender.raw(buf) {
+impl<S> io::Write for Io<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.sender.raw(buf) {
             Delivery::Queued => Ok(buf.len()),
-            // Not `WouldBlock`: nothing would wake tungstenite to retry. A peer that let this
-            // much pile up is not reading; its connection ends.
+            // Not `WouldBlock`: nothing would retry it. A peer that let this much pile up is
+            // not reading; its connection ends.
             Delivery::Full => Err(io::Error::other("peer not reading: backlog full")),
             Delivery::Gone => Err(io::ErrorKind::BrokenPipe.into()),
-        })
+        }
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn flush(&mut self) -> io::Result<()> {
         // The sender writes at once; its backlog is the connection task's to flush.
-        Poll::Ready(Ok(()))
+        Ok(())
     }
+}
 
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+/// The next message from the peer, waiting for the socket when tungstenite has none whole;
+/// `None` once the connection is closed. Cancel-safe: a partial message stays in
+/// tungstenite's buffer.
+async fn next_message<S: Socket>(ws: &mut Ws<S>) -> Option<tungstenite::Result<Message>> {
+    loop {
+        match ws.read() {
+            Ok(msg) => return Some(Ok(msg)),
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                let tcp = &ws.get_ref().tcp;
+                if let Err(e) = std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await {
+                    return Some(Err(e.into()));
+                }
+            }
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                return None;
+            }
+            Err(e) => return Some(Err(e)),
+        }
     }
 }
 
@@ -124,7 +131,7 @@ pub async fn run<S: Socket, H: Send>(
     let tcp = Arc::new(tcp);
     let sender = Arc::new(Sender::new(Box::new(tcp.clone())));
     let io = Io { tcp: tcp.clone(), prefix, sender: sender.clone() };
-    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(websocket_config())).await;
+    let mut ws = WebSocket::from_raw_socket(io, Role::Server, Some(websocket_config()));
     let (closer, close_watch) = Closer::new();
     let _open = ctx.sessions.enter(conn, &closer);
     let last_seen = LastSeen::new();
@@ -175,9 +182,10 @@ async fn finish<S: Socket>(
                 code: WsCloseCode::from(close.code.as_u16()),
                 reason: truncate(&close.reason).into(),
             };
-            let _ = ws.close(Some(frame)).await;
+            // Queued and written through the sender; `WouldBlock` never comes from it.
+            let _ = ws.close(Some(frame));
         }
-        let drain = async { while let Some(Ok(_)) = ws.next().await {} };
+        let drain = async { while let Some(Ok(_)) = next_message(&mut ws).await {} };
         let flush = async {
             if sender.has_backlog() {
                 // The outer grace bounds it; a failed socket just ends the wait.
@@ -245,7 +253,7 @@ impl Reader<'_> {
         loop {
             let next = tokio::select! {
                 biased;
-                next = stream.next() => next,
+                next = next_message(stream) => next,
                 () = &mut timer => {
                     let now = tokio::time::Instant::now();
                     if !self.client.joined() && now >= join_by {

@@ -91,8 +91,8 @@ impl Simulation {
     pub fn new(config: &SimConfig, inbox: Receiver<Inbound>) -> Self {
         let mut world = World::new();
         world.insert_resource(Settings {
-            per_tick: config.rules.per_tick(config.tick_rate),
-            rules: config.rules.clone(),
+            per_tick: Box::new(config.rules.per_tick(config.tick_rate)),
+            rules: Box::new(config.rules.clone()),
             rules_encoded: skirmish_shared::codec::encode_rules(&config.rules),
             tick_rate: config.tick_rate,
             room: config.room.clone(),
@@ -135,7 +135,7 @@ impl Simulation {
         self.schedule.run(&mut self.world);
         let players = self.player_count();
         let evictable = self.sessions().evictable();
-        let mut out = std::mem::take(&mut self.world.resource_mut::<Output>().0);
+        let mut out = *std::mem::take(&mut self.world.resource_mut::<Output>().0);
         out.players = players;
         out.evictable = evictable;
         out

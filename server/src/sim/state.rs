@@ -23,16 +23,16 @@ pub struct Clock {
 /// The rules in force and their per-tick form.
 #[derive(Resource, Debug, Clone)]
 pub struct Settings {
-    /// The rules as configured.
-    pub rules: Rules,
+    /// The rules as configured (boxed: see [`Output`]).
+    pub rules: Box<Rules>,
     /// The rules as every welcome carries them, encoded once.
     pub rules_encoded: Vec<u8>,
     /// Ticks per second.
     pub tick_rate: u32,
     /// The room's id, as every welcome carries it.
     pub room: String,
-    /// The rules in subunits per tick.
-    pub per_tick: TickRules,
+    /// The rules in subunits per tick (boxed: see [`Output`]).
+    pub per_tick: Box<TickRules>,
     /// Ticks a disconnected player waits in the world for its client to resume.
     pub resume_grace_ticks: u64,
     /// Ticks a player that left (`leave`) waits, resumable, before it goes.
@@ -49,8 +49,9 @@ pub struct Inbox(pub Receiver<Inbound>);
 /// readers write to.
 #[derive(Resource, Debug)]
 pub struct Seats {
-    /// Who plays whom: the one owner of every connection ↔ player binding in this room.
-    pub sessions: Sessions<Entity>,
+    /// Who plays whom: the one owner of every connection ↔ player binding in this room
+    /// (boxed: see [`Output`]).
+    pub sessions: Box<Sessions<Entity>>,
     /// The board the connections' readers put inputs on, one slot per seat.
     pub board: Arc<InputBoard>,
 }
@@ -59,7 +60,10 @@ impl Seats {
     /// `seats` seats, all free, and a board with a slot for each, for a sim ticking
     /// `tick_rate` times a second.
     pub fn new(seats: usize, tick_rate: u32) -> Self {
-        Self { sessions: Sessions::new(seats), board: Arc::new(InputBoard::new(seats, tick_rate)) }
+        Self {
+            sessions: Box::new(Sessions::new(seats)),
+            board: Arc::new(InputBoard::new(seats, tick_rate)),
+        }
     }
 }
 
@@ -210,8 +214,8 @@ pub struct KeyframeRequest(pub Arc<AtomicBool>);
 /// the room's metrics by its runner (one atomic add per bucket, not per input).
 #[derive(Resource, Debug, Default)]
 pub struct InputDelays {
-    /// Waits from arrival to application.
-    pub waits: LocalHistogram,
+    /// Waits from arrival to application (boxed: see [`Output`]).
+    pub waits: Box<LocalHistogram>,
     /// Repeats of the last direction for a dry buffer (underruns).
     pub repeats: u64,
     /// Inputs dropped to trim a buffer grown too deep.
@@ -233,8 +237,12 @@ impl InputDelays {
 }
 
 /// The output of the tick being run, filled by the systems and taken by `Simulation::step`.
+///
+/// Boxed, as the room's larger resources are: bevy keeps every resource in a column made
+/// for 64 of them, so each byte of a resource costs a room 64 (its resources were ~65 KB a
+/// room, 0.65 KiB per player in rooms of 100).
 #[derive(Resource, Debug, Default)]
-pub struct Output(pub TickOutput);
+pub struct Output(pub Box<TickOutput>);
 
 #[cfg(test)]
 mod tests {
