@@ -19,6 +19,7 @@ use std::io::{self, IoSlice};
 use std::sync::Mutex;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 
 use super::outbox::{Delivery, Outlet};
 
@@ -105,14 +106,15 @@ impl State {
 pub struct Sender {
     wire: Box<dyn Wire>,
     state: Mutex<State>,
-    /// Tells the connection's task that a backlog waits.
-    backlog_waiting: tokio::sync::Notify,
+    /// Wakes the connection's task (the one that flushes) when a backlog waits: a waker
+    /// slot, not a `Notify`, whose wait would be ~90 bytes in every idle connection's task.
+    backlog_waiting: AtomicWaker,
 }
 
 impl Sender {
     /// A sender writing to `wire`.
     pub fn new(wire: Box<dyn Wire>) -> Self {
-        Self { wire, state: Mutex::default(), backlog_waiting: tokio::sync::Notify::new() }
+        Self { wire, state: Mutex::default(), backlog_waiting: AtomicWaker::new() }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -148,7 +150,7 @@ impl Sender {
                 state.keep(Bytes::from([&header[..n], head].concat()).slice(written..));
             }
             state.keep(body.slice(written.saturating_sub(framing)..));
-            self.backlog_waiting.notify_one();
+            self.backlog_waiting.wake();
         }
         Delivery::Queued
     }
@@ -190,7 +192,7 @@ impl Sender {
             let was_empty = state.backlog.is_empty();
             state.keep(rest);
             if was_empty {
-                self.backlog_waiting.notify_one();
+                self.backlog_waiting.wake();
             }
         }
         Delivery::Queued
@@ -239,15 +241,17 @@ impl Sender {
         !self.state().backlog.is_empty()
     }
 
+    /// Ready once a write has left a backlog (at once if one is already waiting); wakes the
+    /// last task that polled it. One task waits: the connection's own.
+    pub fn poll_backlog(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        // Registered before looking, so a backlog left in between still wakes this task.
+        self.backlog_waiting.register(cx.waker());
+        if self.has_backlog() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    }
+
     /// Waits until a write leaves a backlog (returns at once if one is already waiting).
     pub async fn backlog(&self) {
-        loop {
-            let notified = self.backlog_waiting.notified();
-            if self.has_backlog() {
-                return;
-            }
-            notified.await;
-        }
+        std::future::poll_fn(|cx| self.poll_backlog(cx)).await;
     }
 
     /// The close frame is about to be sent: from now on only [`raw`](Self::raw) bytes (the

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::future::Future;
 use std::io;
 use std::task::{Context, Poll, Waker};
 
@@ -96,37 +97,53 @@ impl<S> io::Write for Io<S> {
 /// The next message from the peer, waiting for the socket when tungstenite has none whole;
 /// `None` once the connection is closed. Cancel-safe: a partial message stays in
 /// tungstenite's buffer.
-async fn next_message<S: Socket>(ws: &mut Ws<S>) -> Option<tungstenite::Result<Message>> {
-    loop {
-        match ws.read() {
-            Ok(msg) => return Some(Ok(msg)),
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                let tcp = &ws.get_ref().tcp;
-                if let Err(e) = std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await {
-                    return Some(Err(e.into()));
+fn next_message<S: Socket>(
+    ws: &mut Ws<S>,
+) -> impl Future<Output = Option<tungstenite::Result<Message>>> {
+    // A poll function, not an async fn: it is part of every idle connection's task.
+    std::future::poll_fn(move |cx| {
+        loop {
+            match ws.read() {
+                Ok(msg) => return Poll::Ready(Some(Ok(msg))),
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match ws.get_ref().tcp.poll_read_ready(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                        Poll::Ready(Ok(())) => {}
+                    }
                 }
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    return Poll::Ready(None);
+                }
+                Err(e) => return Poll::Ready(Some(Err(e))),
             }
-            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                return None;
-            }
-            Err(e) => return Some(Err(e)),
         }
-    }
+    })
 }
 
-/// Runs the connection to its end and tells the sim the player left. `prefix`: bytes read
-/// past the upgrade request; `held`: what the connection holds until it ends (its places
-/// under the connection caps), here rather than in a future around this one, which would
-/// keep a second copy of the arguments.
-pub async fn run<S: Socket, H: Send>(
-    tcp: S,
-    prefix: Bytes,
-    conn: ConnId,
-    ip: std::net::IpAddr,
-    ctx: Arc<NetContext>,
-    held: H,
-) {
-    let _held = held;
+/// What a WebSocket session starts from.
+#[derive(Debug)]
+pub struct Start<S, H> {
+    /// The upgraded socket.
+    pub tcp: S,
+    /// Bytes read past the upgrade request.
+    pub prefix: Bytes,
+    /// The connection's id.
+    pub conn: ConnId,
+    /// The client's address.
+    pub ip: std::net::IpAddr,
+    /// What every connection shares.
+    pub ctx: Arc<NetContext>,
+    /// What the connection holds until it ends (its places under the connection caps).
+    pub held: H,
+}
+
+/// Runs the connection to its end and tells the sim the player left.
+///
+/// `start` comes boxed, and is freed at once: an async fn keeps its arguments for as long as
+/// it runs, beside the copies it moves on, and this one runs as long as the connection.
+pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
+    let Start { tcp, prefix, conn, ip, ctx, held: _held } = *start;
     ctx.metrics.connection_opened();
     let tcp = Arc::new(tcp);
     let sender = Arc::new(Sender::new(Box::new(tcp.clone())));
