@@ -71,7 +71,7 @@ impl LocalRoom {
     ) -> LocalClient {
         let (closer, close) = Closer::new();
         let route = Route::default();
-        let sender = Arc::new(Sender::new(Box::new(wire.clone())));
+        let sender = Arc::new(Sender::new(wire.clone()));
         self.fanout.handle(FanoutMsg::Register { conn, link: Link::new(sender, closer) });
         let join = Inbound::Join {
             conn,

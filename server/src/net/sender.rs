@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
@@ -104,7 +104,7 @@ impl State {
 /// tasks never interleave.
 #[derive(Debug)]
 pub struct Sender {
-    wire: Box<dyn Wire>,
+    wire: Arc<dyn Wire>,
     state: Mutex<State>,
     /// Wakes the connection's task (the one that flushes) when a backlog waits: a waker
     /// slot, not a `Notify`, whose wait would be ~90 bytes in every idle connection's task.
@@ -113,7 +113,7 @@ pub struct Sender {
 
 impl Sender {
     /// A sender writing to `wire`.
-    pub fn new(wire: Box<dyn Wire>) -> Self {
+    pub fn new(wire: Arc<dyn Wire>) -> Self {
         Self { wire, state: Mutex::default(), backlog_waiting: AtomicWaker::new() }
     }
 
@@ -314,7 +314,7 @@ mod tests {
     fn sender(room: usize) -> (Sender, std::sync::Arc<Pipe>) {
         let pipe = std::sync::Arc::new(Pipe::default());
         *pipe.room.lock().expect("lock") = room;
-        (Sender::new(Box::new(pipe.clone())), pipe)
+        (Sender::new(Arc::new(pipe.clone())), pipe)
     }
 
     #[test]

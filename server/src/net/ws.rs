@@ -146,7 +146,7 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
     let Start { tcp, prefix, conn, ip, ctx, held: _held } = *start;
     ctx.metrics.connection_opened();
     let tcp = Arc::new(tcp);
-    let sender = Arc::new(Sender::new(Box::new(tcp.clone())));
+    let sender = Arc::new(Sender::new(tcp.clone()));
     let io = Io { tcp: tcp.clone(), prefix, sender: sender.clone() };
     let mut ws = WebSocket::from_raw_socket(io, Role::Server, Some(websocket_config()));
     let (closer, close_watch) = Closer::new();
