@@ -1576,6 +1576,41 @@ async fn websocket_protocol_violations_close_with_1002() {
     app.shutdown().await;
 }
 
+/// A client's WebSocket ping is answered with a pong carrying its payload (the server drives
+/// tungstenite itself: its replies go out through the connection's sender as it reads on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_ping_is_answered_with_its_pong() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut tcp = raw_upgrade(app.addr).await;
+    tcp.write_all(&client_frame(0x89, b"hi", false)).await.expect("write");
+    let mut buf = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while buf.len() < 4 {
+        let mut chunk = [0u8; 64];
+        let n = tokio::time::timeout_at(deadline, tcp.read(&mut chunk))
+            .await
+            .expect("a pong within 10 s")
+            .expect("read");
+        assert!(n > 0, "closed without a pong: {buf:02x?}");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(&buf[..4], &[0x8A, 0x02, b'h', b'i'], "an unmasked pong with the ping's payload");
+    app.shutdown().await;
+}
+
+/// Shutdown reaches a WebSocket that never joined (no room knows it): it is closed with 1001,
+/// and the server does not wait out its join timeout to stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_a_websocket_that_has_not_joined_with_going_away() {
+    let config = Config { join_timeout_ms: 600_000, ..TestApp::arena() };
+    let app = TestApp::spawn(config).await;
+    let mut tcp = raw_upgrade(app.addr).await;
+    let TestApp { mut stop, server, .. } = app;
+    let _ = stop.take().map(|s| s.send(()));
+    assert_eq!(raw_close_code(&mut tcp).await, 1001);
+    tokio::time::timeout(WAIT, server).await.expect("stopped").expect("no panic").expect("Ok");
+}
+
 /// A player that stops reading (a tiny receive buffer it never drains) while still sending,
 /// with the default send limits: its unsent backlog stays small, its queue fills, and it is
 /// closed at the stall limit instead of hiding seconds of frames in a kernel buffer.
