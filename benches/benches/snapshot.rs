@@ -89,7 +89,7 @@ fn fanout(c: &mut Criterion) {
             .map(|conn| {
                 let wire = Arc::new(MemoryWire::discarding());
                 queues.push(wire.clone());
-                let sender = Arc::new(Sender::new(Arc::new(wire)));
+                let sender = Arc::new(Sender::new(wire));
                 fanout.register(conn, Link::new(sender, Closer::new().0));
                 Welcomed { conn, player: conn as u32, head: Bytes::from_static(&[0x90]) }
             })

@@ -206,7 +206,7 @@ impl LocalClient {
 
     /// The close asked for this connection, if any.
     pub fn closed(&self) -> Option<Close> {
-        self.close.borrow().clone()
+        self.close.get()
     }
 
     /// Reads the next frame written to this client, as its socket would deliver it.

@@ -433,9 +433,9 @@ fn a_client_that_falls_behind_gets_a_keyframe_and_a_stalled_one_is_dropped() {
         h.step_unread();
         Harness::drain(h.clients.get_mut(&a).expect("a"));
     }
-    let close = h.clients[&b].local.close.borrow().clone().expect("B was asked to close");
+    let close = h.clients[&b].local.close.get().expect("B was asked to close");
     assert_eq!(close.code, CloseCode::Policy);
-    assert!(h.clients[&a].local.close.borrow().is_none(), "A is fine");
+    assert!(h.clients[&a].local.close.get().is_none(), "A is fine");
 }
 
 #[test]
@@ -445,7 +445,7 @@ fn a_full_server_refuses_joins() {
     h.join();
     let c = h.join_no_step();
     h.step();
-    let close = h.clients[&c].local.close.borrow().clone().expect("refused");
+    let close = h.clients[&c].local.close.get().expect("refused");
     assert_eq!(close.code, CloseCode::TryAgainLater);
     assert_eq!(h.room.sim.player_count(), 2);
 }
@@ -671,7 +671,7 @@ proptest! {
                     // Clients that could read are exactly in sync.
                     let truth = h.room.sim.entities();
                     for c in h.clients.values() {
-                        if c.player != 0 && c.local.is_empty() && c.local.close.borrow().is_none() && c.replica.tick == h.room.sim.tick() {
+                        if c.player != 0 && c.local.is_empty() && c.local.close.get().is_none() && c.replica.tick == h.room.sim.tick() {
                             let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
                             prop_assert_eq!(&mine, &truth);
                         }
@@ -685,7 +685,7 @@ proptest! {
         h.step();
         let truth = h.room.sim.entities();
         for c in h.clients.values() {
-            if c.player != 0 && c.local.close.borrow().is_none() {
+            if c.player != 0 && c.local.close.get().is_none() {
                 let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
                 prop_assert_eq!(&mine, &truth);
             }

@@ -1576,6 +1576,31 @@ async fn websocket_protocol_violations_close_with_1002() {
     app.shutdown().await;
 }
 
+/// A connection that broke a reading rule (here a message over the size limit) ends
+/// cleanly: closed with its code, and its task finishes (the open-connections gauge goes
+/// back to zero) instead of reading on past the error (which tripped a debug assertion in
+/// tungstenite and left the task to unwind without ending the connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closed_for_a_read_error_ends_cleanly() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    for (what, msg) in [("oversized", vec![0; 4096]), ("text", Vec::new())] {
+        let mut bad = Player::join(&app, "bad").await;
+        if msg.is_empty() {
+            assert!(bad.ws().send(Message::Text("hi".into())).await.is_ok(), "sent");
+        } else {
+            bad.conn.send(msg).await;
+        }
+        let (code, _) = close_code(&mut bad.conn).await;
+        assert_eq!(code, if what == "text" { 1003 } else { 1009 }, "{what}");
+        eventually(&format!("the {what} connection's task to end"), || async {
+            let m = http_get(app.addr, "/metrics").await;
+            m.lines().any(|l| l == "skirmish_connections 0")
+        })
+        .await;
+    }
+    app.shutdown().await;
+}
+
 /// A client's WebSocket ping is answered with a pong carrying its payload (the server drives
 /// tungstenite itself: its replies go out through the connection's sender as it reads on).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -94,13 +94,13 @@ mod tests {
             assert_eq!(sessions.len(), 2);
         }
         assert_eq!(sessions.len(), 1, "a session that ended is forgotten");
-        assert!(b_watch.borrow().is_none(), "an ended session is not closed by anyone");
+        assert!(b_watch.get().is_none(), "an ended session is not closed by anyone");
         sessions.close_all();
-        assert_eq!(*a_watch.borrow(), Some(shutting_down()));
+        assert_eq!(a_watch.get(), Some(shutting_down()));
         drop(entered_a);
         let (c, c_watch) = Closer::new();
         let _entered_c = sessions.enter(3, &c);
-        assert_eq!(*c_watch.borrow(), Some(shutting_down()), "opened during shutdown");
+        assert_eq!(c_watch.get(), Some(shutting_down()), "opened during shutdown");
         assert!(sessions.is_empty());
     }
 }

@@ -2,7 +2,7 @@
 //! everything else, with rustls (ring) through tokio-rustls.
 //!
 //! A connection that opens with a TLS handshake record is decrypted here and bridged, through
-//! a Unix socket pair, to the same connection code plain TCP gets ([`super::serve_socket`]):
+//! a Unix socket pair, to the same connection code plain TCP gets ([`super::serve_bridged`]):
 //! the fan-out's vectored, never-waiting writes and the slow-client rules need a socket of
 //! their own, which the pair's inner end is. The bridge costs one more copy and a few
 //! syscalls per message each way: a wss client costs the server 2.1× a ws client's CPU
@@ -135,7 +135,7 @@ pub(super) async fn serve(
     };
     let (done, served_done) = tokio::sync::oneshot::channel::<()>();
     let served = async move {
-        super::serve_socket(inner, peer, kind, ctx).await;
+        super::serve_bridged(inner, peer, kind, ctx).await;
         let _ = done.send(());
     };
     let bridge = async move {

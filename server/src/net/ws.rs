@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use std::future::Future;
 use std::io;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 
 use bytes::Bytes;
 use tokio_tungstenite::tungstenite::WebSocket;
@@ -50,6 +50,9 @@ pub struct Io<S> {
     tcp: Arc<S>,
     prefix: Bytes,
     sender: Arc<Sender>,
+    /// Reading failed once: nothing more is read (tungstenite's state after an error is not
+    /// meant to be read on: past a message over the size limit it trips an assertion).
+    failed: bool,
 }
 
 impl<S: Socket> io::Read for Io<S> {
@@ -59,21 +62,9 @@ impl<S: Socket> io::Read for Io<S> {
             buf[..n].copy_from_slice(&self.prefix.split_to(n));
             return Ok(n);
         }
-        // The readiness tokio last saw, without a syscall: a socket known empty is not read.
-        // (The no-op waker registered here is replaced by the real one before the task
-        // waits: `next_message` polls the readiness again.)
-        match self.tcp.poll_read_ready(&mut Context::from_waker(Waker::noop())) {
-            Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Ready(Ok(())) => {}
-        }
-        let n = self.tcp.try_read(buf)?;
-        if n > 0 && n < buf.len() {
-            // A short read emptied the socket: forget its readiness now rather than learn it
-            // from one more read that fails (a syscall per input saved).
-            self.tcp.clear_read_ready();
-        }
-        Ok(n)
+        // No syscall for a socket tokio last saw empty; a short read forgets its readiness
+        // (one more read that fails saved per input).
+        self.tcp.try_read_to_empty(buf)
     }
 }
 
@@ -103,20 +94,25 @@ fn next_message<S: Socket>(
     // A poll function, not an async fn: it is part of every idle connection's task.
     std::future::poll_fn(move |cx| {
         loop {
-            match ws.read() {
+            if ws.get_ref().failed {
+                return Poll::Ready(None);
+            }
+            let err = match ws.read() {
                 Ok(msg) => return Poll::Ready(Some(Ok(msg))),
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     match ws.get_ref().tcp.poll_read_ready(cx) {
                         Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
-                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(e)) => e.into(),
                     }
                 }
-                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                    return Poll::Ready(None);
-                }
-                Err(e) => return Poll::Ready(Some(Err(e))),
-            }
+                Err(e) => e,
+            };
+            ws.get_mut().failed = true;
+            return Poll::Ready(match err {
+                tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => None,
+                e => Some(Err(e)),
+            });
         }
     })
 }
@@ -147,7 +143,7 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
     ctx.metrics.connection_opened();
     let tcp = Arc::new(tcp);
     let sender = Arc::new(Sender::new(tcp.clone()));
-    let io = Io { tcp: tcp.clone(), prefix, sender: sender.clone() };
+    let io = Io { tcp: tcp.clone(), prefix, sender: sender.clone(), failed: false };
     let mut ws = WebSocket::from_raw_socket(io, Role::Server, Some(websocket_config()));
     let (closer, close_watch) = Closer::new();
     let _open = ctx.sessions.enter(conn, &closer);
@@ -167,7 +163,7 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
     };
     // Whoever asked first wins (a close asked meanwhile by the sim or the fan-out).
     closer.close(close);
-    let close = close_watch.borrow().clone();
+    let close = close_watch.get();
     // On the heap: only a closing connection holds the closing handshake's state.
     Box::pin(finish(ws, &*tcp, &sender, close, conn)).await;
     let mut client = reader.client;

@@ -135,7 +135,7 @@ impl Simulation {
         self.schedule.run(&mut self.world);
         let players = self.player_count();
         let evictable = self.sessions().evictable();
-        let mut out = *std::mem::take(&mut self.world.resource_mut::<Output>().0);
+        let mut out = std::mem::take(&mut *self.world.resource_mut::<Output>().0);
         out.players = players;
         out.evictable = evictable;
         out
