@@ -560,7 +560,9 @@ mod tests {
             "the connection task is {task} bytes, its WebSocket session {session}"
         );
         // 2,032 bytes before the close request, the shutdown wait, the closing handshake,
-        // the flusher's wait and the read wait were made small or moved to the heap.
-        assert!(task <= 1200, "the connection task is {task} bytes (1,056 when measured)");
+        // the flusher's wait and the read wait were made small or moved to the heap. tokio's
+        // task cell grows in steps of 128 bytes, and 1,048 is the top of one: 8 bytes more cost
+        // every idle connection 128 (measured: 2.35 -> 2.46 KiB each).
+        assert!(task <= 1048, "the connection task is {task} bytes, over 1,048");
     }
 }

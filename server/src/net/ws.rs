@@ -153,7 +153,6 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
         client: Client::new(conn, ip, ctx.clone(), link),
         limits: &ctx.limits,
         last_seen: &last_seen,
-        sender: &sender,
     };
     // Shutdown comes through the closer too (`OpenSessions::close_all`).
     let close = tokio::select! {
@@ -251,7 +250,6 @@ struct Reader<'a> {
     /// this reader).
     limits: &'a NetLimits,
     last_seen: &'a LastSeen,
-    sender: &'a Sender,
 }
 
 impl Reader<'_> {
@@ -273,7 +271,7 @@ impl Reader<'_> {
                         return Close::new(CloseCode::Policy, "no join within the join timeout");
                     }
                     if now >= next_ping {
-                        if let Some(close) = self.heartbeat() {
+                        if let Some(close) = self.heartbeat(&stream.get_ref().sender) {
                             return close;
                         }
                         // The next ping an interval from now: a late one is not made up.
@@ -319,8 +317,10 @@ impl Reader<'_> {
         Close::new(CloseCode::Normal, "")
     }
 
-    /// A heartbeat: the close for a peer silent too long, else a ping.
-    fn heartbeat(&self) -> Option<Close> {
+    /// A heartbeat: the close for a peer silent too long, else a ping (through `sender`, the
+    /// connection's: taken from the stream rather than kept here, as every byte of an idle
+    /// connection's task counts).
+    fn heartbeat(&self, sender: &Sender) -> Option<Close> {
         let silent = self.last_seen.silent_for();
         if silent >= self.limits.idle_timeout {
             info!(silent_ms = silent.as_millis() as u64, "peer silent too long, dropping it");
@@ -330,7 +330,7 @@ impl Reader<'_> {
             ));
         }
         // Behind a backlog of control frames the peer is not reading anyway; the next will do.
-        let _ = self.sender.control(Opcode::Ping, &[]);
+        let _ = sender.control(Opcode::Ping, &[]);
         None
     }
 }
