@@ -10,6 +10,7 @@
 pub mod address_rate;
 pub mod assets;
 pub mod client;
+pub mod client_frames;
 pub mod deadline;
 pub mod fanout;
 pub mod http;
@@ -343,8 +344,10 @@ struct OpenSession {
 impl OpenSession {
     /// The session's future (not an async fn: that would keep this struct beside it).
     fn run(self) -> impl Future<Output = ()> {
-        let OpenSession { upgraded, peer, ctx, held } = self;
-        session(upgraded, peer, ctx, held)
+        let OpenSession { upgraded, peer, ctx, held: (permit, ip_slot) } = self;
+        // One address slot or the other: the peer's, or (behind a trusted proxy, whose own
+        // address is not counted) the forwarded client's.
+        session(upgraded, peer, ctx, |forwarded| (permit, ip_slot.or(forwarded)))
     }
 }
 
@@ -412,22 +415,22 @@ async fn serve_bridged<S: socket::Socket>(
     let Some(upgraded) = Box::pin(serve_http(stream, peer, kind, ctx.clone())).await else {
         return;
     };
-    session(upgraded, peer, ctx, ()).await;
+    session(upgraded, peer, ctx, |forwarded| forwarded).await;
 }
 
-/// The WebSocket session of an upgraded connection, holding `held` (its places under the
-/// connection caps) until it ends. A plain function returning the session's future: an async
+/// The WebSocket session of an upgraded connection, holding what `held` makes of the
+/// forwarded client's address slot (its places under the connection caps) until it ends. A plain function returning the session's future: an async
 /// fn would keep its arguments beside it for as long as the session lasts.
 fn session<S: socket::Socket, H: Send>(
     upgraded: Upgraded<S>,
     peer: SocketAddr,
     ctx: Arc<NetContext>,
-    held: H,
+    held: impl FnOnce(Option<IpSlot>) -> H,
 ) -> impl Future<Output = ()> {
     let Upgraded { tcp, prefix, client_ip, ip_slot: forwarded_slot } = upgraded;
     let conn = ctx.next_conn();
     debug!(conn, %peer, "websocket open");
-    let held = (held, forwarded_slot);
+    let held = held(forwarded_slot);
     ws::run(Box::new(ws::Start { tcp, prefix, conn, ip: client_ip, ctx, held }))
 }
 
@@ -552,7 +555,7 @@ mod tests {
         fn run_size<A, F: std::future::Future>(_: impl Fn(A) -> F) -> usize {
             std::mem::size_of::<F>()
         }
-        let session = run_size(ws::run::<TcpStream, (Caps, Option<IpSlot>)>);
+        let session = run_size(ws::run::<TcpStream, Caps>);
         let task = connection_task_size(open);
         println!("connection task {task} bytes, its WebSocket session {session} bytes");
         assert!(
@@ -560,9 +563,10 @@ mod tests {
             "the connection task is {task} bytes, its WebSocket session {session}"
         );
         // 2,032 bytes before the close request, the shutdown wait, the closing handshake,
-        // the flusher's wait and the read wait were made small or moved to the heap. tokio's
-        // task cell grows in steps of 128 bytes, and 1,048 is the top of one: 8 bytes more cost
-        // every idle connection 128 (measured: 2.35 -> 2.46 KiB each).
-        assert!(task <= 1048, "the connection task is {task} bytes, over 1,048");
+        // the flusher's wait and the read wait were made small or moved to the heap, and the
+        // frames were read by our own reader instead of tungstenite's 300-byte state. tokio's
+        // task cell grows in steps of 128 bytes, and 792 is the top of one: 8 bytes more cost
+        // every idle connection 128 (measured at the step above: 2.35 -> 2.46 KiB each).
+        assert!(task <= 792, "the connection task is {task} bytes, over 792");
     }
 }

@@ -144,6 +144,12 @@ impl CloseWatch {
         }
     }
 
+    /// Asks for the close from the connection's own side (as [`Closer::close`]: ignored if
+    /// one was already asked for).
+    pub fn close(&self, close: Close) {
+        Closer(self.0.clone()).close(close);
+    }
+
     /// Waits until a close is asked for; returns it.
     pub async fn closed(&self) -> Close {
         std::future::poll_fn(|cx| self.poll_closed(cx)).await

@@ -41,8 +41,12 @@ impl<W: Wire + ?Sized> Wire for std::sync::Arc<W> {
 pub enum Opcode {
     /// A binary message.
     Binary = 0x2,
+    /// The close frame.
+    Close = 0x8,
     /// A ping.
     Ping = 0x9,
+    /// A pong (the answer to a client's ping).
+    Pong = 0xa,
 }
 
 /// The longest server frame header: FIN and opcode, 127, a 64-bit length (no mask).
@@ -162,10 +166,12 @@ impl Sender {
         self.write_or_keep(&[&header[..n], payload], false)
     }
 
-    /// Sends bytes that are already framed (tungstenite's pong replies and close frames);
-    /// they wait behind a backlog if there is one, never lost, and still go out while closing.
-    pub fn raw(&self, bytes: &[u8]) -> Delivery {
-        self.write_or_keep(&[bytes], true)
+    /// Sends the close frame: `code`, then `reason` (at most 123 bytes). It waits behind a
+    /// backlog if there is one, never lost, and goes out while closing.
+    pub fn close_frame(&self, code: u16, reason: &str) -> Delivery {
+        let mut header = [0; MAX_FRAME_HEADER];
+        let n = frame_header(&mut header, Opcode::Close, 2 + reason.len());
+        self.write_or_keep(&[&header[..n], &code.to_be_bytes(), reason.as_bytes()], true)
     }
 
     /// Writes `parts` whole, keeping what the socket does not take (behind a backlog, all of
@@ -387,8 +393,8 @@ mod tests {
         let (s, pipe) = sender(0);
         assert_eq!(s.message(b"", &Bytes::from_static(b"frame")), Delivery::Full);
         assert!(!s.has_backlog());
-        // Tungstenite's bytes must not be lost: kept.
-        assert_eq!(s.raw(&[0x8a, 0]), Delivery::Queued);
+        // A pong must not be lost: kept.
+        assert_eq!(s.control(Opcode::Pong, &[]), Delivery::Queued);
         assert!(s.has_backlog());
         *pipe.room.lock().expect("lock") = 10;
         assert!(s.flush().expect("flush"));
@@ -401,8 +407,8 @@ mod tests {
         s.closing();
         assert_eq!(s.message(b"", &Bytes::from_static(b"x")), Delivery::Gone);
         assert_eq!(s.control(Opcode::Ping, b""), Delivery::Gone);
-        assert_eq!(s.raw(&[0x88, 0x02, 0x03, 0xe8]), Delivery::Queued);
-        assert_eq!(*pipe.got.lock().expect("lock"), [0x88, 0x02, 0x03, 0xe8]);
+        assert_eq!(s.close_frame(1000, "ok"), Delivery::Queued);
+        assert_eq!(*pipe.got.lock().expect("lock"), [0x88, 0x04, 0x03, 0xe8, b'o', b'k']);
     }
 
     #[test]
@@ -410,7 +416,7 @@ mod tests {
         let (s, pipe) = sender(100);
         s.close();
         assert_eq!(s.message(b"", &Bytes::from_static(b"x")), Delivery::Gone);
-        assert_eq!(s.raw(b"x"), Delivery::Gone);
+        assert_eq!(s.close_frame(1000, ""), Delivery::Gone);
         assert!(pipe.got.lock().expect("lock").is_empty());
     }
 }

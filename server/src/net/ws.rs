@@ -13,104 +13,63 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::future::Future;
-use std::io;
 use std::task::Poll;
 
 use bytes::Bytes;
-use tokio_tungstenite::tungstenite::WebSocket;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::Role;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::{debug, info};
 
 use crate::link::ConnId;
-use crate::net::client::{Client, LastSeen};
-use crate::net::outbox::{Close, CloseCode, Closer, Delivery, Link};
+use crate::net::client::Client;
+use crate::net::client_frames::{FrameReader, Incoming, ReadError};
+use crate::net::outbox::{Close, CloseCode, Closer, Link};
 use crate::net::sender::{Opcode, Sender};
 use crate::net::socket::Socket;
-use crate::net::{NetContext, NetLimits, websocket_config};
+use crate::net::{MAX_CLIENT_MESSAGE, NetContext, NetLimits};
 
-/// An upgraded HTTP connection speaking WebSocket: tungstenite's protocol state over the
-/// socket, driven by [`next_message`] (not tokio-tungstenite's stream, whose waker proxies
-/// cost every connection two allocations, ~130 bytes, for what a readiness wait does here).
-pub type Ws<S> = WebSocket<Io<S>>;
+/// An upgraded connection's reading side: the socket, the client's frames as they come
+/// ([`FrameReader`]: nothing buffered between messages), and the sender its pongs go out
+/// through.
+#[derive(Debug)]
+pub struct Ws<S> {
+    tcp: Arc<S>,
+    sender: Arc<Sender>,
+    frames: FrameReader,
+}
 
 /// Time a closing connection gets, in all, to send its close frame and hear the peer's answer;
 /// then its socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// An upgraded connection's socket as tungstenite sees it: reads come from the socket (after
-/// the bytes hyper had already read past the upgrade) without waiting, `WouldBlock` when
-/// nothing is there ([`next_message`] then waits for the socket); writes (its pong replies
-/// and close frames) go through the connection's [`Sender`], in order with everything else
-/// written.
-#[derive(Debug)]
-pub struct Io<S> {
-    tcp: Arc<S>,
-    prefix: Bytes,
-    sender: Arc<Sender>,
-    /// Reading failed once: nothing more is read (tungstenite's state after an error is not
-    /// meant to be read on: past a message over the size limit it trips an assertion).
-    failed: bool,
-}
-
-impl<S: Socket> io::Read for Io<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.len());
-            buf[..n].copy_from_slice(&self.prefix.split_to(n));
-            return Ok(n);
-        }
-        // No syscall for a socket tokio last saw empty; a short read forgets its readiness
-        // (one more read that fails saved per input).
-        self.tcp.try_read_to_empty(buf)
-    }
-}
-
-impl<S> io::Write for Io<S> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.sender.raw(buf) {
-            Delivery::Queued => Ok(buf.len()),
-            // Not `WouldBlock`: nothing would retry it. A peer that let this much pile up is
-            // not reading; its connection ends.
-            Delivery::Full => Err(io::Error::other("peer not reading: backlog full")),
-            Delivery::Gone => Err(io::ErrorKind::BrokenPipe.into()),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        // The sender writes at once; its backlog is the connection task's to flush.
-        Ok(())
-    }
-}
-
-/// The next message from the peer, waiting for the socket when tungstenite has none whole;
-/// `None` once the connection is closed. Cancel-safe: a partial message stays in
-/// tungstenite's buffer.
+/// The next message from the peer, waiting for the socket when none is whole; `None` once
+/// the peer closed (its close frame is the last message returned) or after an error (the
+/// last thing returned). Cancel-safe: a partial message stays in the frame reader.
 fn next_message<S: Socket>(
     ws: &mut Ws<S>,
-) -> impl Future<Output = Option<tungstenite::Result<Message>>> {
+) -> impl Future<Output = Option<Result<Incoming, ReadError>>> {
     // A poll function, not an async fn: it is part of every idle connection's task.
     std::future::poll_fn(move |cx| {
+        let Ws { tcp, frames, .. } = &mut *ws;
         loop {
-            if ws.get_ref().failed {
+            if frames.done {
                 return Poll::Ready(None);
             }
-            let err = match ws.read() {
-                Ok(msg) => return Poll::Ready(Some(Ok(msg))),
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match ws.get_ref().tcp.poll_read_ready(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(e)) => e.into(),
-                    }
+            // No syscall for a socket tokio last saw empty; a short read forgets its
+            // readiness (one more read that fails saved per input).
+            let err = match frames.read(|buf| tcp.try_read_to_empty(buf)) {
+                Ok(msg) => {
+                    frames.done = matches!(msg, Incoming::Close(_));
+                    return Poll::Ready(Some(Ok(msg)));
                 }
+                Err(ReadError::WouldBlock) => match tcp.poll_read_ready(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => ReadError::Io(e),
+                },
                 Err(e) => e,
             };
-            ws.get_mut().failed = true;
+            frames.done = true;
             return Poll::Ready(match err {
-                tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => None,
+                ReadError::Eof => None,
                 e => Some(Err(e)),
             });
         }
@@ -143,16 +102,16 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
     ctx.metrics.connection_opened();
     let tcp = Arc::new(tcp);
     let sender = Arc::new(Sender::new(tcp.clone()));
-    let io = Io { tcp: tcp.clone(), prefix, sender: sender.clone(), failed: false };
-    let mut ws = WebSocket::from_raw_socket(io, Role::Server, Some(websocket_config()));
+    let frames = FrameReader::new(MAX_CLIENT_MESSAGE as u32, &prefix);
+    drop(prefix);
+    let mut ws = Ws { tcp: tcp.clone(), sender: sender.clone(), frames };
     let (closer, close_watch) = Closer::new();
     let _open = ctx.sessions.enter(conn, &closer);
-    let last_seen = LastSeen::new();
-    let link = Link::new(sender.clone(), closer.clone());
+    let link = Link::new(sender.clone(), closer);
     let mut reader = Reader {
         client: Client::new(conn, ip, ctx.clone(), link),
         limits: &ctx.limits,
-        last_seen: &last_seen,
+        last_seen: tokio::time::Instant::now(),
     };
     // Shutdown comes through the closer too (`OpenSessions::close_all`).
     let close = tokio::select! {
@@ -161,11 +120,12 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
         close = close_watch.closed() => close,
     };
     // Whoever asked first wins (a close asked meanwhile by the sim or the fan-out).
-    closer.close(close);
+    close_watch.close(close);
     let close = close_watch.get();
+    let mut client = reader.client;
+    let conn = client.conn();
     // On the heap: only a closing connection holds the closing handshake's state.
     Box::pin(finish(ws, &*tcp, &sender, close, conn)).await;
-    let mut client = reader.client;
     // Others (the fan-out) may still hold the sender for a moment: they write nothing more,
     // and the peer learns now.
     sender.close();
@@ -175,8 +135,7 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
     debug!(conn, "websocket closed");
 }
 
-/// Sends the close frame (through tungstenite, which keeps the close handshake's state),
-/// then keeps reading (and discarding) until the peer answers it or the grace ends, while
+/// Sends the close frame (an answer, if the peer closed first), then keeps reading (and discarding) until the peer answers it or the grace ends, while
 /// the backlog goes out as the socket takes it: closing a socket with unread input makes
 /// the kernel send a reset, which would destroy our close frame before the peer read it.
 /// No frame may follow the close frame: the fan-out's writes stop here.
@@ -190,12 +149,8 @@ async fn finish<S: Socket>(
     sender.closing();
     let finish = async {
         if let Some(close) = close {
-            let frame = CloseFrame {
-                code: WsCloseCode::from(close.code.as_u16()),
-                reason: truncate(&close.reason).into(),
-            };
-            // Queued and written through the sender; `WouldBlock` never comes from it.
-            let _ = ws.close(Some(frame));
+            // Behind the backlog if there is one, never lost (the grace bounds the wait).
+            let _ = sender.close_frame(close.code.as_u16(), truncate(&close.reason));
         }
         let drain = async { while let Some(Ok(_)) = next_message(&mut ws).await {} };
         let flush = async {
@@ -249,7 +204,8 @@ struct Reader<'a> {
     /// The join timeout, ping interval and idle timeout (borrowed: every idle connection holds
     /// this reader).
     limits: &'a NetLimits,
-    last_seen: &'a LastSeen,
+    /// When the peer was last heard from (a message or a pong).
+    last_seen: tokio::time::Instant,
 }
 
 impl Reader<'_> {
@@ -271,7 +227,7 @@ impl Reader<'_> {
                         return Close::new(CloseCode::Policy, "no join within the join timeout");
                     }
                     if now >= next_ping {
-                        if let Some(close) = self.heartbeat(&stream.get_ref().sender) {
+                        if let Some(close) = self.heartbeat(&stream.sender) {
                             return close;
                         }
                         // The next ping an interval from now: a late one is not made up.
@@ -283,27 +239,25 @@ impl Reader<'_> {
                 }
             };
             let Some(msg) = next else { break };
-            self.last_seen.touch();
+            self.last_seen = tokio::time::Instant::now();
             let outcome = match msg {
-                Ok(Message::Binary(bytes)) => self.client.on_message(&bytes),
-                Ok(Message::Text(_)) => {
-                    Err(Close::new(CloseCode::Unsupported, "binary frames only"))
-                }
-                Ok(Message::Close(_)) => return Close::new(CloseCode::Normal, "bye"),
-                // Control frames cost a wake-up and a write (tungstenite answers pings): they
-                // count toward the flood limit like any message.
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {
-                    self.client.on_control()
-                }
-                Err(tungstenite::Error::Capacity(e)) => {
+                Ok(Incoming::Binary(bytes)) => self.client.on_message(&bytes),
+                Ok(Incoming::Text) => Err(Close::new(CloseCode::Unsupported, "binary frames only")),
+                Ok(Incoming::Close(_)) => return Close::new(CloseCode::Normal, "bye"),
+                // Control frames cost a wake-up (and a ping a write): they count toward the
+                // flood limit like any message.
+                Ok(Incoming::Ping(payload)) => self.client.on_control().inspect(|()| {
+                    // Behind a backlog of control frames the peer is not reading anyway.
+                    let _ = stream.sender.control(Opcode::Pong, &payload);
+                }),
+                Ok(Incoming::Pong) => self.client.on_control(),
+                Err(e @ ReadError::TooBig { .. }) => {
                     Err(Close::new(CloseCode::TooBig, e.to_string()))
                 }
-                Err(tungstenite::Error::Protocol(e)) => {
-                    Err(Close::new(CloseCode::ProtocolError, format!("protocol error: {e}")))
+                Err(e @ ReadError::Protocol(_)) => {
+                    Err(Close::new(CloseCode::ProtocolError, e.to_string()))
                 }
-                Err(tungstenite::Error::Utf8(_)) => {
-                    Err(Close::new(CloseCode::InvalidPayload, "invalid UTF-8"))
-                }
+                Err(ReadError::Utf8) => Err(Close::new(CloseCode::InvalidPayload, "invalid UTF-8")),
                 Err(e) => {
                     debug!(conn = self.client.conn(), error = %e, "connection ended");
                     return Close::new(CloseCode::Normal, "");
@@ -321,7 +275,7 @@ impl Reader<'_> {
     /// connection's: taken from the stream rather than kept here, as every byte of an idle
     /// connection's task counts).
     fn heartbeat(&self, sender: &Sender) -> Option<Close> {
-        let silent = self.last_seen.silent_for();
+        let silent = self.last_seen.elapsed();
         if silent >= self.limits.idle_timeout {
             info!(silent_ms = silent.as_millis() as u64, "peer silent too long, dropping it");
             return Some(Close::new(
@@ -336,12 +290,12 @@ impl Reader<'_> {
 }
 
 /// A close reason must fit 123 bytes; cut at a character boundary.
-fn truncate(reason: &str) -> String {
+fn truncate(reason: &str) -> &str {
     let mut end = reason.len().min(123);
     while !reason.is_char_boundary(end) {
         end -= 1;
     }
-    reason[..end].to_owned()
+    &reason[..end]
 }
 
 #[cfg(test)]
