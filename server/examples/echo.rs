@@ -1,6 +1,9 @@
 //! A WebSocket echo server built on the game server's own accept path (hyper, the same
-//! handshake checks, tungstenite config), for the Autobahn|Testsuite fuzzing client
-//! (`scripts/autobahn.sh`). Not part of the game: the server has no echo route.
+//! head reader and handshake checks), for the Autobahn|Testsuite fuzzing client
+//! (`scripts/autobahn.sh`). Not part of the game: the server has no echo route. Its frames
+//! are tungstenite's: the game reads its clients' frames with its own reader
+//! (`net::client_frames`), which refuses text by design and is checked by its unit tests
+//! and the server's wire tests.
 //!
 //! Message and frame limits are raised to 16 MiB here, because the suite sends messages up to
 //! 64 KiB+ to check framing; the game's 1 KiB limit is checked by the server's own tests.
@@ -8,11 +11,11 @@
 use futures_util::{SinkExt, StreamExt};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use skirmish_server::net::{http, websocket_config};
+use skirmish_server::net::http;
 use tokio::net::TcpListener;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -42,7 +45,8 @@ async fn main() -> std::io::Result<()> {
 
 async fn echo(on_upgrade: hyper::upgrade::OnUpgrade) {
     let Ok(upgraded) = on_upgrade.await else { return };
-    let config = websocket_config().max_message_size(Some(16 << 20)).max_frame_size(Some(16 << 20));
+    let config =
+        WebSocketConfig::default().max_message_size(Some(16 << 20)).max_frame_size(Some(16 << 20));
     let mut ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     while let Some(Ok(msg)) = ws.next().await {

@@ -69,7 +69,7 @@ pub struct FrameReader {
     fragments: Option<Vec<u8>>,
     /// Largest message (and frame) accepted, in bytes.
     max_message: u32,
-    /// Nothing more is to be read: reading failed, or the peer sent its close (set by the
+    /// Nothing more is to be parsed: reading failed, or the peer sent its close (set by the
     /// connection, kept here where the struct has room for it).
     pub done: bool,
 }

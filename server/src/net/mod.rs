@@ -38,7 +38,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{debug, info, warn};
 
 use crate::metrics::Metrics;
@@ -213,22 +212,6 @@ impl Drop for IpSlot {
             }
         }
     }
-}
-
-/// Bytes tungstenite reads at a time (and keeps allocated) per connection: a client's
-/// messages are a few dozen bytes; a larger one grows the buffer as it arrives.
-const READ_BUFFER: usize = 64;
-
-/// The WebSocket limits every connection gets: small buffers (thousands of connections,
-/// tiny inputs), no write buffer (tungstenite writes only its pong replies and the close
-/// handshake, straight through to the connection's sender) and small maximum message sizes.
-pub fn websocket_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .max_write_buffer_size(64 * 1024)
-        .max_message_size(Some(MAX_CLIENT_MESSAGE))
-        .max_frame_size(Some(MAX_CLIENT_MESSAGE))
 }
 
 /// What a request is served as: plain HTTP on the main port, or only metrics.

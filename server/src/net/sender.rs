@@ -2,9 +2,9 @@
 //! by whichever task has one (the room's fan-out for frames, the connection's own task for
 //! pongs, pings and the close), never waiting and never copying a shared body: the frame
 //! header, the client's few bytes and the body go out in one vectored write. Server frames
-//! are unmasked, so their framing is a few bytes written here; tungstenite keeps the reading
-//! side, and what it writes itself (pong replies, the close handshake) comes through
-//! [`Sender::raw`] so that nothing interleaves with a frame.
+//! are unmasked, so their framing is a few bytes written here, as are pongs, pings and the
+//! close frame ([`Sender::control`], [`Sender::close_frame`]), through the same lock so that
+//! nothing interleaves with a frame.
 //!
 //! What the kernel does not take at once is kept in a backlog (the rest of a shared body as a
 //! reference to it, small pieces copied), which the connection's task writes out when the
@@ -51,7 +51,7 @@ pub enum Opcode {
 
 /// The longest server frame header: FIN and opcode, 127, a 64-bit length (no mask).
 pub const MAX_FRAME_HEADER: usize = 10;
-/// Control frames and tungstenite's own bytes may wait behind a backlog up to this much; a
+/// Control frames and the close frame may wait behind a backlog up to this much; a
 /// peer that lets more pile up is not reading (the stall and write limits end it).
 const MAX_BACKLOG: usize = 256 * 1024;
 
@@ -83,8 +83,8 @@ struct State {
     backlog_len: usize,
     /// The connection is over: nothing more is written.
     closed: bool,
-    /// The close frame is going out: no more messages or pings (RFC 6455 §5.5.1), only what
-    /// tungstenite writes to finish the close handshake.
+    /// The close frame is going out: no more messages or pings (RFC 6455 §5.5.1), only the
+    /// close frame itself.
     closing: bool,
 }
 

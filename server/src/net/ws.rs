@@ -1,4 +1,5 @@
-//! One WebSocket connection after the upgrade: this task reads messages and hands each to
+//! One WebSocket connection after the upgrade: this task reads messages (its frames through
+//! [`FrameReader`], as the socket says it has bytes) and hands each to
 //! the connection's [`Client`] (the session core both transports share, which validates it
 //! and forwards it to the connection's room). Nothing here writes
 //! frames: the room's fan-out writes them straight to the socket through the connection's
@@ -135,7 +136,8 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
     debug!(conn, "websocket closed");
 }
 
-/// Sends the close frame (an answer, if the peer closed first), then keeps reading (and discarding) until the peer answers it or the grace ends, while
+/// Sends the close frame (an answer, if the peer closed first), then keeps reading (and
+/// discarding) until the peer answers it or the grace ends, while
 /// the backlog goes out as the socket takes it: closing a socket with unread input makes
 /// the kernel send a reset, which would destroy our close frame before the peer read it.
 /// No frame may follow the close frame: the fan-out's writes stop here.
