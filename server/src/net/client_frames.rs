@@ -393,4 +393,80 @@ mod tests {
         assert!(matches!(reader.read(&mut read), Err(ReadError::WouldBlock)));
         assert_eq!(std::mem::size_of::<FrameReader>(), 56);
     }
+
+    /// One message as a client may send it: fragments (each with its own mask), with control
+    /// frames between them; and what the reader must make of it.
+    fn arb_message() -> impl proptest::strategy::Strategy<Value = (Vec<u8>, Vec<Incoming>)> {
+        use proptest::prelude::*;
+        // At most 3 × 300 bytes: within the 1 KiB limit.
+        let payload = proptest::collection::vec(any::<u8>(), 0..300);
+        prop_oneof![
+            (proptest::collection::vec(payload, 1..4), any::<[u8; 4]>(), any::<bool>()).prop_map(
+                |(parts, mask, ping_between)| {
+                    let mut bytes = Vec::new();
+                    let mut want = Vec::new();
+                    let last = parts.len() - 1;
+                    for (i, part) in parts.iter().enumerate() {
+                        let opcode = if i == 0 { 0x2 } else { 0x0 };
+                        let fin = if i == last { 0x80 } else { 0 };
+                        bytes.extend(frame(fin | opcode, part, mask));
+                        if ping_between && i < last {
+                            bytes.extend(frame(0x89, &part[..part.len().min(125)], mask));
+                            want.push(Incoming::Ping(part[..part.len().min(125)].to_vec()));
+                        }
+                    }
+                    want.push(Incoming::Binary(parts.concat()));
+                    (bytes, want)
+                }
+            ),
+            (proptest::collection::vec(any::<u8>(), 0..126), any::<[u8; 4]>())
+                .prop_map(|(p, mask)| (frame(0x89, &p, mask), vec![Incoming::Ping(p)])),
+            any::<[u8; 4]>().prop_map(|mask| (frame(0x8a, b"", mask), vec![Incoming::Pong])),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn valid_streams_read_back_whatever_the_reads(
+            messages in proptest::collection::vec(arb_message(), 1..6),
+            chunk in 1usize..600,
+        ) {
+            let bytes: Vec<u8> = messages.iter().flat_map(|(b, _)| b.clone()).collect();
+            let want: Vec<Incoming> = messages.into_iter().flat_map(|(_, w)| w).collect();
+            let (got, end) = read_all(&bytes, chunk);
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert!(matches!(end, ReadError::WouldBlock), "{:?}", end);
+        }
+
+        #[test]
+        fn any_bytes_are_read_without_panic_in_bounded_memory_the_same_way_however_split(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+            chunk in 1usize..600,
+        ) {
+            let mut reader = FrameReader::new(1024, &[]);
+            let mut at = 0;
+            let mut got = Vec::new();
+            let end = loop {
+                let res = reader.read(|buf| {
+                    let n = chunk.min(buf.len()).min(bytes.len() - at);
+                    if n == 0 {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    buf[..n].copy_from_slice(&bytes[at..at + n]);
+                    at += n;
+                    Ok(n)
+                });
+                // Never more than an unfinished frame's header and limit, plus one read.
+                proptest::prop_assert!(reader.pending.len() <= 14 + 1024 + READ_CHUNK);
+                proptest::prop_assert!(reader.fragments.as_ref().map_or(0, Vec::len) <= 1024);
+                match res {
+                    Ok(msg) => got.push(msg),
+                    Err(e) => break e,
+                }
+            };
+            let (whole, whole_end) = read_all(&bytes, 512);
+            proptest::prop_assert_eq!(got, whole);
+            proptest::prop_assert_eq!(format!("{end:?}"), format!("{whole_end:?}"));
+        }
+    }
 }
