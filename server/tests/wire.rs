@@ -1601,6 +1601,22 @@ async fn a_connection_closed_for_a_read_error_ends_cleanly() {
     app.shutdown().await;
 }
 
+/// A message in more than 16 frames closes with 1008: empty fragments never add up to the size
+/// limit nor make a message the flood limit counts, so without a cap they would cost the
+/// server work for free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_in_too_many_frames_closes_with_1008() {
+    let app = TestApp::spawn(TestApp::arena()).await;
+    let mut tcp = raw_upgrade(app.addr).await;
+    let mut bytes = client_frame(0x02, &[], false);
+    for _ in 0..100 {
+        bytes.extend(client_frame(0x00, &[], false));
+    }
+    tcp.write_all(&bytes).await.expect("write");
+    assert_eq!(raw_close_code(&mut tcp).await, 1008);
+    app.shutdown().await;
+}
+
 /// A client's WebSocket ping is answered with a pong carrying its payload (the server drives
 /// tungstenite itself: its replies go out through the connection's sender as it reads on).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,12 @@ use std::io;
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 /// Bytes one read takes off the socket at most (on the stack): a few inputs.
 const READ_CHUNK: usize = 512;
+/// Reads one call makes at most before it lets the task do something else
+/// ([`ReadError::Busy`]): far more than the largest message takes.
+const READS_PER_CALL: usize = 8;
+/// Frames one message may come in at most: empty fragments would otherwise cost work without
+/// ever adding up to the size limit or making a message the flood limit counts.
+pub const MAX_FRAGMENTS: u8 = 16;
 
 /// A whole message from the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +43,12 @@ pub enum ReadError {
     /// Nothing whole to return, and the socket has nothing more now.
     #[error("nothing to read now")]
     WouldBlock,
+    /// Nothing whole yet after [`READS_PER_CALL`] reads: call again after letting others run.
+    #[error("reading on after a pause")]
+    Busy,
+    /// A message in more than [`MAX_FRAGMENTS`] frames (close 1008).
+    #[error("message in more than {MAX_FRAGMENTS} frames")]
+    Fragments,
     /// The client closed its end of the connection.
     #[error("connection closed")]
     Eof,
@@ -69,6 +81,11 @@ pub struct FrameReader {
     fragments: Option<Vec<u8>>,
     /// Largest message (and frame) accepted, in bytes.
     max_message: u32,
+    /// Frames of the message being assembled (binary, or text being skipped).
+    frames_in_message: u8,
+    /// A text message's later fragments are being skipped (its first frame was returned as
+    /// [`Incoming::Text`]; the connection is closing).
+    skipping_text: bool,
     /// Nothing more is to be parsed: reading failed, or the peer sent its close (set by the
     /// connection, kept here where the struct has room for it).
     pub done: bool,
@@ -88,7 +105,14 @@ impl FrameReader {
     /// A reader accepting messages up to `max_message` bytes, starting with `prefix` (bytes
     /// read off the socket already, past the upgrade request).
     pub fn new(max_message: u32, prefix: &[u8]) -> Self {
-        Self { pending: prefix.to_vec(), fragments: None, max_message, done: false }
+        Self {
+            pending: prefix.to_vec(),
+            fragments: None,
+            max_message,
+            frames_in_message: 0,
+            skipping_text: false,
+            done: false,
+        }
     }
 
     /// The next message: from bytes already read, else from `read` (a socket's non-blocking
@@ -97,7 +121,7 @@ impl FrameReader {
         &mut self,
         mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
     ) -> Result<Incoming, ReadError> {
-        loop {
+        for _ in 0..READS_PER_CALL {
             if let Some(msg) = self.next_in_pending()? {
                 return Ok(msg);
             }
@@ -112,6 +136,10 @@ impl FrameReader {
                 Err(e) => return Err(ReadError::Io(e)),
             };
             self.pending.extend_from_slice(&chunk[..n]);
+        }
+        match self.next_in_pending()? {
+            Some(msg) => Ok(msg),
+            None => Err(ReadError::Busy),
         }
     }
 
@@ -161,6 +189,9 @@ impl FrameReader {
         if p.len() < len {
             return Ok(None);
         }
+        if len_bytes == 8 && p[2] & 0x80 != 0 {
+            return Err(ReadError::Protocol("64-bit length with its top bit set"));
+        }
         let payload = match short {
             Some(n) => n,
             None => p[2..2 + len_bytes].iter().fold(0u64, |n, &b| n << 8 | u64::from(b)),
@@ -178,6 +209,9 @@ impl FrameReader {
         // kept, so nothing over the limit is ever buffered.
         let so_far = self.fragments.as_ref().map_or(0, Vec::len) as u64;
         let size = payload.saturating_add(if opcode == 0 { so_far } else { 0 });
+        if opcode == 0 && self.frames_in_message >= MAX_FRAGMENTS {
+            return Err(ReadError::Fragments);
+        }
         if size > u64::from(self.max_message) {
             return Err(ReadError::TooBig { size, limit: self.max_message });
         }
@@ -189,20 +223,30 @@ impl FrameReader {
 
     /// What a whole frame makes: a message, or `None` for a fragment that is not the last.
     fn frame(&mut self, h: &Header, payload: Vec<u8>) -> Result<Option<Incoming>, ReadError> {
+        let in_message = self.fragments.is_some() || self.skipping_text;
         match h.opcode {
+            0x0 if !in_message => Err(ReadError::Protocol("continuation frame without a message")),
             0x0 => {
-                let Some(so_far) = self.fragments.as_mut() else {
-                    return Err(ReadError::Protocol("continuation frame without a message"));
-                };
+                self.frames_in_message += 1;
+                if self.skipping_text {
+                    self.skipping_text = !h.fin;
+                    return Ok(None);
+                }
+                let so_far = self.fragments.get_or_insert_with(Vec::new);
                 so_far.extend_from_slice(&payload);
                 Ok(if h.fin { self.fragments.take().map(Incoming::Binary) } else { None })
             }
-            0x1 | 0x2 if self.fragments.is_some() => {
+            0x1 | 0x2 if in_message => {
                 Err(ReadError::Protocol("new message inside a fragmented one"))
             }
-            0x1 => Ok(Some(Incoming::Text)),
+            0x1 => {
+                self.frames_in_message = 1;
+                self.skipping_text = !h.fin;
+                Ok(Some(Incoming::Text))
+            }
             0x2 if h.fin => Ok(Some(Incoming::Binary(payload))),
             0x2 => {
+                self.frames_in_message = 1;
                 self.fragments = Some(payload);
                 Ok(None)
             }
@@ -274,6 +318,7 @@ mod tests {
             });
             match res {
                 Ok(msg) => got.push(msg),
+                Err(ReadError::Busy) => {}
                 Err(e) => return (got, e),
             }
         }
@@ -340,6 +385,9 @@ mod tests {
         protocol(frame(0x88, &[0x03], MASK), "close of one byte");
         protocol(frame(0x88, &[0x03, 0xed], MASK), "close code 1005");
         protocol(frame(0x88, &[0x00, 0x10], MASK), "close code 16");
+        let mut top_bit = vec![0x82, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 1];
+        top_bit.extend_from_slice(&MASK);
+        protocol(top_bit, "64-bit length with its top bit set");
         let (_, end) = read_all(&frame(0x88, &[0x03, 0xe8, 0xff], MASK), 512);
         assert!(matches!(end, ReadError::Utf8), "{end:?}");
         assert_eq!(read_all(&frame(0x81, b"hi", MASK), 512).0, vec![Incoming::Text]);
@@ -348,6 +396,57 @@ mod tests {
             read_all(&frame(0x88, &[0x0f, 0xa0], MASK), 512).0,
             vec![Incoming::Close(Some(4000))]
         );
+    }
+
+    #[test]
+    fn a_message_comes_in_at_most_16_frames() {
+        let mut bytes = frame(0x02, b"", MASK);
+        for _ in 0..14 {
+            bytes.extend(frame(0x00, b"", MASK));
+        }
+        let mut ok = bytes.clone();
+        ok.extend(frame(0x80, b"x", MASK));
+        assert_eq!(read_all(&ok, 512).0, vec![Incoming::Binary(b"x".to_vec())], "16 frames");
+        bytes.extend(frame(0x00, b"", MASK));
+        bytes.extend(frame(0x80, b"x", MASK));
+        let (got, end) = read_all(&bytes, 512);
+        assert!(got.is_empty() && matches!(end, ReadError::Fragments), "17 frames: {end:?}");
+    }
+
+    #[test]
+    fn a_fragmented_text_message_is_returned_once_and_its_rest_skipped() {
+        let mut bytes = frame(0x01, b"he", MASK);
+        bytes.extend(frame(0x89, b"p", MASK));
+        bytes.extend(frame(0x00, b"ll", MASK));
+        bytes.extend(frame(0x80, b"o", MASK));
+        bytes.extend(frame(0x88, &[0x03, 0xe8], MASK));
+        let (got, end) = read_all(&bytes, 512);
+        let want = vec![Incoming::Text, Incoming::Ping(b"p".to_vec()), Incoming::Close(Some(1000))];
+        assert_eq!(got, want);
+        assert!(matches!(end, ReadError::WouldBlock), "{end:?}");
+    }
+
+    #[test]
+    fn a_call_gives_way_after_a_few_reads_without_a_message() {
+        let bytes = frame(0x82, &[5; 20], MASK);
+        let mut reader = FrameReader::new(1024, &[]);
+        let mut at = 0;
+        let mut one_byte = |buf: &mut [u8]| {
+            if at == bytes.len() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            buf[0] = bytes[at];
+            at += 1;
+            Ok(1)
+        };
+        assert!(matches!(reader.read(&mut one_byte), Err(ReadError::Busy)));
+        let msg = loop {
+            match reader.read(&mut one_byte) {
+                Err(ReadError::Busy) => {}
+                other => break other.expect("the message"),
+            }
+        };
+        assert_eq!(msg, Incoming::Binary(vec![5; 20]));
     }
 
     #[test]
@@ -461,6 +560,7 @@ mod tests {
                 proptest::prop_assert!(reader.fragments.as_ref().map_or(0, Vec::len) <= 1024);
                 match res {
                     Ok(msg) => got.push(msg),
+                    Err(ReadError::Busy) => {}
                     Err(e) => break e,
                 }
             };

@@ -167,7 +167,8 @@ impl Sender {
     }
 
     /// Sends the close frame: `code`, then `reason` (at most 123 bytes). It waits behind a
-    /// backlog if there is one, never lost, and goes out while closing.
+    /// backlog if there is one (refused only when that backlog is full: a peer not reading),
+    /// and goes out while closing.
     pub fn close_frame(&self, code: u16, reason: &str) -> Delivery {
         let mut header = [0; MAX_FRAME_HEADER];
         let n = frame_header(&mut header, Opcode::Close, 2 + reason.len());

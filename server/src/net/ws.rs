@@ -66,6 +66,12 @@ fn next_message<S: Socket>(
                     Poll::Ready(Ok(())) => continue,
                     Poll::Ready(Err(e)) => ReadError::Io(e),
                 },
+                // Bytes keep coming without a message: let the task's timers and the
+                // runtime's other tasks have a turn, then read on.
+                Err(ReadError::Busy) => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
                 Err(e) => e,
             };
             frames.done = true;
@@ -154,7 +160,13 @@ async fn finish<S: Socket>(
             // Behind the backlog if there is one, never lost (the grace bounds the wait).
             let _ = sender.close_frame(close.code.as_u16(), truncate(&close.reason));
         }
-        let drain = async { while let Some(Ok(_)) = next_message(&mut ws).await {} };
+        let drain = async {
+            while let Some(Ok(_)) = next_message(&mut ws).await {
+                // Messages read here count toward no limit: a peer that keeps sending must not
+                // keep this task from yielding (and the grace from ending it).
+                tokio::task::coop::consume_budget().await;
+            }
+        };
         let flush = async {
             if sender.has_backlog() {
                 // The outer grace bounds it; a failed socket just ends the wait.
@@ -260,6 +272,7 @@ impl Reader<'_> {
                     Err(Close::new(CloseCode::ProtocolError, e.to_string()))
                 }
                 Err(ReadError::Utf8) => Err(Close::new(CloseCode::InvalidPayload, "invalid UTF-8")),
+                Err(e @ ReadError::Fragments) => Err(Close::new(CloseCode::Policy, e.to_string())),
                 Err(e) => {
                     debug!(conn = self.client.conn(), error = %e, "connection ended");
                     return Close::new(CloseCode::Normal, "");
