@@ -203,7 +203,7 @@ impl Client {
             PlaceError::NoRoomAvailable => {
                 Close::new(CloseCode::TryAgainLater, "no room available")
             }
-            PlaceError::ShuttingDown => Close::new(CloseCode::GoingAway, "server shutting down"),
+            PlaceError::ShuttingDown => super::sessions::shutting_down(),
         })?;
         let route = Route::default();
         let name = name.as_deref().and_then(skirmish_shared::clean_name);

@@ -86,9 +86,9 @@ pub struct FrameReader {
     /// A text message's later fragments are being skipped (its first frame was returned as
     /// [`Incoming::Text`]; the connection is closing).
     skipping_text: bool,
-    /// Nothing more is to be parsed: reading failed, or the peer sent its close (set by the
-    /// connection, kept here where the struct has room for it).
-    pub done: bool,
+    /// Nothing more is read ([`read_until_closed`](Self::read_until_closed)): reading
+    /// failed, or the peer sent its close.
+    done: bool,
 }
 
 /// A frame header, parsed.
@@ -115,16 +115,34 @@ impl FrameReader {
         }
     }
 
+    /// As [`read`](Self::read), but after the peer's close, or any error but `WouldBlock`
+    /// and `Busy`, nothing more is read: every later call says `Eof`. (Reading on past an
+    /// error is not meant to work: the stream's place in its frames is lost.)
+    pub fn read_until_closed(
+        &mut self,
+        read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    ) -> Result<Incoming, ReadError> {
+        if self.done {
+            return Err(ReadError::Eof);
+        }
+        let res = self.read(read);
+        self.done = match &res {
+            Ok(msg) => matches!(msg, Incoming::Close(_)),
+            Err(e) => !matches!(e, ReadError::WouldBlock | ReadError::Busy),
+        };
+        res
+    }
+
     /// The next message: from bytes already read, else from `read` (a socket's non-blocking
     /// read: `WouldBlock` when it has nothing, `Ok(0)` at its end) until one is whole.
     pub fn read(
         &mut self,
         mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
     ) -> Result<Incoming, ReadError> {
+        if let Some(msg) = self.next_in_pending()? {
+            return Ok(msg);
+        }
         for _ in 0..READS_PER_CALL {
-            if let Some(msg) = self.next_in_pending()? {
-                return Ok(msg);
-            }
             let mut chunk = [0u8; READ_CHUNK];
             let n = match read(&mut chunk) {
                 Ok(0) => return Err(ReadError::Eof),
@@ -135,40 +153,62 @@ impl FrameReader {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(ReadError::Io(e)),
             };
-            self.pending.extend_from_slice(&chunk[..n]);
+            let msg = if self.pending.is_empty() {
+                // The usual case, one input in one read: parsed where it was read, and only
+                // what follows its message kept.
+                let (msg, used) = self.parse(&chunk[..n])?;
+                self.pending = chunk[used..n].to_vec();
+                msg
+            } else {
+                self.pending.extend_from_slice(&chunk[..n]);
+                self.next_in_pending()?
+            };
+            if let Some(msg) = msg {
+                return Ok(msg);
+            }
         }
-        match self.next_in_pending()? {
-            Some(msg) => Ok(msg),
-            None => Err(ReadError::Busy),
-        }
+        Err(ReadError::Busy)
     }
 
-    /// The next whole message in `pending`, if there is one.
+    /// The next whole message in `pending`, if there is one; what it used is dropped (and the
+    /// buffer freed once empty).
     fn next_in_pending(&mut self) -> Result<Option<Incoming>, ReadError> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        let (msg, used) = self.parse(&pending)?;
+        if used < pending.len() {
+            pending.drain(..used);
+            self.pending = pending;
+        }
+        Ok(msg)
+    }
+
+    /// Parses the whole frames at the start of `buf` until one makes a message: that message,
+    /// if there is one yet, and the bytes of the frames parsed.
+    fn parse(&mut self, buf: &[u8]) -> Result<(Option<Incoming>, usize), ReadError> {
+        let mut at = 0;
         loop {
-            let Some(header) = self.header()? else { return Ok(None) };
-            let end = header.len + header.payload;
-            if self.pending.len() < end {
-                return Ok(None);
+            let Some(header) = self.header(&buf[at..])? else { return Ok((None, at)) };
+            let start = at + header.len;
+            let end = start + header.payload;
+            if buf.len() < end {
+                return Ok((None, at));
             }
-            let mut payload = self.pending[header.len..end].to_vec();
+            let mut payload = buf[start..end].to_vec();
             for (i, b) in payload.iter_mut().enumerate() {
                 *b ^= header.mask[i & 3];
             }
-            if self.pending.len() == end {
-                self.pending = Vec::new();
-            } else {
-                self.pending.drain(..end);
-            }
+            at = end;
             if let Some(msg) = self.frame(&header, payload)? {
-                return Ok(Some(msg));
+                return Ok((Some(msg), at));
             }
         }
     }
 
-    /// The header at the start of `pending`, checked; `None` until it is all there.
-    fn header(&self) -> Result<Option<Header>, ReadError> {
-        let p = &self.pending;
+    /// The header at the start of `p`, checked; `None` until it is all there.
+    fn header(&self, p: &[u8]) -> Result<Option<Header>, ReadError> {
         let (Some(&b0), Some(&b1)) = (p.first(), p.get(1)) else { return Ok(None) };
         if b0 & 0x70 != 0 {
             return Err(ReadError::Protocol("reserved bits set"));
@@ -303,9 +343,17 @@ mod tests {
     /// Reads everything `bytes` holds, `chunk` bytes a read, into messages and the error
     /// that ended it.
     fn read_all(bytes: &[u8], chunk: usize) -> (Vec<Incoming>, ReadError) {
+        let (got, end, _) = read_all_watched(bytes, chunk);
+        (got, end)
+    }
+
+    /// As [`read_all`], also giving the most bytes the reader held after any call: pending,
+    /// and a fragmented message's so far.
+    fn read_all_watched(bytes: &[u8], chunk: usize) -> (Vec<Incoming>, ReadError, (usize, usize)) {
         let mut reader = FrameReader::new(1024, &[]);
         let mut at = 0;
         let mut got = Vec::new();
+        let mut peak = (0, 0);
         loop {
             let res = reader.read(|buf| {
                 let n = chunk.min(buf.len()).min(bytes.len() - at);
@@ -316,10 +364,12 @@ mod tests {
                 at += n;
                 Ok(n)
             });
+            let fragments = reader.fragments.as_ref().map_or(0, Vec::len);
+            peak = (peak.0.max(reader.pending.len()), peak.1.max(fragments));
             match res {
                 Ok(msg) => got.push(msg),
                 Err(ReadError::Busy) => {}
-                Err(e) => return (got, e),
+                Err(e) => return (got, e, peak),
             }
         }
     }
@@ -396,6 +446,19 @@ mod tests {
             read_all(&frame(0x88, &[0x0f, 0xa0], MASK), 512).0,
             vec![Incoming::Close(Some(4000))]
         );
+    }
+
+    #[test]
+    fn after_the_peers_close_or_an_error_nothing_more_is_read() {
+        let mut bytes = frame(0x88, &[], MASK);
+        bytes.extend(frame(0x82, b"late", MASK));
+        let mut reader = FrameReader::new(1024, &bytes);
+        let nothing = |_: &mut [u8]| Err(io::ErrorKind::WouldBlock.into());
+        assert_eq!(reader.read_until_closed(nothing).expect("close"), Incoming::Close(None));
+        assert!(matches!(reader.read_until_closed(nothing), Err(ReadError::Eof)));
+        let mut reader = FrameReader::new(1024, &frame(0x83, b"", MASK));
+        assert!(matches!(reader.read_until_closed(nothing), Err(ReadError::Protocol(_))));
+        assert!(matches!(reader.read_until_closed(nothing), Err(ReadError::Eof)));
     }
 
     #[test]
@@ -542,28 +605,10 @@ mod tests {
             bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
             chunk in 1usize..600,
         ) {
-            let mut reader = FrameReader::new(1024, &[]);
-            let mut at = 0;
-            let mut got = Vec::new();
-            let end = loop {
-                let res = reader.read(|buf| {
-                    let n = chunk.min(buf.len()).min(bytes.len() - at);
-                    if n == 0 {
-                        return Err(io::ErrorKind::WouldBlock.into());
-                    }
-                    buf[..n].copy_from_slice(&bytes[at..at + n]);
-                    at += n;
-                    Ok(n)
-                });
-                // Never more than an unfinished frame's header and limit, plus one read.
-                proptest::prop_assert!(reader.pending.len() <= 14 + 1024 + READ_CHUNK);
-                proptest::prop_assert!(reader.fragments.as_ref().map_or(0, Vec::len) <= 1024);
-                match res {
-                    Ok(msg) => got.push(msg),
-                    Err(ReadError::Busy) => {}
-                    Err(e) => break e,
-                }
-            };
+            let (got, end, (pending, fragments)) = read_all_watched(&bytes, chunk);
+            // Never more than an unfinished frame's header and limit, plus one read.
+            proptest::prop_assert!(pending <= 14 + 1024 + READ_CHUNK);
+            proptest::prop_assert!(fragments <= 1024);
             let (whole, whole_end) = read_all(&bytes, 512);
             proptest::prop_assert_eq!(got, whole);
             proptest::prop_assert_eq!(format!("{end:?}"), format!("{whole_end:?}"));

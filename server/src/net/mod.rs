@@ -402,8 +402,9 @@ async fn serve_bridged<S: socket::Socket>(
 }
 
 /// The WebSocket session of an upgraded connection, holding what `held` makes of the
-/// forwarded client's address slot (its places under the connection caps) until it ends. A plain function returning the session's future: an async
-/// fn would keep its arguments beside it for as long as the session lasts.
+/// forwarded client's address slot (its places under the connection caps) until it ends.
+/// A plain function returning the session's future: an async fn would keep its arguments
+/// beside it for as long as the session lasts.
 fn session<S: socket::Socket, H: Send>(
     upgraded: Upgraded<S>,
     peer: SocketAddr,

@@ -106,6 +106,18 @@ impl CloseCell {
         // A panic while holding the lock leaves either no close or a whole one.
         self.close.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Requests the close; ignored if one was already requested.
+    fn close(&self, close: Close) {
+        {
+            let mut slot = self.slot();
+            if slot.is_some() {
+                return;
+            }
+            *slot = Some(close);
+        }
+        self.waiter.wake();
+    }
 }
 
 impl Closer {
@@ -117,14 +129,7 @@ impl Closer {
 
     /// Requests the close; ignored if one was already requested.
     pub fn close(&self, close: Close) {
-        {
-            let mut slot = self.0.slot();
-            if slot.is_some() {
-                return;
-            }
-            *slot = Some(close);
-        }
-        self.0.waiter.wake();
+        self.0.close(close);
     }
 }
 
@@ -147,7 +152,7 @@ impl CloseWatch {
     /// Asks for the close from the connection's own side (as [`Closer::close`]: ignored if
     /// one was already asked for).
     pub fn close(&self, close: Close) {
-        Closer(self.0.clone()).close(close);
+        self.0.close(close);
     }
 
     /// Waits until a close is asked for; returns it.

@@ -411,7 +411,7 @@ async fn watch_session(
             biased;
             close = asked.closed() => break close,
             _ = shutdown.wait_for(|&stop| stop) => {
-                break Close::new(CloseCode::GoingAway, "server shutting down");
+                break super::sessions::shutting_down();
             }
             () = tokio::time::sleep(idle_timeout - idle) => {}
         }

@@ -261,8 +261,9 @@ impl Sender {
         std::future::poll_fn(|cx| self.poll_backlog(cx)).await;
     }
 
-    /// The close frame is about to be sent: from now on only [`raw`](Self::raw) bytes (the
-    /// close handshake) go out; messages and pings are refused as [`Delivery::Gone`].
+    /// The close frame is about to be sent: from now on only it goes out
+    /// ([`close_frame`](Self::close_frame)); messages, pings and pongs are refused as
+    /// [`Delivery::Gone`].
     pub fn closing(&self) {
         self.state().closing = true;
     }

@@ -28,7 +28,8 @@ pub struct Entered<'a> {
     conn: ConnId,
 }
 
-/// The close every session gets at shutdown.
+/// The close every connection gets at shutdown (WebSocket sessions here, polling sessions and
+/// joins refused while stopping too).
 pub fn shutting_down() -> Close {
     Close::new(CloseCode::GoingAway, "server shutting down")
 }

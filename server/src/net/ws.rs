@@ -42,8 +42,9 @@ pub struct Ws<S> {
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// The next message from the peer, waiting for the socket when none is whole; `None` once
-/// the peer closed (its close frame is the last message returned) or after an error (the
-/// last thing returned). Cancel-safe: a partial message stays in the frame reader.
+/// the peer closed (its close frame is the last message returned) or after a read error (the
+/// last thing returned; see [`FrameReader::read_until_closed`]). Cancel-safe: a partial message stays in
+/// the frame reader.
 fn next_message<S: Socket>(
     ws: &mut Ws<S>,
 ) -> impl Future<Output = Option<Result<Incoming, ReadError>>> {
@@ -51,20 +52,14 @@ fn next_message<S: Socket>(
     std::future::poll_fn(move |cx| {
         let Ws { tcp, frames, .. } = &mut *ws;
         loop {
-            if frames.done {
-                return Poll::Ready(None);
-            }
             // No syscall for a socket tokio last saw empty; a short read forgets its
             // readiness (one more read that fails saved per input).
-            let err = match frames.read(|buf| tcp.try_read_to_empty(buf)) {
-                Ok(msg) => {
-                    frames.done = matches!(msg, Incoming::Close(_));
-                    return Poll::Ready(Some(Ok(msg)));
-                }
+            return Poll::Ready(match frames.read_until_closed(|buf| tcp.try_read_to_empty(buf)) {
+                Ok(msg) => Some(Ok(msg)),
                 Err(ReadError::WouldBlock) => match tcp.poll_read_ready(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Ok(())) => continue,
-                    Poll::Ready(Err(e)) => ReadError::Io(e),
+                    Poll::Ready(Err(e)) => Some(Err(ReadError::Io(e))),
                 },
                 // Bytes keep coming without a message: let the task's timers and the
                 // runtime's other tasks have a turn, then read on.
@@ -72,12 +67,8 @@ fn next_message<S: Socket>(
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                Err(e) => e,
-            };
-            frames.done = true;
-            return Poll::Ready(match err {
-                ReadError::Eof => None,
-                e => Some(Err(e)),
+                Err(ReadError::Eof) => None,
+                Err(e) => Some(Err(e)),
             });
         }
     })
@@ -132,7 +123,7 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
     let mut client = reader.client;
     let conn = client.conn();
     // On the heap: only a closing connection holds the closing handshake's state.
-    Box::pin(finish(ws, &*tcp, &sender, close, conn)).await;
+    Box::pin(finish(ws, close, conn)).await;
     // Others (the fan-out) may still hold the sender for a moment: they write nothing more,
     // and the peer learns now.
     sender.close();
@@ -147,17 +138,13 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
 /// the backlog goes out as the socket takes it: closing a socket with unread input makes
 /// the kernel send a reset, which would destroy our close frame before the peer read it.
 /// No frame may follow the close frame: the fan-out's writes stop here.
-async fn finish<S: Socket>(
-    mut ws: Ws<S>,
-    tcp: &S,
-    sender: &Sender,
-    close: Option<Close>,
-    conn: ConnId,
-) {
+async fn finish<S: Socket>(mut ws: Ws<S>, close: Option<Close>, conn: ConnId) {
+    let (tcp, sender) = (ws.tcp.clone(), ws.sender.clone());
     sender.closing();
     let finish = async {
         if let Some(close) = close {
-            // Behind the backlog if there is one, never lost (the grace bounds the wait).
+            // Behind the backlog if there is one (the grace bounds the wait); refused only
+            // when that backlog is full, by a peer that is not reading anyway.
             let _ = sender.close_frame(close.code.as_u16(), truncate(&close.reason));
         }
         let drain = async {
@@ -170,7 +157,7 @@ async fn finish<S: Socket>(
         let flush = async {
             if sender.has_backlog() {
                 // The outer grace bounds it; a failed socket just ends the wait.
-                let _ = flush_backlog(tcp, sender, CLOSE_GRACE).await;
+                let _ = flush_backlog(&*tcp, &sender, CLOSE_GRACE).await;
             }
         };
         tokio::join!(drain, flush);
