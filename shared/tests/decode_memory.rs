@@ -12,7 +12,8 @@ struct Counting;
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
 static TOTAL: AtomicUsize = AtomicUsize::new(0);
 
-// The one `unsafe` in the workspace: a test allocator that delegates to the system one.
+// A test allocator that delegates to the system one (the workspace's `unsafe` is in the two
+// counting allocators of the tests: here and in `server/tests/memory.rs`).
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {

@@ -91,12 +91,18 @@ pub struct Start<S, H> {
     pub held: H,
 }
 
+/// Moves a value out of its box and frees the box here. (Destructuring `*start` in an async fn
+/// frees the box only when the variable goes out of scope: at the connection's end.)
+fn unbox<T>(boxed: Box<T>) -> T {
+    *boxed
+}
+
 /// Runs the connection to its end and tells the sim the player left.
 ///
 /// `start` comes boxed, and is freed at once: an async fn keeps its arguments for as long as
 /// it runs, beside the copies it moves on, and this one runs as long as the connection.
 pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
-    let Start { tcp, prefix, conn, ip, ctx, held: _held } = *start;
+    let Start { tcp, prefix, conn, ip, ctx, held: _held } = unbox(start);
     ctx.metrics.connection_opened();
     let tcp = Arc::new(tcp);
     let sender = Arc::new(Sender::new(tcp.clone()));
