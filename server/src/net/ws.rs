@@ -93,6 +93,7 @@ pub struct Start<S, H> {
 
 /// Moves a value out of its box and frees the box here. (Destructuring `*start` in an async fn
 /// frees the box only when the variable goes out of scope: at the connection's end.)
+#[expect(clippy::boxed_local, reason = "taking the box is the point: it is freed here")]
 fn unbox<T>(boxed: Box<T>) -> T {
     *boxed
 }
