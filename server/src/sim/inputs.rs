@@ -10,8 +10,8 @@ use super::components::{
     AttackCooldown, Controls, Health, Player, Position, Replicated, Scoreboard,
 };
 use super::state::{
-    Clock, Inbox, InputDelays, Names, Output, PendingJoin, PendingJoins, PlayerEntities, PlayerIds,
-    Removed, Seats, Settings, SpawnRng, TickEvents,
+    Clock, Inbox, InputDelays, Names, Output, PendingJoin, PendingJoins, PlayerEntities, Removed,
+    Seats, Settings, SpawnRng, TickEvents,
 };
 use crate::link::{ConnId, Disconnect, DisconnectReason, Inbound, Route};
 use crate::session::{Detached, Refusal, Session};
@@ -87,7 +87,7 @@ fn join(
         other => other?,
     };
     let rules = world.resource::<Settings>().rules.clone();
-    let id = world.resource_mut::<PlayerIds>().allocate();
+    let id = world.resource_mut::<PlayerEntities>().ids.allocate();
     let (x, y) = spawn_point(&mut world.resource_mut::<SpawnRng>().0, &rules);
     let wanted = name.unwrap_or_else(|| format!("player-{id}"));
     // Names are unique in a room: a taken one gets a number.
@@ -104,7 +104,7 @@ fn join(
             Replicated::default(),
         ))
         .id();
-    world.resource_mut::<PlayerEntities>().0.insert(id, entity);
+    world.resource_mut::<PlayerEntities>().by_id.insert(id, entity);
     let mut seats = world.resource_mut::<Seats>();
     seats.sessions.bind_new(conn, token, id, entity, seat);
     seats.board.bind(seat, route);
@@ -165,7 +165,7 @@ fn remove_player(world: &mut World, token: ResumeToken, session: Session<Entity>
         world.resource_mut::<Names>().release(&name);
     }
     world.despawn(session.entity);
-    world.resource_mut::<PlayerEntities>().0.remove(&session.player);
+    world.resource_mut::<PlayerEntities>().by_id.remove(&session.player);
     info!(player = session.player, "player left");
     world.resource_mut::<TickEvents>().0.push(Event::Left { id: session.player });
     if sent {

@@ -31,7 +31,7 @@ pub fn death_and_respawn(
                     s.0 = s.0.died();
                 }
                 // A killer that left the room since its hit counts nothing.
-                let killer = entities.0.get(&health.last_hit_by).copied();
+                let killer = entities.by_id.get(&health.last_hit_by).copied();
                 if let Some(mut s) = killer.and_then(|k| scores.get_mut(k).ok()) {
                     s.0 = s.0.killed_one();
                 }

@@ -26,8 +26,8 @@ use std::sync::atomic::AtomicBool;
 
 use crate::link::{Inbound, TickOutput};
 use state::{
-    Clock, Inbox, InputDelays, KeyframeRequest, Names, Output, PendingJoins, PlayerIds, Removed,
-    Seats, Settings, SpawnRng, TickEvents,
+    Clock, Inbox, InputDelays, KeyframeRequest, Names, Output, PendingJoins, Removed, Seats,
+    Settings, SpawnRng, TickEvents,
 };
 
 /// What the simulation needs to start.
@@ -90,20 +90,19 @@ impl Simulation {
     /// A world with no players, reading the network's messages from `inbox`.
     pub fn new(config: &SimConfig, inbox: Receiver<Inbound>) -> Self {
         let mut world = World::new();
-        world.insert_resource(Settings {
-            per_tick: Box::new(config.rules.per_tick(config.tick_rate)),
-            rules: Box::new(config.rules.clone()),
+        world.insert_resource(Settings(Box::new(state::SettingsData {
+            per_tick: config.rules.per_tick(config.tick_rate),
+            rules: config.rules.clone(),
             rules_encoded: skirmish_shared::codec::encode_rules(&config.rules),
             tick_rate: config.tick_rate,
             room: config.room.clone(),
             resume_grace_ticks: config.resume_grace_ticks,
             leave_grace_ticks: config.leave_grace_ticks,
             max_rewind_ticks: config.max_rewind_ticks.min(MAX_REWIND_TICKS),
-        });
+        })));
         world.insert_resource(state::History::new(config.max_rewind_ticks.min(MAX_REWIND_TICKS)));
         world.insert_resource(Inbox(inbox));
         world.insert_resource(Clock::default());
-        world.insert_resource(PlayerIds::default());
         world.insert_resource(state::PlayerEntities::default());
         world.insert_resource(Names::default());
         world.insert_resource(SpawnRng(fastrand::Rng::with_seed(config.seed)));
@@ -199,5 +198,25 @@ impl Simulation {
     /// The world, for setting up tests and benchmarks.
     pub fn world_mut(&mut self) -> &mut World {
         &mut self.world
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// bevy keeps a room's component types and resources in a vector that doubles: with 33 of
+    /// them it holds 64 entries of ~300 bytes, 9.7 KB a room more than with 32 (~97 bytes a
+    /// player in rooms of 100; BENCHMARKS "Memory at rest"). A new component or resource past
+    /// 32 should merge into one, or say why the cost is worth it.
+    #[test]
+    fn a_room_world_registers_at_most_32_component_types_and_resources() {
+        let (_tx, rx) = crossbeam_channel::unbounded();
+        let mut sim = Simulation::new(&SimConfig::default(), rx);
+        for _ in 0..3 {
+            sim.step();
+        }
+        let registered = sim.world().components().len();
+        assert!(registered <= 32, "{registered} component types and resources registered");
     }
 }

@@ -20,19 +20,31 @@ pub struct Clock {
     pub tick: u64,
 }
 
-/// The rules in force and their per-tick form.
+/// The rules in force and their per-tick form (boxed whole: see [`Output`]; read through
+/// `Deref`).
 #[derive(Resource, Debug, Clone)]
-pub struct Settings {
-    /// The rules as configured (boxed: see [`Output`]).
-    pub rules: Box<Rules>,
+pub struct Settings(pub Box<SettingsData>);
+
+impl std::ops::Deref for Settings {
+    type Target = SettingsData;
+    fn deref(&self) -> &SettingsData {
+        &self.0
+    }
+}
+
+/// What [`Settings`] holds.
+#[derive(Debug, Clone)]
+pub struct SettingsData {
+    /// The rules as configured.
+    pub rules: Rules,
     /// The rules as every welcome carries them, encoded once.
     pub rules_encoded: Vec<u8>,
     /// Ticks per second.
     pub tick_rate: u32,
     /// The room's id, as every welcome carries it.
     pub room: String,
-    /// The rules in subunits per tick (boxed: see [`Output`]).
-    pub per_tick: Box<TickRules>,
+    /// The rules in subunits per tick.
+    pub per_tick: TickRules,
     /// Ticks a disconnected player waits in the world for its client to resume.
     pub resume_grace_ticks: u64,
     /// Ticks a player that left (`leave`) waits, resumable, before it goes.
@@ -67,8 +79,8 @@ impl Seats {
     }
 }
 
-/// Player ids, handed out increasing from 1 and never reused.
-#[derive(Resource, Debug)]
+/// Player ids, handed out increasing from 1 and never reused (kept in [`PlayerEntities`]).
+#[derive(Debug)]
 pub struct PlayerIds {
     next: PlayerId,
 }
@@ -141,14 +153,24 @@ impl History {
     }
 }
 
-/// Each player's entity by id, kept as players join and leave: the few lookups that go by
-/// id (a kill's killer) need no pass over every player.
+/// The players' ids: the next one to hand out, and each player's entity by id, kept as players
+/// join and leave: the few lookups that go by id (a kill's killer) need no pass over every
+/// player.
+///
+/// One resource, not two: a room's world has 32 component types and resources, and the 33rd
+/// would double bevy's registry of them (9.7 KB a room; see `sim::tests`).
 #[derive(Resource, Debug, Default)]
-pub struct PlayerEntities(pub std::collections::HashMap<PlayerId, Entity>);
+pub struct PlayerEntities {
+    /// Each player's entity (boxed: see [`Output`]).
+    pub by_id: Box<std::collections::HashMap<PlayerId, Entity>>,
+    /// Where the ids come from.
+    pub ids: PlayerIds,
+}
 
-/// The display names in use in this room (compared without case), so that each is unique.
+/// The display names in use in this room (compared without case), so that each is unique
+/// (boxed: see [`Output`]).
 #[derive(Resource, Debug, Default)]
-pub struct Names(std::collections::HashSet<String>);
+pub struct Names(Box<std::collections::HashSet<String>>);
 
 impl Names {
     /// `wanted` if no player of the room has it, else the first free `wanted 2`, `wanted 3`,
@@ -213,9 +235,26 @@ pub struct KeyframeRequest(pub Arc<AtomicBool>);
 /// How long this tick's applied inputs waited from arrival, counted locally and flushed to
 /// the room's metrics by its runner (one atomic add per bucket, not per input).
 #[derive(Resource, Debug, Default)]
-pub struct InputDelays {
-    /// Waits from arrival to application (boxed: see [`Output`]).
-    pub waits: Box<LocalHistogram>,
+pub struct InputDelays(Box<DelayStats>);
+
+impl std::ops::Deref for InputDelays {
+    type Target = DelayStats;
+    fn deref(&self) -> &DelayStats {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for InputDelays {
+    fn deref_mut(&mut self) -> &mut DelayStats {
+        &mut self.0
+    }
+}
+
+/// What [`InputDelays`] holds (boxed whole: see [`Output`]).
+#[derive(Debug, Default)]
+pub struct DelayStats {
+    /// Waits from arrival to application.
+    pub waits: LocalHistogram,
     /// Repeats of the last direction for a dry buffer (underruns).
     pub repeats: u64,
     /// Inputs dropped to trim a buffer grown too deep.
@@ -226,7 +265,7 @@ pub struct InputDelays {
     pub depth_samples: u64,
 }
 
-impl InputDelays {
+impl DelayStats {
     /// Counts one input that waited `units` of the board's clock
     /// ([`crate::link::ARRIVAL_UNIT_MICROS`]).
     #[inline]
