@@ -170,6 +170,7 @@ pub struct PlayerEntities {
 /// The display names in use in this room (compared without case), so that each is unique
 /// (boxed: see [`Output`]).
 #[derive(Resource, Debug, Default)]
+#[expect(clippy::box_collection, reason = "a room keeps 64 of each resource's size")]
 pub struct Names(Box<std::collections::HashSet<String>>);
 
 impl Names {
