@@ -95,6 +95,15 @@ pub struct NetLimits {
     pub seat_key: Option<crate::seat::SeatKey>,
 }
 
+impl NetLimits {
+    /// The heartbeat clock's period ([`sessions::OpenSessions::beat_all`]): a quarter of the
+    /// shorter of the ping interval and the join timeout (at least 5 ms), so that a ping goes
+    /// out, and a connection that has not joined is dropped, at most that late.
+    pub fn beat_period(&self) -> Duration {
+        (self.ping_interval.min(self.join_timeout) / 4).max(Duration::from_millis(5))
+    }
+}
+
 /// What every connection task shares.
 #[derive(Debug)]
 pub struct NetContext {
@@ -264,6 +273,9 @@ pub async fn serve(
     // connection and tell it so (503) instead of leaving every client hanging.
     let mut spare = std::fs::File::open("/dev/null").ok();
     let mut failures = AcceptFailures::default();
+    // The heartbeat clock of the WebSocket sessions (the main listener's: they share it).
+    let mut beats = tokio::time::interval(ctx.limits.beat_period());
+    beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Re-armed before anything else takes a freed descriptor.
         if spare.is_none() {
@@ -289,6 +301,7 @@ pub async fn serve(
                 }
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            _ = beats.tick(), if kind == Listener::Main => ctx.sessions.beat_all(),
         }
     }
     drop(listener);
@@ -547,10 +560,11 @@ mod tests {
             "the connection task is {task} bytes, its WebSocket session {session}"
         );
         // 2,032 bytes before the close request, the shutdown wait, the closing handshake,
-        // the flusher's wait and the read wait were made small or moved to the heap, and the
-        // frames were read by our own reader instead of tungstenite's 300-byte state. tokio's
-        // task cell grows in steps of 128 bytes, and 792 is the top of one: 8 bytes more cost
+        // the flusher's wait and the read wait were made small or moved to the heap, the
+        // frames were read by our own reader instead of tungstenite's 300-byte state, and the
+        // connection's timer (112 bytes) gave way to the server's heartbeat clock. tokio's
+        // task cell grows in steps of 128 bytes, and 664 is the top of one: 8 bytes more cost
         // every idle connection 128 (measured at the step above: 2.35 -> 2.46 KiB each).
-        assert!(task <= 792, "the connection task is {task} bytes, over 792");
+        assert!(task <= 664, "the connection task is {task} bytes, over 664");
     }
 }

@@ -4,7 +4,7 @@
 //! the WebSocket close codes the server speaks. The simulation's transport-neutral
 //! [`DisconnectReason`]s are mapped to close codes here, and only here.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -86,18 +86,32 @@ impl Close {
 #[derive(Debug, Clone)]
 pub struct Closer(Arc<CloseCell>);
 
-/// The connection's own end of its [`Closer`]: learns that a close was asked, and why.
-/// One task waits on it (the connection's, or a polling session's watcher).
+/// The connection's own end of its [`Closer`]: learns that a close was asked, and why, and
+/// (a WebSocket's) the beats of the server's heartbeat clock. One task waits on it (the
+/// connection's, or a polling session's watcher).
 #[derive(Debug)]
 pub struct CloseWatch(Arc<CloseCell>);
+
+/// What woke a [`CloseWatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// A close was asked for.
+    Close(Close),
+    /// A beat of the heartbeat clock ([`super::sessions::OpenSessions::beat_all`]): time to
+    /// check the connection's timeouts and pings.
+    Beat,
+}
 
 /// A close request and the one task to wake for it. Every connection holds one for as long
 /// as it is open, so it is small: a `tokio::sync::watch` channel was 376 bytes a connection
 /// (its eight notifiers) of the few KiB an idle connection costs (BENCHMARKS "Memory at
-/// rest").
+/// rest"). It carries the heartbeat clock's beats too, so that an idle connection waits on
+/// one thing, not on a timer of its own as well (a timer was 112 bytes of every connection's
+/// task).
 #[derive(Debug, Default)]
 struct CloseCell {
     close: Mutex<Option<Close>>,
+    beat: AtomicBool,
     waiter: AtomicWaker,
 }
 
@@ -131,6 +145,13 @@ impl Closer {
     pub fn close(&self, close: Close) {
         self.0.close(close);
     }
+
+    /// A beat of the heartbeat clock: wakes the connection's task, which checks its timeouts.
+    /// Beats not yet seen count as one.
+    pub fn beat(&self) {
+        self.0.beat.store(true, Ordering::Release);
+        self.0.waiter.wake();
+    }
 }
 
 impl CloseWatch {
@@ -158,6 +179,18 @@ impl CloseWatch {
     /// Waits until a close is asked for; returns it.
     pub async fn closed(&self) -> Close {
         std::future::poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// Waits for a close or a beat, the close first when both wait.
+    pub async fn signal(&self) -> Signal {
+        std::future::poll_fn(|cx| match self.poll_closed(cx) {
+            Poll::Ready(close) => Poll::Ready(Signal::Close(close)),
+            Poll::Pending if self.0.beat.swap(false, Ordering::Acquire) => {
+                Poll::Ready(Signal::Beat)
+            }
+            Poll::Pending => Poll::Pending,
+        })
+        .await
     }
 }
 
@@ -254,6 +287,26 @@ impl From<DisconnectReason> for Close {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn beats_wake_the_watch_once_each_and_a_close_comes_first() {
+        let (closer, watch) = Closer::new();
+        let pending = |watch: &CloseWatch| {
+            let mut signal = std::pin::pin!(watch.signal());
+            let waker = futures_util::task::noop_waker();
+            signal.as_mut().poll(&mut Context::from_waker(&waker)).is_pending()
+        };
+        assert!(pending(&watch), "nothing yet");
+        closer.beat();
+        closer.beat();
+        assert_eq!(watch.signal().await, Signal::Beat);
+        assert!(pending(&watch), "two beats unseen count as one");
+        closer.beat();
+        closer.close(Close::new(CloseCode::GoingAway, "server shutting down"));
+        let close = Signal::Close(Close::new(CloseCode::GoingAway, "server shutting down"));
+        assert_eq!(watch.signal().await, close, "a close before a waiting beat");
+        assert_eq!(watch.signal().await, close, "and for good");
+    }
 
     #[test]
     fn the_first_close_asked_for_wins() {

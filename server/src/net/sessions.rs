@@ -1,6 +1,8 @@
 //! The open WebSocket sessions, by their closers: shutdown closes them all (1001) through
 //! here, rather than every connection waiting on the shutdown signal itself (a wait of its
-//! own in every idle connection's task, ~150 bytes each).
+//! own in every idle connection's task, ~150 bytes each); and the heartbeat clock beats them
+//! all through here, rather than every connection keeping a timer of its own (112 bytes
+//! each): each connection checks its join timeout, idle timeout and ping on a beat.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -63,6 +65,13 @@ impl OpenSessions {
         }
     }
 
+    /// One beat of the heartbeat clock: wakes every open session to check its timeouts.
+    pub fn beat_all(&self) {
+        for closer in self.state().closers.values() {
+            closer.beat();
+        }
+    }
+
     /// Sessions open now.
     pub fn len(&self) -> usize {
         self.state().closers.len()
@@ -83,6 +92,22 @@ impl Drop for Entered<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_beat_reaches_every_open_session_and_no_ended_one() {
+        use super::super::outbox::Signal;
+        let sessions = OpenSessions::default();
+        let (a, a_watch) = Closer::new();
+        let (b, b_watch) = Closer::new();
+        let _entered_a = sessions.enter(1, &a);
+        drop(sessions.enter(2, &b));
+        sessions.beat_all();
+        assert_eq!(a_watch.signal().await, Signal::Beat);
+        let b_signal = std::pin::pin!(b_watch.signal());
+        let waker = futures_util::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(b_signal.poll(&mut cx).is_pending(), "an ended session is not beaten");
+    }
 
     #[test]
     fn shutdown_closes_the_open_sessions_and_every_later_one() {

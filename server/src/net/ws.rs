@@ -22,7 +22,7 @@ use tracing::{debug, info};
 use crate::link::ConnId;
 use crate::net::client::Client;
 use crate::net::client_frames::{FrameReader, Incoming, ReadError};
-use crate::net::outbox::{Close, CloseCode, Closer, Link};
+use crate::net::outbox::{Close, CloseCode, CloseWatch, Closer, Link, Signal};
 use crate::net::sender::{Opcode, Sender};
 use crate::net::socket::Socket;
 use crate::net::{MAX_CLIENT_MESSAGE, NetContext, NetLimits};
@@ -103,12 +103,16 @@ fn unbox<T>(boxed: Box<T>) -> T {
 /// `start` comes boxed, and is freed at once: an async fn keeps its arguments for as long as
 /// it runs, beside the copies it moves on, and this one runs as long as the connection.
 pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
-    let Start { tcp, prefix, conn, ip, ctx, held: _held } = unbox(start);
+    // In a block, so that the bytes read past the upgrade are not kept in the task's state for
+    // the connection's life (as a local dropped early still would be).
+    let (tcp, conn, ip, ctx, _held, frames) = {
+        let Start { tcp, prefix, conn, ip, ctx, held } = unbox(start);
+        let frames = FrameReader::new(MAX_CLIENT_MESSAGE as u32, &prefix);
+        (tcp, conn, ip, ctx, held, frames)
+    };
     ctx.metrics.connection_opened();
     let tcp = Arc::new(tcp);
     let sender = Arc::new(Sender::new(tcp.clone()));
-    let frames = FrameReader::new(MAX_CLIENT_MESSAGE as u32, &prefix);
-    drop(prefix);
     let mut ws = Ws { tcp: tcp.clone(), sender: sender.clone(), frames };
     let (closer, close_watch) = Closer::new();
     let _open = ctx.sessions.enter(conn, &closer);
@@ -118,11 +122,11 @@ pub async fn run<S: Socket, H: Send>(start: Box<Start<S, H>>) {
         limits: &ctx.limits,
         last_seen: tokio::time::Instant::now(),
     };
-    // Shutdown comes through the closer too (`OpenSessions::close_all`).
+    // Shutdown comes through the closer too (`OpenSessions::close_all`), and the heartbeat
+    // clock's beats.
     let close = tokio::select! {
-        close = reader.read_loop(&mut ws) => close,
+        close = reader.read_loop(&mut ws, &close_watch) => close,
         close = flusher(&*tcp, &sender, ctx.limits.write_timeout) => close,
-        close = close_watch.closed() => close,
     };
     // Whoever asked first wins (a close asked meanwhile by the sim or the fan-out).
     close_watch.close(close);
@@ -203,10 +207,10 @@ async fn flush_backlog<S: Socket>(tcp: &S, sender: &Sender, limit: Duration) -> 
     }
 }
 
-/// The connection's reading side, and its clock: the join timeout and the heartbeat (a ping
-/// every `ping_interval`; a peer silent for `idle_timeout`, pongs included, is dropped). One
-/// timer serves both, in this loop, rather than a task-long interval of its own beside it: an
-/// idle connection holds one timer, not two.
+/// The connection's reading side, and its timeouts: the join timeout and the heartbeat (a ping
+/// every `ping_interval`; a peer silent for `idle_timeout`, pongs included, is dropped),
+/// checked on the beats of the server's heartbeat clock ([`NetLimits::beat_period`]) that
+/// come through the connection's close watch: an idle connection holds no timer of its own.
 struct Reader<'a> {
     client: Client,
     /// The join timeout, ping interval and idle timeout (borrowed: every idle connection holds
@@ -217,34 +221,33 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// Reads until the peer leaves, breaks a rule, misses the join timeout or falls silent;
-    /// returns how to close.
-    async fn read_loop<S: Socket>(&mut self, stream: &mut Ws<S>) -> Close {
+    /// Reads until the peer leaves, breaks a rule, misses the join timeout or falls silent,
+    /// or a close is asked through `watch`; returns how to close.
+    async fn read_loop<S: Socket>(&mut self, stream: &mut Ws<S>, watch: &CloseWatch) -> Close {
         let start = tokio::time::Instant::now();
-        let join_by = start + self.limits.join_timeout;
         let mut next_ping = start + self.limits.ping_interval;
-        let timer = tokio::time::sleep_until(next_ping.min(join_by));
-        tokio::pin!(timer);
         loop {
             let next = tokio::select! {
+                // A close asked for (or a beat) is seen before more input is read.
                 biased;
-                next = next_message(stream) => next,
-                () = &mut timer => {
-                    let now = tokio::time::Instant::now();
-                    if !self.client.joined() && now >= join_by {
-                        return Close::new(CloseCode::Policy, "no join within the join timeout");
-                    }
-                    if now >= next_ping {
-                        if let Some(close) = self.heartbeat(&stream.sender) {
-                            return close;
+                signal = watch.signal() => match signal {
+                    Signal::Close(close) => return close,
+                    Signal::Beat => {
+                        let now = tokio::time::Instant::now();
+                        if !self.client.joined() && now >= start + self.limits.join_timeout {
+                            return Close::new(CloseCode::Policy, "no join within the join timeout");
                         }
-                        // The next ping an interval from now: a late one is not made up.
-                        next_ping = now + self.limits.ping_interval;
+                        if now >= next_ping {
+                            if let Some(close) = self.heartbeat(&stream.sender) {
+                                return close;
+                            }
+                            // The next ping an interval from now: a late one is not made up.
+                            next_ping = now + self.limits.ping_interval;
+                        }
+                        continue;
                     }
-                    let due = if self.client.joined() { next_ping } else { next_ping.min(join_by) };
-                    timer.as_mut().reset(due);
-                    continue;
-                }
+                },
+                next = next_message(stream) => next,
             };
             let Some(msg) = next else { break };
             self.last_seen = tokio::time::Instant::now();
