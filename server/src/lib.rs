@@ -30,6 +30,7 @@
 pub mod agones;
 pub mod config;
 pub mod link;
+pub mod malloc;
 pub mod metrics;
 pub mod net;
 pub mod room;

@@ -32,9 +32,18 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let Cli { command, config } = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Before the runtime starts its threads (each would take an arena of its own).
+    let arenas_limited = skirmish_server::malloc::limit_arenas(cli.config.malloc_arenas);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(serve(cli, arenas_limited))
+}
+
+async fn serve(Cli { command, config }: Cli, arenas_limited: bool) -> anyhow::Result<()> {
     if let Some(Command::Seat { room, name, ttl_secs }) = command {
         let secret = config.join_secret.context("set SKIRMISH_JOIN_SECRET to mint seats")?;
         let key = seat::SeatKey::new(secret.as_bytes())?;
@@ -43,6 +52,9 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     telemetry::init(&config.log).context("invalid --log filter")?;
+    if arenas_limited {
+        tracing::info!(arenas = config.malloc_arenas, "C allocator arenas limited");
+    }
     // Every connection is a descriptor: use all the system allows this process (the soft
     // limit is often 1024 while the hard one is far higher).
     match rlimit::increase_nofile_limit(u64::MAX) {
