@@ -23,7 +23,7 @@ use bevy_ecs::prelude::{Local, Query, Res, ResMut};
 use skirmish_shared::{Event, PlayerId, TickRules};
 
 use super::components::{AttackCooldown, Controls, Health, Player, Position, Replicated};
-use super::state::{Clock, History, Settings, TickEvents};
+use super::state::{Clock, History, Settings, TickNews};
 
 /// Cells per grid side at the most: on a huge map with a tiny range, cells grow instead.
 const MAX_CELLS_PER_SIDE: i32 = 2048;
@@ -142,7 +142,7 @@ pub fn attack(
     clock: Res<Clock>,
     settings: Res<Settings>,
     history: Res<History>,
-    mut events: ResMut<TickEvents>,
+    mut news: ResMut<TickNews>,
     mut grid: Local<AttackGrid>,
     mut players: Query<(
         &Player,
@@ -198,7 +198,7 @@ pub fn attack(
             }
             health.hp = (health.hp - t.damage).max(0);
             health.last_hit_by = a.id;
-            events.0.push(Event::Attacked { attacker: a.id, target: player.id, hp: health.hp });
+            news.events.push(Event::Attacked { attacker: a.id, target: player.id, hp: health.hp });
             if !health.alive() {
                 break;
             }

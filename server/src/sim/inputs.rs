@@ -10,8 +10,8 @@ use super::components::{
     AttackCooldown, Controls, Health, Player, Position, Replicated, Scoreboard,
 };
 use super::state::{
-    Clock, Inbox, InputDelays, Names, Output, PendingJoin, PendingJoins, PlayerEntities, Removed,
-    Seats, Settings, SpawnRng, TickEvents,
+    Clock, Inbox, InputDelays, Names, Output, PendingJoin, PlayerEntities, Seats, Settings,
+    SpawnRng, TickNews,
 };
 use crate::link::{ConnId, Disconnect, DisconnectReason, Inbound, Route};
 use crate::session::{Detached, Refusal, Session};
@@ -64,7 +64,7 @@ fn try_resume(world: &mut World, conn: ConnId, route: &Route, token: ResumeToken
         c.acked = 0;
     }
     info!(conn, player, "player resumed");
-    world.resource_mut::<PendingJoins>().0.push(PendingJoin { conn, player, token, resumed: true });
+    world.resource_mut::<TickNews>().joins.push(PendingJoin { conn, player, token, resumed: true });
     true
 }
 
@@ -108,9 +108,9 @@ fn join(
     let mut seats = world.resource_mut::<Seats>();
     seats.sessions.bind_new(conn, token, id, entity, seat);
     seats.board.bind(seat, route);
-    world.resource_mut::<TickEvents>().0.push(Event::Joined { id });
+    world.resource_mut::<TickNews>().events.push(Event::Joined { id });
     world.resource_mut::<Output>().0.tokens_added.push(token);
-    world.resource_mut::<PendingJoins>().0.push(PendingJoin {
+    world.resource_mut::<TickNews>().joins.push(PendingJoin {
         conn,
         player: id,
         token,
@@ -138,7 +138,7 @@ pub fn leave(world: &mut World, conn: ConnId, for_good: bool) {
     seats.board.unbind(session.seat);
     world.resource_mut::<Output>().0.detached.push((conn, session.player));
     // A join and leave in the same tick: no welcome.
-    world.resource_mut::<PendingJoins>().0.retain(|j| j.conn != conn);
+    world.resource_mut::<TickNews>().joins.retain(|j| j.conn != conn);
     match detached {
         Detached::Removed { session, token } => remove_player(world, token, session),
         Detached::Waiting { until, .. } => {
@@ -167,9 +167,9 @@ fn remove_player(world: &mut World, token: ResumeToken, session: Session<Entity>
     world.despawn(session.entity);
     world.resource_mut::<PlayerEntities>().by_id.remove(&session.player);
     info!(player = session.player, "player left");
-    world.resource_mut::<TickEvents>().0.push(Event::Left { id: session.player });
+    world.resource_mut::<TickNews>().events.push(Event::Left { id: session.player });
     if sent {
-        world.resource_mut::<Removed>().0.push(session.player);
+        world.resource_mut::<TickNews>().removed.push(session.player);
     }
     let out = &mut world.resource_mut::<Output>().0;
     out.tokens_removed.push(token);

@@ -9,7 +9,7 @@ use skirmish_shared::Event;
 
 use super::components::{Health, Player, Position, Scoreboard};
 use super::inputs::spawn_point;
-use super::state::{Clock, PlayerEntities, Settings, SpawnRng, TickEvents};
+use super::state::{Clock, PlayerEntities, Settings, SpawnRng, TickNews};
 
 /// Marks new deaths and respawns those whose delay is over.
 pub fn death_and_respawn(
@@ -17,7 +17,7 @@ pub fn death_and_respawn(
     settings: Res<Settings>,
     entities: Res<PlayerEntities>,
     mut rng: ResMut<SpawnRng>,
-    mut events: ResMut<TickEvents>,
+    mut news: ResMut<TickNews>,
     mut players: Query<(Entity, &Player, &mut Health, &mut Position)>,
     mut scores: Query<&mut Scoreboard>,
 ) {
@@ -26,7 +26,7 @@ pub fn death_and_respawn(
         match health.died_at {
             None if !health.alive() => {
                 health.died_at = Some(clock.tick);
-                events.0.push(Event::Killed { victim: player.id, killer: health.last_hit_by });
+                news.events.push(Event::Killed { victim: player.id, killer: health.last_hit_by });
                 if let Ok(mut s) = scores.get_mut(entity) {
                     s.0 = s.0.died();
                 }
@@ -40,7 +40,7 @@ pub fn death_and_respawn(
                 let (x, y) = spawn_point(&mut rng.0, &settings.rules);
                 *pos = Position { x, y };
                 *health = Health { hp: t.max_hp, last_hit_by: 0, died_at: None };
-                events.0.push(Event::Respawned { id: player.id });
+                news.events.push(Event::Respawned { id: player.id });
             }
             _ => {}
         }

@@ -26,8 +26,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::link::{Inbound, TickOutput};
 use state::{
-    Clock, Inbox, InputDelays, KeyframeRequest, Names, Output, PendingJoins, Removed, Seats,
-    Settings, SpawnRng, TickEvents,
+    Clock, Inbox, InputDelays, KeyframeRequest, Names, Output, Seats, Settings, SpawnRng, TickNews,
 };
 
 /// What the simulation needs to start.
@@ -106,9 +105,7 @@ impl Simulation {
         world.insert_resource(state::PlayerEntities::default());
         world.insert_resource(Names::default());
         world.insert_resource(SpawnRng(fastrand::Rng::with_seed(config.seed)));
-        world.insert_resource(TickEvents::default());
-        world.insert_resource(Removed::default());
-        world.insert_resource(PendingJoins::default());
+        world.insert_resource(TickNews::default());
         world.insert_resource(Seats::new(config.max_players, config.tick_rate));
         world.insert_resource(InputDelays::default());
         world.insert_resource(KeyframeRequest::default());
@@ -217,6 +214,7 @@ mod tests {
             sim.step();
         }
         let registered = sim.world().components().len();
+        println!("{registered} component types and resources registered");
         assert!(registered <= 32, "{registered} component types and resources registered");
     }
 }

@@ -15,9 +15,7 @@ use skirmish_shared::wire::write_array_len;
 use skirmish_shared::{Change, FrameBodyWriter, PlayerId, WelcomeHead};
 
 use super::components::{Health, Player, Position, Replicated, Scoreboard};
-use super::state::{
-    Clock, History, KeyframeRequest, Output, PendingJoins, Removed, Settings, TickEvents,
-};
+use super::state::{Clock, History, KeyframeRequest, News, Output, Settings, TickNews};
 use crate::link::Welcomed;
 
 /// Buffers reused from tick to tick.
@@ -34,15 +32,14 @@ pub fn snapshot(
     clock: Res<Clock>,
     settings: Res<Settings>,
     keyframe_request: Res<KeyframeRequest>,
-    mut joins: ResMut<PendingJoins>,
-    mut events: ResMut<TickEvents>,
-    mut removed: ResMut<Removed>,
+    mut news: ResMut<TickNews>,
     mut output: ResMut<Output>,
     mut history: ResMut<History>,
     mut scratch: Local<SnapshotScratch>,
     mut players: Query<(Entity, &Player, &Position, &Health, &Scoreboard, &mut Replicated)>,
 ) {
     let tick = clock.tick;
+    let News { events, removed, joins } = &mut **news;
     let SnapshotScratch { body, changes, order } = &mut *scratch;
     body.clear();
     changes.clear();
@@ -74,14 +71,14 @@ pub fn snapshot(
     }
     // Kept for rewinding attacks; `changes` comes back empty (the oldest tick's list).
     history.record(tick, changes);
-    for &id in &removed.0 {
+    for &id in removed.iter() {
         body.remove(id);
     }
-    for e in &events.0 {
+    for e in events.iter() {
         body.event(e);
     }
-    events.0.clear();
-    removed.0.clear();
+    events.clear();
+    removed.clear();
 
     let out = &mut output.0;
     out.tick = tick;
@@ -92,7 +89,7 @@ pub fn snapshot(
     });
 
     let asked = keyframe_request.0.swap(false, Ordering::AcqRel);
-    if asked || !joins.0.is_empty() {
+    if asked || !joins.is_empty() {
         order.clear();
         order.extend(players.iter().map(|(e, p, ..)| (p.id, e)));
         order.sort_unstable_by_key(|&(id, _)| id);
@@ -105,7 +102,7 @@ pub fn snapshot(
         }
         out.keyframe = Some(Bytes::from(bytes));
     }
-    for join in joins.0.drain(..) {
+    for join in joins.drain(..) {
         let mut head = Vec::with_capacity(256);
         let welcome = WelcomeHead {
             player_id: join.player,

@@ -106,7 +106,7 @@ impl PlayerIds {
 #[derive(Resource, Debug)]
 pub struct History {
     /// `ticks[t % len]` holds tick `t`'s changes, for the last `len` ticks.
-    ticks: Vec<(u64, Vec<skirmish_shared::Change>)>,
+    ticks: Box<[(u64, Vec<skirmish_shared::Change>)]>,
 }
 
 impl History {
@@ -157,8 +157,8 @@ impl History {
 /// join and leave: the few lookups that go by id (a kill's killer) need no pass over every
 /// player.
 ///
-/// One resource, not two: a room's world has 32 component types and resources, and the 33rd
-/// would double bevy's registry of them (9.7 KB a room; see `sim::tests`).
+/// One resource, not two: bevy's registry of a room's component types and resources doubles
+/// past 32 of them (9.7 KB a room; see `sim::tests`), and a resource costs a room ~1.3 KB.
 #[derive(Resource, Debug, Default)]
 pub struct PlayerEntities {
     /// Each player's entity (boxed: see [`Output`]).
@@ -204,13 +204,36 @@ impl Names {
 #[derive(Resource, Debug)]
 pub struct SpawnRng(pub fastrand::Rng);
 
-/// What happened this tick, in order; emptied by the snapshot system.
+/// What this tick has for the snapshot system, which sends it and empties it (boxed whole: see
+/// [`Output`]; read through `Deref`). One resource for the three lists, not one each: every
+/// resource costs a room ~1.3 KB, and the registry's doubling past 32 types is near (see
+/// [`PlayerEntities`]).
 #[derive(Resource, Debug, Default)]
-pub struct TickEvents(pub Vec<Event>);
+pub struct TickNews(Box<News>);
 
-/// Players despawned this tick that clients knew of; emptied by the snapshot system.
-#[derive(Resource, Debug, Default)]
-pub struct Removed(pub Vec<PlayerId>);
+impl std::ops::Deref for TickNews {
+    type Target = News;
+    fn deref(&self) -> &News {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for TickNews {
+    fn deref_mut(&mut self) -> &mut News {
+        &mut self.0
+    }
+}
+
+/// What [`TickNews`] holds.
+#[derive(Debug, Default)]
+pub struct News {
+    /// What happened this tick, in order.
+    pub events: Vec<Event>,
+    /// Players despawned this tick that clients knew of.
+    pub removed: Vec<PlayerId>,
+    /// This tick's joins, waiting for their welcome.
+    pub joins: Vec<PendingJoin>,
+}
 
 /// A join of this tick waiting for its welcome.
 #[derive(Debug)]
@@ -224,10 +247,6 @@ pub struct PendingJoin {
     /// Whether the join got an existing player back.
     pub resumed: bool,
 }
-
-/// Joins of this tick waiting for their welcome (the snapshot system writes it).
-#[derive(Resource, Debug, Default)]
-pub struct PendingJoins(pub Vec<PendingJoin>);
 
 /// Set by the fan-out when a client fell behind: the next tick carries a keyframe.
 #[derive(Resource, Debug, Clone, Default)]
