@@ -1,28 +1,52 @@
-//! What an idle connection holds on the server's heap, counted byte by byte: a counting global
-//! allocator tracks the live bytes of this whole process (the real server runs in it), while
-//! plain blocking sockets (which allocate nothing per connection on the client side) open
-//! connections from outside the server's runtime.
+//! What an idle connection and an idle player hold on the server's heap, counted byte by byte:
+//! a counting global allocator tracks the live bytes of the server's threads (the real server
+//! runs in this process); the threads of the clients (the test's own, and a runtime of their
+//! own for the WebSocket clients) are not counted.
 //!
-//! This is the heap part of the capacity issue's memory target (BENCHMARKS.md, "Memory at
+//! This is the heap part of the capacity issue's memory targets (BENCHMARKS.md, "Memory at
 //! rest", measured there as RSS with `scripts/rss-per-connection.sh`): a bound here catches a
 //! regression of a few dozen bytes a connection in the test suite, where RSS can't.
 //!
-//! One test per file: the allocator counts every thread of the process.
+//! The tests take turns (`SERIAL`): the allocator counts every server thread of the process.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
 use skirmish_server::{Config, Hooks};
+use skirmish_shared::{ClientMsg, PROTOCOL_VERSION, Replica, ServerMsg};
+use tokio_tungstenite::tungstenite::Message;
 
 mod common;
 
 struct Counting;
 
-/// Bytes allocated and not yet freed, by the whole process.
+/// Bytes allocated and not yet freed by the threads not marked as clients'.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+thread_local! {
+    /// Set on the clients' threads: their allocations are not the server's.
+    static CLIENT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread's allocations count (a thread being torn down counts as a server's).
+fn counted() -> bool {
+    !CLIENT.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Marks the calling thread as a client's.
+fn client_thread() {
+    CLIENT.with(|c| c.set(true));
+}
+
+/// The tests take turns.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 // A test allocator that delegates to the system one.
 #[allow(unsafe_code)]
@@ -30,14 +54,16 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same layout, passed straight to the system allocator.
         let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
+        if !ptr.is_null() && counted() {
             LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
         }
         ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        if counted() {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
         // SAFETY: the pointer came from `alloc` above with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -115,6 +141,8 @@ fn live_settled() -> isize {
 
 #[test]
 fn an_idle_connection_that_has_not_joined_holds_little_heap() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    client_thread();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -170,6 +198,100 @@ fn an_idle_connection_that_has_not_joined_holds_little_heap() {
     let common::Server { stop, task, .. } = server;
     drop(stop);
     runtime
+        .block_on(async { tokio::time::timeout(WAIT, task).await })
+        .expect("the server stopped within 10 s")
+        .expect("no panic")
+        .expect("Ok");
+}
+
+/// Players joined, all in one room: the default room size, so that each carries its room's
+/// share as in the target's layout (100 rooms of 100).
+const PLAYERS: usize = 100;
+/// Heap bytes one idle joined player may hold on the server, its room's share included: 3,604
+/// measured on 2026-11-30 in the test profile, the same on every run. A 33rd component type or
+/// resource in a room's world (doubling bevy's registry, 9.7 KB) fails it.
+const JOINED_BOUND: isize = 3_650;
+
+/// A WebSocket player that joins room "memory" and then reads every frame, keeping a replica;
+/// `known` counts the players in it.
+async fn player(addr: SocketAddr, name: String, known: Arc<AtomicUsize>) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut ws, _) =
+        tokio_tungstenite::client_async(format!("ws://{addr}/ws"), tcp).await.expect("upgrade");
+    let join = ClientMsg::Join {
+        protocol_version: PROTOCOL_VERSION,
+        name: Some(name),
+        resume: None,
+        room: Some("memory".into()),
+        seat: None,
+    };
+    ws.send(Message::Binary(join.encode().into())).await.expect("join");
+    let mut replica: Option<Replica> = None;
+    while let Some(Ok(msg)) = ws.next().await {
+        let Message::Binary(bytes) = msg else { continue };
+        match ServerMsg::decode(&bytes).expect("server messages decode") {
+            ServerMsg::Welcome(w) => replica = Some(Replica::from_keyframe(&w.keyframe)),
+            ServerMsg::Frame(f) => {
+                if let Some(r) = replica.as_mut() {
+                    r.apply(&f).expect("frame applies");
+                }
+            }
+            _ => {}
+        }
+        known.store(replica.as_ref().map_or(0, |r| r.entities.len()), Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn an_idle_joined_player_holds_little_heap() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    client_thread();
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let clients = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(client_thread)
+        .build()
+        .expect("runtime");
+    let config = Config { max_connections_per_ip: PLAYERS + 16, ..Config::default() };
+    let server = server_runtime.block_on(common::start(config, Hooks::default()));
+    let addr = server.addr;
+    // The server's lazily built pieces (a first connection's), before the baseline.
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let mut warm = upgrade(addr, request.as_bytes());
+    ping_pong(&mut warm);
+    drop(warm);
+    let before = live_settled();
+    let counts: Vec<Arc<AtomicUsize>> =
+        (0..PLAYERS).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    for (i, known) in counts.iter().enumerate() {
+        clients.spawn(player(addr, format!("p{i}"), known.clone()));
+    }
+    // Settled once every player sees all of them: the last spawn has reached everyone, and
+    // idle players are sent nothing more.
+    let deadline = Instant::now() + WAIT;
+    while counts.iter().any(|k| k.load(Ordering::Relaxed) < PLAYERS) {
+        assert!(Instant::now() < deadline, "the {PLAYERS} players did not all see each other");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let during = live_settled();
+    let per_player = (during - before) / PLAYERS as isize;
+    eprintln!("{PLAYERS} idle players in one room: {per_player} heap bytes each");
+    assert!(
+        per_player <= JOINED_BOUND,
+        "an idle joined player holds {per_player} heap bytes, over the bound of {JOINED_BOUND}"
+    );
+    drop(clients);
+    let common::Server { stop, task, .. } = server;
+    drop(stop);
+    server_runtime
         .block_on(async { tokio::time::timeout(WAIT, task).await })
         .expect("the server stopped within 10 s")
         .expect("no panic")
