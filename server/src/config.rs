@@ -149,8 +149,9 @@ pub struct Config {
     /// of backlog in an autotuned send buffer. 0: the kernel's default.
     #[arg(long, env = "SKIRMISH_UNSENT_LIMIT_BYTES", default_value_t = 8192)]
     pub unsent_limit_bytes: u32,
-    /// Arenas the C allocator (glibc) may use; 0: its own default (8 per core). One keeps
-    /// idle connections smallest, at no CPU cost measured (BENCHMARKS "Memory at rest").
+    /// Arenas the C allocator (glibc) may use; 0: its own default (8 per core; also when
+    /// `MALLOC_ARENA_MAX` is set). One keeps idle connections smallest, at no CPU cost measured
+    /// on 2 cores (BENCHMARKS "Memory at rest"); on many cores, measure.
     #[arg(long, env = "SKIRMISH_MALLOC_ARENAS", default_value_t = 1)]
     pub malloc_arenas: usize,
     /// Kernel send buffer per connection in bytes (default: the OS's). Smaller makes a client

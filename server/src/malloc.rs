@@ -2,15 +2,19 @@
 //! a core), each with its own free space: the connections are allocated on the runtime's
 //! workers, the rooms on their threads, and what one arena frees the others can't reuse.
 //! Limited to one, 10,000 idle joined players took 4.00 KiB each instead of 4.30 (two arenas:
-//! 4.12), and the CPU per frame at 1,000 clients did not move (BENCHMARKS "Memory at rest").
-//! glibc's per-thread caches still serve most small allocations without the arena's lock.
+//! 4.12), and the CPU per frame at 1,000 clients did not move, on this project's 2-core machine
+//! (BENCHMARKS "Memory at rest"). glibc's per-thread caches still serve most small allocations
+//! without the arena's lock; on a host of many cores, where more threads share that lock,
+//! measure before keeping one (`--malloc-arenas 0` leaves glibc's default).
 //!
-//! Set once, first thing, before any thread starts (`--malloc-arenas`).
+//! Set once, first thing, before any thread starts (`--malloc-arenas`); glibc's own
+//! `MALLOC_ARENA_MAX`, when set, wins.
 
-/// Limits the C allocator to `arenas` arenas (0 leaves its default); whether it applied (only
-/// glibc has arenas to limit).
+/// Limits the C allocator to `arenas` arenas (0 leaves its default, as does `MALLOC_ARENA_MAX`
+/// in the environment, which glibc reads itself); whether it applied (only glibc has arenas to
+/// limit).
 pub fn limit_arenas(arenas: usize) -> bool {
-    if arenas == 0 {
+    if arenas == 0 || std::env::var_os("MALLOC_ARENA_MAX").is_some() {
         return false;
     }
     set_arena_max(arenas)
@@ -38,7 +42,9 @@ mod tests {
     #[test]
     fn zero_leaves_the_default_and_glibc_takes_a_limit() {
         assert!(!limit_arenas(0));
-        // The test process has its threads already: a generous limit changes nothing for it.
-        assert_eq!(limit_arenas(64), cfg!(all(target_os = "linux", target_env = "gnu")));
+        // A generous limit for the rest of this test process (whose threads exist already).
+        let applies = cfg!(all(target_os = "linux", target_env = "gnu"))
+            && std::env::var_os("MALLOC_ARENA_MAX").is_none();
+        assert_eq!(limit_arenas(64), applies);
     }
 }

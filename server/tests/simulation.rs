@@ -875,3 +875,36 @@ fn the_fan_out_forgets_connections_that_ended() {
     assert_eq!(h.room.fanout.connections(), 0, "no link kept for a connection that ended");
     assert_eq!(h.room.sim.player_count(), 3, "the players wait to be resumed");
 }
+
+/// bevy keeps a room's component types and resources in a vector that doubles: with 33 of them
+/// it holds 64 entries of ~300 bytes, 9.7 KB a room more than with 32 (~97 bytes a player in
+/// rooms of 100; BENCHMARKS "Memory at rest"). A new component or resource past 32 should merge
+/// into one, or say why the cost is worth it. Counted with players joined, moving, attacking,
+/// leaving and dying, so that whatever only spawning or a system's first run registers counts.
+#[test]
+fn a_room_world_registers_at_most_32_component_types_and_resources() {
+    let config = SimConfig {
+        rules: Rules {
+            attack_cooldown_ms: 0,
+            attack_damage: 100,
+            respawn_delay_ms: 0,
+            ..Rules::default()
+        },
+        ..Harness::rules()
+    };
+    let mut h = Harness::new(config);
+    let (a, b, c) = (h.join(), h.join(), h.join());
+    let (ia, ib) = (h.player(a), h.player(b));
+    h.place(ia, 800, 800);
+    h.place(ib, 800 + 72, 800);
+    for _ in 0..5 {
+        h.input(a, 1.0, 0.0, true);
+        h.input(b, -1.0, 0.0, false);
+        h.step();
+    }
+    h.leave(c);
+    h.step();
+    h.assert_replicas_match();
+    let registered = h.room.sim.world().components().len();
+    assert!(registered <= 32, "{registered} component types and resources registered");
+}

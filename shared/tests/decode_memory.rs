@@ -12,8 +12,9 @@ struct Counting;
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
 static TOTAL: AtomicUsize = AtomicUsize::new(0);
 
-// A test allocator that delegates to the system one (the workspace's `unsafe` is in the two
-// counting allocators of the tests: here and in `server/tests/memory.rs`).
+// A test allocator that delegates to the system one (the workspace's `unsafe` is here, in
+// `server/tests/memory.rs`'s counting allocator, `server/src/malloc.rs`'s `mallopt` and the
+// `syscall_batch` example's system calls).
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {

@@ -96,11 +96,13 @@ pub struct NetLimits {
 }
 
 impl NetLimits {
-    /// The heartbeat clock's period ([`sessions::OpenSessions::beat_all`]): a quarter of the
-    /// shorter of the ping interval and the join timeout (at least 5 ms), so that a ping goes
-    /// out, and a connection that has not joined is dropped, at most that late.
+    /// The heartbeat clock's period ([`sessions::OpenSessions::beat_due`]): a tenth of the
+    /// shorter of the ping interval and the join timeout, within 5–500 ms, so that a ping goes
+    /// out, and a connection that has not joined is dropped, at most that late. A beat wakes
+    /// only the connections whose ping or join timeout is due.
     pub fn beat_period(&self) -> Duration {
-        (self.ping_interval.min(self.join_timeout) / 4).max(Duration::from_millis(5))
+        (self.ping_interval.min(self.join_timeout) / 10)
+            .clamp(Duration::from_millis(5), Duration::from_millis(500))
     }
 }
 
@@ -301,7 +303,7 @@ pub async fn serve(
                 }
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            _ = beats.tick(), if kind == Listener::Main => ctx.sessions.beat_all(),
+            _ = beats.tick(), if kind == Listener::Main => ctx.sessions.beat_due(),
         }
     }
     drop(listener);

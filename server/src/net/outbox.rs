@@ -4,7 +4,7 @@
 //! the WebSocket close codes the server speaks. The simulation's transport-neutral
 //! [`DisconnectReason`]s are mapped to close codes here, and only here.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -97,8 +97,8 @@ pub struct CloseWatch(Arc<CloseCell>);
 pub enum Signal {
     /// A close was asked for.
     Close(Close),
-    /// A beat of the heartbeat clock ([`super::sessions::OpenSessions::beat_all`]): time to
-    /// check the connection's timeouts and pings.
+    /// The beat the connection asked for ([`CloseWatch::beat_at`]) came
+    /// ([`super::sessions::OpenSessions::beat_due`]): time to check its timeouts and pings.
     Beat,
 }
 
@@ -111,9 +111,16 @@ pub enum Signal {
 #[derive(Debug, Default)]
 struct CloseCell {
     close: Mutex<Option<Close>>,
-    beat: AtomicBool,
+    /// When the connection wants its next beat, on the heartbeat clock
+    /// ([`super::sessions::clock_ms`]); [`NO_BEAT`] or [`BEAT_CAME`].
+    beat_due: AtomicU64,
     waiter: AtomicWaker,
 }
+
+/// `beat_due`: no beat wanted.
+const NO_BEAT: u64 = 0;
+/// `beat_due`: the beat came and the connection has not seen it yet.
+const BEAT_CAME: u64 = u64::MAX;
 
 impl CloseCell {
     fn slot(&self) -> MutexGuard<'_, Option<Close>> {
@@ -146,11 +153,22 @@ impl Closer {
         self.0.close(close);
     }
 
-    /// A beat of the heartbeat clock: wakes the connection's task, which checks its timeouts.
-    /// Beats not yet seen count as one.
-    pub fn beat(&self) {
-        self.0.beat.store(true, Ordering::Release);
-        self.0.waiter.wake();
+    /// A beat of the heartbeat clock at `now_ms` ([`super::sessions::clock_ms`]): wakes the
+    /// connection's task if the beat it asked for is due (it then checks its timeouts);
+    /// nothing otherwise.
+    pub fn beat_if_due(&self, now_ms: u64) {
+        let due = self.0.beat_due.load(Ordering::Acquire);
+        if due != NO_BEAT
+            && due != BEAT_CAME
+            && due <= now_ms
+            && self
+                .0
+                .beat_due
+                .compare_exchange(due, BEAT_CAME, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            self.0.waiter.wake();
+        }
     }
 }
 
@@ -181,11 +199,20 @@ impl CloseWatch {
         std::future::poll_fn(|cx| self.poll_closed(cx)).await
     }
 
-    /// Waits for a close or a beat, the close first when both wait.
+    /// Asks for a beat at `due_ms` on the heartbeat clock ([`super::sessions::clock_ms`]),
+    /// instead of any asked before: the first beat of the clock at or after it comes as
+    /// [`Signal::Beat`].
+    pub fn beat_at(&self, due_ms: u64) {
+        self.0.beat_due.store(due_ms.clamp(1, BEAT_CAME - 1), Ordering::Release);
+    }
+
+    /// Waits for a close or the beat asked for, the close first when both wait. A beat is
+    /// given once; the next must be asked for again.
     pub async fn signal(&self) -> Signal {
         std::future::poll_fn(|cx| match self.poll_closed(cx) {
             Poll::Ready(close) => Poll::Ready(Signal::Close(close)),
-            Poll::Pending if self.0.beat.swap(false, Ordering::Acquire) => {
+            Poll::Pending if self.0.beat_due.load(Ordering::Acquire) == BEAT_CAME => {
+                self.0.beat_due.store(NO_BEAT, Ordering::Release);
                 Poll::Ready(Signal::Beat)
             }
             Poll::Pending => Poll::Pending,
@@ -289,19 +316,24 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn beats_wake_the_watch_once_each_and_a_close_comes_first() {
+    async fn a_beat_comes_once_when_due_and_a_close_comes_first() {
         let (closer, watch) = Closer::new();
         let pending = |watch: &CloseWatch| {
             let mut signal = std::pin::pin!(watch.signal());
             let waker = futures_util::task::noop_waker();
             signal.as_mut().poll(&mut Context::from_waker(&waker)).is_pending()
         };
-        assert!(pending(&watch), "nothing yet");
-        closer.beat();
-        closer.beat();
+        closer.beat_if_due(1_000);
+        assert!(pending(&watch), "no beat asked for: none comes");
+        watch.beat_at(500);
+        closer.beat_if_due(499);
+        assert!(pending(&watch), "not due yet");
+        closer.beat_if_due(500);
+        closer.beat_if_due(600);
         assert_eq!(watch.signal().await, Signal::Beat);
-        assert!(pending(&watch), "two beats unseen count as one");
-        closer.beat();
+        assert!(pending(&watch), "given once, however many beats of the clock went by");
+        watch.beat_at(700);
+        closer.beat_if_due(800);
         closer.close(Close::new(CloseCode::GoingAway, "server shutting down"));
         let close = Signal::Close(Close::new(CloseCode::GoingAway, "server shutting down"));
         assert_eq!(watch.signal().await, close, "a close before a waiting beat");

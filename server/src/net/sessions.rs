@@ -1,11 +1,12 @@
 //! The open WebSocket sessions, by their closers: shutdown closes them all (1001) through
 //! here, rather than every connection waiting on the shutdown signal itself (a wait of its
 //! own in every idle connection's task, ~150 bytes each); and the heartbeat clock beats them
-//! all through here, rather than every connection keeping a timer of its own (112 bytes
-//! each): each connection checks its join timeout, idle timeout and ping on a beat.
+//! through here, rather than every connection keeping a timer of its own (112 bytes each):
+//! each connection asks for a beat when its next ping or join timeout is due, and checks them
+//! on it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use super::outbox::{Close, CloseCode, Closer};
 use crate::link::ConnId;
@@ -28,6 +29,15 @@ struct State {
 pub struct Entered<'a> {
     sessions: &'a OpenSessions,
     conn: ConnId,
+}
+
+/// The heartbeat clock's time at `at`: milliseconds from the clock's first reading, counted
+/// from 1 (an earlier `at` reads 1).
+pub fn clock_ms(at: tokio::time::Instant) -> u64 {
+    static EPOCH: OnceLock<tokio::time::Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(tokio::time::Instant::now);
+    let ms = u64::try_from(at.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX);
+    ms.saturating_add(1)
 }
 
 /// The close every connection gets at shutdown (WebSocket sessions here, polling sessions and
@@ -65,10 +75,11 @@ impl OpenSessions {
         }
     }
 
-    /// One beat of the heartbeat clock: wakes every open session to check its timeouts.
-    pub fn beat_all(&self) {
+    /// One beat of the heartbeat clock: wakes the open sessions whose asked-for beat is due.
+    pub fn beat_due(&self) {
+        let now = clock_ms(tokio::time::Instant::now());
         for closer in self.state().closers.values() {
-            closer.beat();
+            closer.beat_if_due(now);
         }
     }
 
@@ -94,14 +105,17 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_beat_reaches_every_open_session_and_no_ended_one() {
+    async fn a_due_beat_reaches_an_open_session_and_no_ended_one() {
         use super::super::outbox::Signal;
         let sessions = OpenSessions::default();
         let (a, a_watch) = Closer::new();
         let (b, b_watch) = Closer::new();
         let _entered_a = sessions.enter(1, &a);
         drop(sessions.enter(2, &b));
-        sessions.beat_all();
+        let now = clock_ms(tokio::time::Instant::now());
+        a_watch.beat_at(now);
+        b_watch.beat_at(now);
+        sessions.beat_due();
         assert_eq!(a_watch.signal().await, Signal::Beat);
         let b_signal = std::pin::pin!(b_watch.signal());
         let waker = futures_util::task::noop_waker();

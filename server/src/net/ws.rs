@@ -24,6 +24,7 @@ use crate::net::client::Client;
 use crate::net::client_frames::{FrameReader, Incoming, ReadError};
 use crate::net::outbox::{Close, CloseCode, CloseWatch, Closer, Link, Signal};
 use crate::net::sender::{Opcode, Sender};
+use crate::net::sessions::clock_ms;
 use crate::net::socket::Socket;
 use crate::net::{MAX_CLIENT_MESSAGE, NetContext, NetLimits};
 
@@ -226,6 +227,7 @@ impl Reader<'_> {
     async fn read_loop<S: Socket>(&mut self, stream: &mut Ws<S>, watch: &CloseWatch) -> Close {
         let start = tokio::time::Instant::now();
         let mut next_ping = start + self.limits.ping_interval;
+        watch.beat_at(clock_ms(next_ping.min(start + self.limits.join_timeout)));
         loop {
             let next = tokio::select! {
                 // A close asked for (or a beat) is seen before more input is read.
@@ -244,6 +246,9 @@ impl Reader<'_> {
                             // The next ping an interval from now: a late one is not made up.
                             next_ping = now + self.limits.ping_interval;
                         }
+                        let join_by = start + self.limits.join_timeout;
+                        let due = if self.client.joined() { next_ping } else { next_ping.min(join_by) };
+                        watch.beat_at(clock_ms(due));
                         continue;
                     }
                 },

@@ -197,24 +197,3 @@ impl Simulation {
         &mut self.world
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// bevy keeps a room's component types and resources in a vector that doubles: with 33 of
-    /// them it holds 64 entries of ~300 bytes, 9.7 KB a room more than with 32 (~97 bytes a
-    /// player in rooms of 100; BENCHMARKS "Memory at rest"). A new component or resource past
-    /// 32 should merge into one, or say why the cost is worth it.
-    #[test]
-    fn a_room_world_registers_at_most_32_component_types_and_resources() {
-        let (_tx, rx) = crossbeam_channel::unbounded();
-        let mut sim = Simulation::new(&SimConfig::default(), rx);
-        for _ in 0..3 {
-            sim.step();
-        }
-        let registered = sim.world().components().len();
-        println!("{registered} component types and resources registered");
-        assert!(registered <= 32, "{registered} component types and resources registered");
-    }
-}
