@@ -127,6 +127,29 @@ fn ping_pong(tcp: &mut TcpStream) {
     panic!("no pong among 16 frames");
 }
 
+/// The upgrade request, for raw connections to `addr`; sent once first on a connection that is
+/// then closed, so that every lazily built piece of the server exists before a baseline.
+fn warm_up(addr: SocketAddr) -> String {
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let mut warm = upgrade(addr, request.as_bytes());
+    ping_pong(&mut warm);
+    request
+}
+
+/// Stops the server (its SIGTERM) and waits for it, within 10 s.
+fn stop(runtime: &tokio::runtime::Runtime, server: common::Server) {
+    let common::Server { stop, task, .. } = server;
+    drop(stop);
+    runtime
+        .block_on(async { tokio::time::timeout(WAIT, task).await })
+        .expect("the server stopped within 10 s")
+        .expect("no panic")
+        .expect("Ok");
+}
+
 /// Live heap bytes, once they have stopped moving (a connection's last allocations can land just
 /// after its pong was written): the smallest of a few reads a millisecond apart.
 fn live_settled() -> isize {
@@ -155,15 +178,7 @@ fn an_idle_connection_that_has_not_joined_holds_little_heap() {
     };
     let server = runtime.block_on(common::start(config, Hooks::default()));
     let addr = server.addr;
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    // A first connection, opened and closed, lets every lazily built piece of the server exist
-    // before the baseline.
-    let mut warm = upgrade(addr, request.as_bytes());
-    ping_pong(&mut warm);
-    drop(warm);
+    let request = warm_up(addr);
     let mut open: Vec<TcpStream> = Vec::with_capacity(N);
     let start = Instant::now();
     let before = live_settled();
@@ -194,13 +209,7 @@ fn an_idle_connection_that_has_not_joined_holds_little_heap() {
             "10 s after closing, {left} heap bytes a connection are still held"
         );
     }
-    let common::Server { stop, task, .. } = server;
-    drop(stop);
-    runtime
-        .block_on(async { tokio::time::timeout(WAIT, task).await })
-        .expect("the server stopped within 10 s")
-        .expect("no panic")
-        .expect("Ok");
+    stop(&runtime, server);
 }
 
 /// Players joined, all in one room: the default room size, so that each carries its room's
@@ -260,14 +269,7 @@ fn an_idle_joined_player_holds_little_heap() {
     let config = Config { max_connections_per_ip: PLAYERS + 16, ..Config::default() };
     let server = server_runtime.block_on(common::start(config, Hooks::default()));
     let addr = server.addr;
-    // The server's lazily built pieces (a first connection's), before the baseline.
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    let mut warm = upgrade(addr, request.as_bytes());
-    ping_pong(&mut warm);
-    drop(warm);
+    warm_up(addr);
     let before = live_settled();
     let counts: Vec<Arc<AtomicUsize>> =
         (0..PLAYERS).map(|_| Arc::new(AtomicUsize::new(0))).collect();
@@ -296,11 +298,5 @@ fn an_idle_joined_player_holds_little_heap() {
         "an idle joined player holds {per_player} heap bytes, over the bound of {JOINED_BOUND}"
     );
     drop(clients);
-    let common::Server { stop, task, .. } = server;
-    drop(stop);
-    server_runtime
-        .block_on(async { tokio::time::timeout(WAIT, task).await })
-        .expect("the server stopped within 10 s")
-        .expect("no panic")
-        .expect("Ok");
+    stop(&server_runtime, server);
 }
