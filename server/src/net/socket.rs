@@ -49,10 +49,7 @@ macro_rules! socket_impl {
                     }
                     Ok(n)
                 });
-                match (read, short) {
-                    (_, Some(n)) => Ok(n),
-                    (read, None) => read,
-                }
+                short.map_or(read, Ok)
             }
             fn writable(&self) -> impl std::future::Future<Output = io::Result<()>> + Send {
                 <$t>::writable(self)

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::future::Future;
-use std::task::Poll;
+use std::task::{Poll, ready};
 
 use bytes::Bytes;
 use tracing::{debug, info};
@@ -55,22 +55,22 @@ fn next_message<S: Socket>(
         loop {
             // No syscall for a socket tokio last saw empty; a short read forgets its
             // readiness (one more read that fails saved per input).
-            return Poll::Ready(match frames.read_until_closed(|buf| tcp.try_read_to_empty(buf)) {
-                Ok(msg) => Some(Ok(msg)),
-                Err(ReadError::WouldBlock) => match tcp.poll_read_ready(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok(())) => continue,
-                    Poll::Ready(Err(e)) => Some(Err(ReadError::Io(e))),
-                },
-                // Bytes keep coming without a message: let the task's timers and the
-                // runtime's other tasks have a turn, then read on.
+            match frames.read_until_closed(|buf| tcp.try_read_to_empty(buf)) {
+                Ok(msg) => return Poll::Ready(Some(Ok(msg))),
+                Err(ReadError::WouldBlock) => {
+                    if let Err(e) = ready!(tcp.poll_read_ready(cx)) {
+                        return Poll::Ready(Some(Err(ReadError::Io(e))));
+                    }
+                }
+                // Bytes keep coming without a message: let the runtime's other tasks have a
+                // turn, then read on.
                 Err(ReadError::Busy) => {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                Err(ReadError::Eof) => None,
-                Err(e) => Some(Err(e)),
-            });
+                Err(ReadError::Eof) => return Poll::Ready(None),
+                Err(e) => return Poll::Ready(Some(Err(e))),
+            }
         }
     })
 }
@@ -226,8 +226,9 @@ impl Reader<'_> {
     /// or a close is asked through `watch`; returns how to close.
     async fn read_loop<S: Socket>(&mut self, stream: &mut Ws<S>, watch: &CloseWatch) -> Close {
         let start = tokio::time::Instant::now();
+        let join_by = start + self.limits.join_timeout;
         let mut next_ping = start + self.limits.ping_interval;
-        watch.beat_at(clock_ms(next_ping.min(start + self.limits.join_timeout)));
+        watch.beat_at(clock_ms(next_ping.min(join_by)));
         loop {
             let next = tokio::select! {
                 // A close asked for (or a beat) is seen before more input is read.
@@ -236,7 +237,7 @@ impl Reader<'_> {
                     Signal::Close(close) => return close,
                     Signal::Beat => {
                         let now = tokio::time::Instant::now();
-                        if !self.client.joined() && now >= start + self.limits.join_timeout {
+                        if !self.client.joined() && now >= join_by {
                             return Close::new(CloseCode::Policy, "no join within the join timeout");
                         }
                         if now >= next_ping {
@@ -246,7 +247,6 @@ impl Reader<'_> {
                             // The next ping an interval from now: a late one is not made up.
                             next_ping = now + self.limits.ping_interval;
                         }
-                        let join_by = start + self.limits.join_timeout;
                         let due = if self.client.joined() { next_ping } else { next_ping.min(join_by) };
                         watch.beat_at(clock_ms(due));
                         continue;
