@@ -7,8 +7,11 @@
 //! The fan-out asks a [`Pacer`] before each frame. Frames in flight (`lag`: the last tick
 //! sent minus the last tick the client saw) are compared with the lowest lag of its recent
 //! reports (its round trip, in ticks) plus a slack that grows with how much its lag varies
-//! (network jitter). Beyond that, the client is reading slower than the stream: frames are
-//! held until it reports having read everything sent, then it gets a keyframe. A reader at
+//! (network jitter). Beyond that for a round trip (at least [`MIN_PERSIST`] ticks), the client
+//! is reading slower than the stream: frames are held until it reports having read everything
+//! sent, then it gets a keyframe. A stall on the path (nothing crosses for a moment, then all
+//! at once) raises the lag just as a slow reader does, but a round trip ends it; holding for
+//! it would freeze the client for a round trip more. A reader at
 //! half the rate thus reads recent state, never an ever older backlog. A client that never
 //! reports, or stops reporting, is left to the byte and queue limits.
 
@@ -16,6 +19,9 @@ use super::outbox::Report;
 
 /// The least slack over the lag floor, in ticks.
 const MIN_SLACK: u64 = 6;
+/// The least number of ticks the lag must stay over its limit before a hold (the round trip,
+/// when longer).
+const MIN_PERSIST: u64 = 2;
 /// The most slack over the lag floor, in ticks, however jittery the client.
 const MAX_SLACK: u64 = 14;
 /// Reports per half of the floor's window (the floor is the least lag of the last 32 to 64
@@ -59,6 +65,8 @@ pub struct Pacer {
     held_at: Option<u64>,
     /// Whether any lag was observed yet.
     seeded: bool,
+    /// The tick of the first report in the current run of reports over the limit.
+    over_since: Option<u64>,
     /// After a hold (or an idle gap): the tick the client must have seen, and the tick the
     /// stream resumed at. Reports from before the client had it say nothing of its reading
     /// (they show the hold or the gap itself), so they are not judged — for one round trip and
@@ -129,11 +137,17 @@ impl Pacer {
         }
         self.judged_at_sent = last_sent;
         self.observe(lag);
-        if lag > self.floor() + self.slack() {
-            self.held_at = Some(last_sent);
-            return Pace::Hold;
+        if lag <= self.floor() + self.slack() {
+            self.over_since = None;
+            return Pace::Send;
         }
-        Pace::Send
+        let since = *self.over_since.get_or_insert(now);
+        if now - since < self.floor().max(MIN_PERSIST) {
+            return Pace::Send;
+        }
+        self.over_since = None;
+        self.held_at = Some(last_sent);
+        Pace::Hold
     }
 
     /// The least lag of the recent reports, in ticks.
@@ -248,16 +262,22 @@ mod tests {
     fn a_held_client_that_goes_quiet_gets_a_keyframe_anyway() {
         let mut p = Pacer::default();
         steady(&mut p, 100, 50, |_| 1);
-        // One report far behind: held.
+        // Reports far behind: held once they have been over the limit for MIN_PERSIST ticks
+        // (the round trip here is a tick).
+        for now in 150..150 + MIN_PERSIST {
+            let report = Report { count: p.count.wrapping_add(1), seen: 100 };
+            assert_eq!(p.pace(report, now, now - 1), Pace::Send, "tick {now}");
+        }
+        let at = 150 + MIN_PERSIST;
         assert_eq!(
-            p.pace(Report { count: p.count.wrapping_add(1), seen: 100 }, 150, 149),
+            p.pace(Report { count: p.count.wrapping_add(1), seen: 100 }, at, at - 1),
             Pace::Hold
         );
         let count = p.count;
-        for now in 151..=150 + QUIET_TICKS {
-            assert_eq!(p.pace(Report { count, seen: 100 }, now, 149), Pace::Hold);
+        for now in at + 1..=at + QUIET_TICKS {
+            assert_eq!(p.pace(Report { count, seen: 100 }, now, at - 1), Pace::Hold);
         }
-        assert_eq!(p.pace(Report { count, seen: 100 }, 151 + QUIET_TICKS, 149), Pace::Resume);
+        assert_eq!(p.pace(Report { count, seen: 100 }, at + 1 + QUIET_TICKS, at - 1), Pace::Resume);
         assert!(p.held_at.is_none());
     }
 
@@ -311,5 +331,69 @@ mod tests {
         let first_hold = paces.iter().position(|&x| x == Pace::Hold).expect("held at all");
         assert!(first_hold <= (MIN_SLACK + 4) as usize, "held after {first_hold} ticks: {paces:?}");
         assert!(paces[first_hold..].iter().all(|&x| x == Pace::Hold), "{paces:?}");
+    }
+
+    /// A client on a link of `base` ± `spread` ms each way (uniform, never reordering), one
+    /// input a tick at its own phase, for `secs` seconds; every second, halfway through, the
+    /// path stalls for `stall` ms (nothing crosses either way, then everything at once: a
+    /// busy proxy, a radio waking up). Returns how many keyframes the pacer sent (holds ended).
+    fn stalling_link(seed: u64, secs: u64, (base, spread): (f64, f64), stall: f64) -> u32 {
+        const T: f64 = 1000.0 / 30.0;
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut delay = |at: f64| {
+            let due = at + base + (rng.f64() * 2.0 - 1.0) * spread;
+            let start = (due / 1000.0).floor() * 1000.0 + 500.0;
+            if (start..start + stall).contains(&due) { start + stall } else { due }
+        };
+        let mut p = Pacer::default();
+        // Frames as they reach the client (ms, tick), reports as they reach the server.
+        let (mut down, mut up) = (Vec::<(f64, u64)>::new(), Vec::<(f64, Report)>::new());
+        let (mut last_down, mut last_up) = (0.0f64, 0.0f64);
+        let (mut next_input, mut count, mut seen) = (T * 0.37 * (seed % 3) as f64, 0u16, 0);
+        let (mut read, mut judged) = (0, 0);
+        let (mut report, mut sent, mut resumes) = (Report { count: 0, seen: 0 }, 0, 0);
+        for now in 1..=secs * 30 {
+            let t = now as f64 * T;
+            while next_input < t {
+                while read < down.len() && down[read].0 <= next_input {
+                    seen = down[read].1;
+                    read += 1;
+                }
+                count = count.wrapping_add(1);
+                last_up = last_up.max(delay(next_input));
+                up.push((last_up, Report { count, seen }));
+                next_input += T;
+            }
+            while judged < up.len() && up[judged].0 <= t {
+                report = up[judged].1;
+                judged += 1;
+            }
+            match p.pace(report, now, sent) {
+                Pace::Hold => continue,
+                Pace::Resume => resumes += 1,
+                Pace::Send => {}
+            }
+            sent = now;
+            last_down = last_down.max(delay(t));
+            down.push((last_down, now));
+        }
+        resumes
+    }
+
+    /// The play-feel test's link (100 ± 30 ms each way) and two nearer ones: a stall of up to
+    /// 200 ms is a spike in the lag that a round trip ends, not a slow reader, and holding
+    /// for it would freeze the client a round trip longer. (Without the rule that the lag
+    /// must stay over its limit for a round trip, 135, 66 and 20 of these 200 runs at 200 ms
+    /// were held.)
+    #[test]
+    fn a_link_that_stalls_for_up_to_200_ms_is_never_held() {
+        for link in [(100.0, 30.0), (40.0, 20.0), (5.0, 3.0)] {
+            for stall in [0.0, 100.0, 200.0] {
+                for seed in 0..200 {
+                    let resumes = stalling_link(seed, 10, link, stall);
+                    assert_eq!(resumes, 0, "link {link:?}, stall {stall} ms, seed {seed}");
+                }
+            }
+        }
     }
 }
