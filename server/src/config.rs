@@ -55,6 +55,10 @@ pub struct Config {
     /// Milliseconds a killed player waits before respawning.
     #[arg(long, env = "SKIRMISH_RESPAWN_DELAY_MS", default_value_t = Rules::default().respawn_delay_ms)]
     pub respawn_delay_ms: u32,
+    /// How far around its player each client is sent the world, in units (the side of the
+    /// view cells: a client sees its cell and the 8 around it); 0: the whole map.
+    #[arg(long, env = "SKIRMISH_VIEW_RADIUS", default_value_t = Rules::default().view_radius)]
+    pub view_radius: u32,
     /// Players in one room at most, connected or waiting to be resumed; a join naming a full
     /// room is refused (close 1013), quick play opens another room.
     #[arg(long, env = "SKIRMISH_MAX_PLAYERS_PER_ROOM", default_value_t = 100,
@@ -223,6 +227,7 @@ impl Default for Config {
             max_hp: rules.max_hp,
             attack_cooldown_ms: rules.attack_cooldown_ms,
             respawn_delay_ms: rules.respawn_delay_ms,
+            view_radius: rules.view_radius,
             max_players_per_room: 100,
             max_rooms: 100,
             room_linger_ms: 10_000,
@@ -281,6 +286,7 @@ impl Config {
             max_hp: self.max_hp,
             attack_cooldown_ms: self.attack_cooldown_ms,
             respawn_delay_ms: self.respawn_delay_ms,
+            view_radius: self.view_radius,
             ..Rules::default()
         }
     }

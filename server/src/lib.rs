@@ -38,6 +38,7 @@ pub mod seat;
 pub mod session;
 pub mod sim;
 pub mod telemetry;
+pub mod view;
 
 #[cfg(feature = "harness")]
 pub mod harness;

@@ -92,6 +92,9 @@ pub struct TickOutput {
     pub body: Option<Bytes>,
     /// The whole world's entity array, when someone joined or a keyframe was asked for.
     pub keyframe: Option<Bytes>,
+    /// With a view radius: the tick encoded per view cell (then `body` and `keyframe` are
+    /// `None`: every client's messages are put together from it).
+    pub views: Option<Box<crate::view::ViewTick>>,
     /// Connections that got a player this tick.
     pub welcomed: Vec<Welcomed>,
     /// Connections the sim ends (refused, taken over).

@@ -12,6 +12,7 @@ use skirmish_server::net::fanout::Delivered;
 use skirmish_server::net::outbox::CloseCode;
 use skirmish_server::sim::SimConfig;
 use skirmish_server::sim::components::{Player, Position};
+use skirmish_server::view::Grid;
 use skirmish_shared::{
     Direction, EntityState, Event, Frame, Input, PlayerId, Replica, Rules, Score, ServerMsg,
 };
@@ -28,6 +29,7 @@ struct TestClient {
 
 struct Harness {
     room: LocalRoom,
+    rules: Rules,
     clients: HashMap<ConnId, TestClient>,
     next_conn: ConnId,
     queue_capacity: usize,
@@ -44,6 +46,7 @@ impl Harness {
 
     fn with_stall_limit(config: SimConfig, stall_ticks: u32) -> Self {
         Self {
+            rules: config.rules.clone(),
             room: LocalRoom::new(&config, stall_ticks),
             clients: HashMap::new(),
             next_conn: 1,
@@ -169,6 +172,19 @@ impl Harness {
     fn events(&mut self, conn: ConnId) -> Vec<Event> {
         let c = self.clients.get_mut(&conn).expect("known client");
         c.frames.drain(..).flat_map(|f| f.events).collect()
+    }
+
+    /// Every client's replica equals the server's state filtered to its view.
+    fn assert_views_match(&mut self) {
+        let clients: Vec<(ConnId, PlayerId, Vec<EntityState>)> = self
+            .clients
+            .iter()
+            .map(|(&conn, c)| (conn, c.player, c.replica.entities.values().cloned().collect()))
+            .collect();
+        for (conn, me, mine) in clients {
+            let tick = self.room.sim.tick();
+            assert_eq!(mine, truth_for(self, me), "client {conn}'s view at tick {tick}");
+        }
     }
 
     /// Every client's replica equals the server's state.
@@ -638,58 +654,141 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+/// The server's world as a client playing `me` must hold it: everyone, or with a view radius
+/// the players in the view cells around `me`.
+fn truth_for(h: &mut Harness, me: PlayerId) -> Vec<EntityState> {
+    let truth = h.room.sim.entities();
+    let Some(grid) = Grid::new(&h.rules) else { return truth };
+    let Some(mine) = truth.iter().find(|e| e.id == me) else { return truth };
+    let centre = grid.cell(mine.x, mine.y);
+    truth.into_iter().filter(|e| grid.sees(centre, grid.cell(e.x, e.y))).collect()
+}
 
-    /// For random games, every client's replica — built only by applying each tick's delta
-    /// (or a keyframe after falling behind) — equals the server's state after every tick.
-    #[test]
-    fn replicas_always_equal_the_server(ops in proptest::collection::vec(op(), 1..200)) {
-        let config = SimConfig {
-            rules: Rules { map_width: 60, map_height: 60, spawn_max: 30, attack_cooldown_ms: 0, respawn_delay_ms: 200, ..Rules::default() },
-            ..Harness::rules()
+/// For random games, every client's replica — built only by applying each tick's delta (or a
+/// keyframe after falling behind) — equals the server's state after every tick (with a view
+/// radius: the state of its view, as players walk in and out of it).
+fn replicas_follow_the_server(
+    ops: Vec<Op>,
+    view_radius: u32,
+    walk: bool,
+) -> Result<(), TestCaseError> {
+    let config = SimConfig {
+        rules: if view_radius > 0 {
+            Rules {
+                map_width: 24,
+                map_height: 24,
+                spawn_max: 24,
+                attack_cooldown_ms: 0,
+                respawn_delay_ms: 200,
+                view_radius,
+                ..Rules::default()
+            }
+        } else {
+            Rules {
+                map_width: 60,
+                map_height: 60,
+                spawn_max: 30,
+                attack_cooldown_ms: 0,
+                respawn_delay_ms: 200,
+                ..Rules::default()
+            }
+        },
+        ..Harness::rules()
+    };
+    let mut h = Harness::new(config);
+    h.queue_capacity = 3;
+    let mut stalled: Vec<ConnId> = Vec::new();
+    // With `walk`, a player keeps going its last direction, an input every tick.
+    let mut heading: HashMap<ConnId, (f32, f32)> = HashMap::new();
+    for op in ops {
+        let conns: Vec<ConnId> = {
+            let mut v: Vec<_> = h.clients.keys().copied().collect();
+            v.sort();
+            v
         };
-        let mut h = Harness::new(config);
-        h.queue_capacity = 3;
-        let mut stalled: Vec<ConnId> = Vec::new();
-        for op in ops {
-            let conns: Vec<ConnId> = { let mut v: Vec<_> = h.clients.keys().copied().collect(); v.sort(); v };
-            match op {
-                Op::Join => { h.join_no_step(); }
-                Op::Leave(i) if !conns.is_empty() => h.leave(conns[i % conns.len()]),
-                Op::Input { who, x, y, attack } if !conns.is_empty() => { h.input(conns[who % conns.len()], x, y, attack); }
-                Op::Stall(i) if !conns.is_empty() => stalled.push(conns[i % conns.len()]),
-                Op::Step => {
-                    h.step_unread();
-                    for (conn, c) in h.clients.iter_mut() {
-                        if !stalled.contains(conn) {
-                            Harness::drain(c);
-                        }
-                    }
-                    stalled.clear();
-                    h.room.sim.sessions().check();
-                    // Clients that could read are exactly in sync.
-                    let truth = h.room.sim.entities();
-                    for c in h.clients.values() {
-                        if c.player != 0 && c.local.is_empty() && c.local.close.get().is_none() && c.replica.tick == h.room.sim.tick() {
-                            let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
-                            prop_assert_eq!(&mine, &truth);
+        match op {
+            Op::Join => {
+                h.join_no_step();
+            }
+            Op::Leave(i) if !conns.is_empty() => h.leave(conns[i % conns.len()]),
+            Op::Input { who, x, y, attack } if !conns.is_empty() => {
+                let conn = conns[who % conns.len()];
+                heading.insert(conn, (x, y));
+                h.input(conn, x, y, attack);
+            }
+            Op::Stall(i) if !conns.is_empty() => stalled.push(conns[i % conns.len()]),
+            Op::Step => {
+                if walk {
+                    for &conn in &conns {
+                        if let Some(&(x, y)) = heading.get(&conn) {
+                            h.input(conn, x, y, false);
                         }
                     }
                 }
-                _ => {}
+                h.step_unread();
+                for (conn, c) in h.clients.iter_mut() {
+                    if !stalled.contains(conn) {
+                        Harness::drain(c);
+                    }
+                }
+                stalled.clear();
+                h.room.sim.sessions().check();
+                // Clients that could read are exactly in sync.
+                let tick = h.room.sim.tick();
+                let synced: Vec<(PlayerId, Vec<EntityState>)> = h
+                    .clients
+                    .values()
+                    .filter(|c| {
+                        c.player != 0
+                            && c.local.is_empty()
+                            && c.local.close.get().is_none()
+                            && c.replica.tick == tick
+                    })
+                    .map(|c| (c.player, c.replica.entities.values().cloned().collect()))
+                    .collect();
+                for (me, mine) in synced {
+                    prop_assert_eq!(
+                        &mine,
+                        &truth_for(&mut h, me),
+                        "player {}'s replica at tick {}",
+                        me,
+                        tick
+                    );
+                }
             }
+            _ => {}
         }
-        // Finally everyone reads everything: all replicas match.
-        h.step();
-        h.step();
-        let truth = h.room.sim.entities();
-        for c in h.clients.values() {
-            if c.player != 0 && c.local.close.get().is_none() {
-                let mine: Vec<EntityState> = c.replica.entities.values().cloned().collect();
-                prop_assert_eq!(&mine, &truth);
-            }
-        }
+    }
+    // Finally everyone reads everything: all replicas match (with a view radius, also those
+    // that were sent nothing lately: nothing in their view changed).
+    h.step();
+    h.step();
+    let finals: Vec<(PlayerId, Vec<EntityState>)> = h
+        .clients
+        .values()
+        .filter(|c| c.player != 0 && c.local.close.get().is_none())
+        .map(|c| (c.player, c.replica.entities.values().cloned().collect()))
+        .collect();
+    for (me, mine) in finals {
+        prop_assert_eq!(&mine, &truth_for(&mut h, me), "player {}'s replica at the end", me);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn replicas_always_equal_the_server(ops in proptest::collection::vec(op(), 1..200)) {
+        replicas_follow_the_server(ops, 0, false)?;
+    }
+
+    /// View cells of 4 units on a 24-unit map (7 × 7), players spawned all over it and
+    /// walking on every tick: a step (3.3 units) often crosses a cell, and players walk in
+    /// and out of each other's views.
+    #[test]
+    fn replicas_always_equal_the_server_filtered_to_their_view(ops in proptest::collection::vec(op(), 1..200)) {
+        replicas_follow_the_server(ops, 4, true)?;
     }
 }
 
@@ -907,4 +1006,118 @@ fn a_room_world_registers_at_most_32_component_types_and_resources() {
     h.assert_replicas_match();
     let registered = h.room.sim.world().components().len();
     assert!(registered <= 32, "{registered} component types and resources registered");
+}
+
+/// A room of 500 × 500 units with view cells of 50 (11 × 11), no cooldown.
+fn view_rules() -> SimConfig {
+    SimConfig {
+        rules: Rules { view_radius: 50, attack_cooldown_ms: 0, ..Rules::default() },
+        ..Harness::rules()
+    }
+}
+
+/// Subunits per unit.
+const U: i32 = 8;
+
+#[test]
+fn a_player_walking_out_of_view_disappears_and_comes_back_with_its_state() {
+    let mut h = Harness::new(view_rules());
+    let (a, ida) = h.join_at(60 * U, 60 * U); // cell (1, 1): sees cells 0..=2, units 0..150
+    let (b, idb) = h.join_at(100 * U, 60 * U);
+    let (c, idc) = h.join_at(300 * U, 60 * U); // cell (6, 1): far from a
+    h.step();
+    h.step();
+    assert!(h.clients[&a].replica.entities.contains_key(&idb), "b starts in a's view");
+    assert!(!h.clients[&a].replica.entities.contains_key(&idc), "c is out of a's view");
+    assert!(!h.clients[&c].replica.entities.contains_key(&ida));
+    h.assert_views_match();
+    h.clients.get_mut(&a).expect("a").frames.clear(); // the joins (placed after spawning)
+    // b walks right, away from a, until it is out of a's view (x ≥ 150 units: cell 3).
+    let mut gone_at = None;
+    for _ in 0..60 {
+        h.input(b, 1.0, 0.0, false);
+        h.step();
+        h.assert_views_match();
+        if !h.clients[&a].replica.entities.contains_key(&idb) {
+            gone_at = Some(h.server_entity(idb).x);
+            break;
+        }
+    }
+    let x = gone_at.expect("b left a's view");
+    assert!(
+        (150 * U..=151 * U + 27).contains(&x),
+        "b went out of view at x {x}: cell 3 starts at 1200"
+    );
+    let outs: Vec<PlayerId> =
+        h.clients.get_mut(&a).expect("a").frames.drain(..).flat_map(|f| f.out_of_view).collect();
+    assert_eq!(outs, vec![idb], "a was told b is out of view, once");
+    // Out of a's view, b is hit by c (its hp changes where a cannot see), then walks back.
+    let bx = h.server_entity(idb).x;
+    h.place(idc, bx + 5 * U, 60 * U);
+    h.step();
+    h.input(c, 0.0, 0.0, true);
+    h.step();
+    assert_eq!(h.server_entity(idb).hp, 90, "c hit b");
+    assert!(!h.clients[&a].replica.entities.contains_key(&idb));
+    for _ in 0..60 {
+        h.input(b, -1.0, 0.0, false);
+        h.step();
+        h.assert_views_match();
+        if h.clients[&a].replica.entities.contains_key(&idb) {
+            break;
+        }
+    }
+    let seen =
+        h.clients[&a].replica.entities.get(&idb).cloned().expect("b came back into a's view");
+    assert_eq!(
+        seen,
+        h.server_entity(idb),
+        "b came back with its state: position and the hp c took"
+    );
+    assert_eq!(seen.hp, 90);
+    let spawned: Vec<PlayerId> = h
+        .clients
+        .get_mut(&a)
+        .expect("a")
+        .frames
+        .drain(..)
+        .flat_map(|f| f.spawned)
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(spawned, vec![idb], "b came back in `spawned`");
+}
+
+#[test]
+fn attack_events_reach_exactly_the_clients_that_see_the_attacker_or_the_target() {
+    let mut h = Harness::new(view_rules());
+    // The attacker at the right edge of cell 4 (x 245), its target across the border in cell
+    // 5 (x 252): 7 units apart.
+    let (att, id_att) = h.join_at(245 * U, 25 * U);
+    let (tgt, id_tgt) = h.join_at(252 * U, 25 * U);
+    let (sees_att, _) = h.join_at(170 * U, 25 * U); // cell 3: sees 2..=4, the attacker only
+    let (sees_tgt, _) = h.join_at(330 * U, 25 * U); // cell 6: sees 5..=7, the target only
+    let (sees_both, _) = h.join_at(230 * U, 75 * U); // cell (4, 1): sees 3..=5
+    let (sees_none, _) = h.join_at(450 * U, 25 * U); // cell 9: sees 8..=10
+    let (far_below, _) = h.join_at(245 * U, 400 * U); // row 8: sees rows 7..=9
+    h.step();
+    h.step();
+    for conn in [att, tgt, sees_att, sees_tgt, sees_both, sees_none, far_below] {
+        h.events(conn);
+    }
+    h.input(att, 0.0, 0.0, true);
+    h.step();
+    let hit = Event::Attacked { attacker: id_att, target: id_tgt, hp: 90 };
+    for (conn, sees) in [
+        (att, true),
+        (tgt, true),
+        (sees_att, true),
+        (sees_tgt, true),
+        (sees_both, true),
+        (sees_none, false),
+        (far_below, false),
+    ] {
+        let got = h.events(conn).into_iter().filter(|e| *e == hit).count();
+        assert_eq!(got, usize::from(sees), "client {conn}: the attack event {} times", got);
+    }
+    h.assert_views_match();
 }

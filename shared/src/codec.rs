@@ -47,6 +47,9 @@ const CHANGED_X: u64 = 1;
 const CHANGED_Y: u64 = 2;
 const CHANGED_HP: u64 = 4;
 const MASK_BITS: u32 = 3;
+/// In `changed`, the head that ends a run (gap 0, no field: never a change): the next id is
+/// gap-coded from 0 again.
+pub const RUN_BREAK: u64 = 0;
 
 /// Why bytes could not be decoded into a message. Small and `Copy`: decoding fails often
 /// under attack and must stay cheap.
@@ -257,7 +260,17 @@ pub fn write_entity(
 /// Appends a frame's header: array of 7, tag, tick, ack. Four body values must follow
 /// ([`FrameBodyWriter::finish`]).
 pub fn write_frame_header(out: &mut Vec<u8>, tick: u64, ack: u32) {
-    write_array_len(out, 7);
+    write_frame_header_of(out, 7, tick, ack);
+}
+
+/// Appends the header of a frame from a server with a view radius: array of 8, tag, tick,
+/// ack. Five body values must follow (the fifth: out of view).
+pub fn write_view_frame_header(out: &mut Vec<u8>, tick: u64, ack: u32) {
+    write_frame_header_of(out, 8, tick, ack);
+}
+
+fn write_frame_header_of(out: &mut Vec<u8>, fields: u32, tick: u64, ack: u32) {
+    write_array_len(out, fields);
     write_uint(out, server_tag::FRAME);
     write_uint(out, tick);
     write_uint(out, u64::from(ack));
@@ -319,6 +332,52 @@ pub fn write_welcome_header(out: &mut Vec<u8>, w: &WelcomeHead<'_>) {
     write_uint(out, tick);
 }
 
+/// Appends one change to a `changed` run whose previous id is `prev` (0 at a run's start):
+/// its head, then its fields. Returns the integers written (0 for a change with no field,
+/// which writes nothing).
+#[inline]
+pub fn sink_change(out: &mut Sink, prev: PlayerId, c: &Change) -> u32 {
+    let bit = |set: bool, bit: u64| if set { bit } else { 0 };
+    let mask = bit(c.dx.is_some(), CHANGED_X)
+        | bit(c.dy.is_some(), CHANGED_Y)
+        | bit(c.hp.is_some(), CHANGED_HP);
+    if mask == 0 {
+        return 0;
+    }
+    let gap = u64::from(c.id.wrapping_sub(prev));
+    out.uint((gap << MASK_BITS) | mask);
+    if let Some(v) = c.dx {
+        out.int(i64::from(v));
+    }
+    if let Some(v) = c.dy {
+        out.int(i64::from(v));
+    }
+    if let Some(v) = c.hp {
+        out.int(i64::from(v));
+    }
+    1 + mask.count_ones()
+}
+
+/// Appends one event to an `events` array: its kind, then its arguments. Returns the
+/// integers written.
+pub fn sink_event(out: &mut Sink, e: &Event) -> u32 {
+    let ints: &[i64] = match *e {
+        Event::Joined { id } => &[event_kind::JOINED, i64::from(id)],
+        Event::Left { id } => &[event_kind::LEFT, i64::from(id)],
+        Event::Attacked { attacker, target, hp } => {
+            &[event_kind::ATTACKED, i64::from(attacker), i64::from(target), i64::from(hp)]
+        }
+        Event::Killed { victim, killer } => {
+            &[event_kind::KILLED, i64::from(victim), i64::from(killer)]
+        }
+        Event::Respawned { id } => &[event_kind::RESPAWNED, i64::from(id)],
+    };
+    for &v in ints {
+        out.int(v);
+    }
+    ints.len() as u32
+}
+
 /// Builds the shared part of a frame: spawned, changed, removed and events, each written as
 /// it is produced and joined by [`finish`](Self::finish). Reused tick after tick, so it stops
 /// allocating once its buffers have grown.
@@ -363,31 +422,26 @@ impl FrameBodyWriter {
         self.spawned_len += 1;
     }
 
-    /// Adds a change. Changes must come in increasing id order (ids are gap-coded); a change
-    /// with no field set is skipped.
+    /// Ends the current run of changes: the next change's id is gap-coded from 0 again (a
+    /// `0` between two runs, [`RUN_BREAK`]).
+    pub fn break_run(&mut self) {
+        if self.last_changed != 0 {
+            self.changed.uint(RUN_BREAK);
+            self.changed_len += 1;
+            self.last_changed = 0;
+        }
+    }
+
+    /// Adds a change. Within a run, changes must come in increasing id order (ids are
+    /// gap-coded; [`break_run`](Self::break_run) starts a new run); a change with no field
+    /// set is skipped.
     pub fn change(&mut self, c: &Change) {
-        let bit = |set: bool, bit: u64| if set { bit } else { 0 };
-        let mask = bit(c.dx.is_some(), CHANGED_X)
-            | bit(c.dy.is_some(), CHANGED_Y)
-            | bit(c.hp.is_some(), CHANGED_HP);
-        if mask == 0 {
-            return;
-        }
         debug_assert!(c.id > self.last_changed, "changes must be sorted by id");
-        let gap = u64::from(c.id.wrapping_sub(self.last_changed));
-        self.last_changed = c.id;
-        let out = &mut self.changed;
-        out.uint((gap << MASK_BITS) | mask);
-        if let Some(v) = c.dx {
-            out.int(i64::from(v));
+        let ints = sink_change(&mut self.changed, self.last_changed, c);
+        if ints > 0 {
+            self.last_changed = c.id;
+            self.changed_len += ints;
         }
-        if let Some(v) = c.dy {
-            out.int(i64::from(v));
-        }
-        if let Some(v) = c.hp {
-            out.int(i64::from(v));
-        }
-        self.changed_len += 1 + mask.count_ones();
     }
 
     /// Adds a player gone from the world.
@@ -398,35 +452,7 @@ impl FrameBodyWriter {
 
     /// Adds an event.
     pub fn event(&mut self, e: &Event) {
-        let mut put = |v: i64| {
-            self.events.int(v);
-            self.events_len += 1;
-        };
-        match *e {
-            Event::Joined { id } => {
-                put(event_kind::JOINED);
-                put(i64::from(id));
-            }
-            Event::Left { id } => {
-                put(event_kind::LEFT);
-                put(i64::from(id));
-            }
-            Event::Attacked { attacker, target, hp } => {
-                put(event_kind::ATTACKED);
-                put(i64::from(attacker));
-                put(i64::from(target));
-                put(i64::from(hp));
-            }
-            Event::Killed { victim, killer } => {
-                put(event_kind::KILLED);
-                put(i64::from(victim));
-                put(i64::from(killer));
-            }
-            Event::Respawned { id } => {
-                put(event_kind::RESPAWNED);
-                put(i64::from(id));
-            }
-        }
+        self.events_len += sink_event(&mut self.events, e);
     }
 
     /// Appends the four body arrays to `out`.
@@ -447,13 +473,19 @@ impl FrameBodyWriter {
 }
 
 impl Frame {
-    /// Encodes the frame (the server builds the same bytes from its parts).
+    /// Encodes the frame (the server builds the same bytes from its parts): a change whose id
+    /// is not above the one before it starts a new run; 8 fields if anything is out of view.
     pub fn encode(&self) -> Vec<u8> {
         let mut body = FrameBodyWriter::default();
         for e in &self.spawned {
             body.spawn(e.id, &e.name, (e.x, e.y), e.hp, e.score);
         }
+        let mut last = 0;
         for c in &self.changed {
+            if c.id <= last {
+                body.break_run();
+            }
+            last = c.id;
             body.change(c);
         }
         for &id in &self.removed {
@@ -463,8 +495,17 @@ impl Frame {
             body.event(e);
         }
         let mut out = Vec::new();
-        write_frame_header(&mut out, self.tick, self.ack);
-        body.finish(&mut out);
+        if self.out_of_view.is_empty() {
+            write_frame_header(&mut out, self.tick, self.ack);
+            body.finish(&mut out);
+        } else {
+            write_view_frame_header(&mut out, self.tick, self.ack);
+            body.finish(&mut out);
+            write_array_len(&mut out, u32::try_from(self.out_of_view.len()).unwrap_or(u32::MAX));
+            for &id in &self.out_of_view {
+                write_uint(&mut out, u64::from(id));
+            }
+        }
         out
     }
 }
@@ -550,15 +591,25 @@ impl ServerMsg {
                 })
             }
             server_tag::FRAME => {
-                arity(7)?;
+                if len != 8 {
+                    arity(7)?;
+                }
                 let tick = r.int_as()?;
                 let ack = r.int_as()?;
                 let spawned = read_entities(&mut r)?;
                 let changed = read_changes(&mut r)?;
-                let n = r.array_len()?;
-                let removed = (0..n).map(|_| r.int_as()).collect::<Result<_, _>>()?;
+                let removed = read_ids(&mut r)?;
                 let events = read_events(&mut r)?;
-                ServerMsg::Frame(Frame { tick, ack, spawned, changed, removed, events })
+                let out_of_view = if len == 8 { read_ids(&mut r)? } else { Vec::new() };
+                ServerMsg::Frame(Frame {
+                    tick,
+                    ack,
+                    spawned,
+                    changed,
+                    removed,
+                    events,
+                    out_of_view,
+                })
             }
             server_tag::KEYFRAME => {
                 arity(4)?;
@@ -606,6 +657,11 @@ fn read_entities(r: &mut Reader<'_>) -> Result<Vec<EntityState>, DecodeError> {
     Ok(out)
 }
 
+fn read_ids(r: &mut Reader<'_>) -> Result<Vec<PlayerId>, DecodeError> {
+    let n = r.array_len()?;
+    (0..n).map(|_| r.int_as()).collect()
+}
+
 fn read_changes(r: &mut Reader<'_>) -> Result<Vec<Change>, DecodeError> {
     let mut left = r.array_len()?;
     let mut out = Vec::new();
@@ -613,6 +669,10 @@ fn read_changes(r: &mut Reader<'_>) -> Result<Vec<Change>, DecodeError> {
     while left > 0 {
         let head: u64 = r.int_as()?;
         left -= 1;
+        if head == RUN_BREAK {
+            id = 0; // a new run: ids gap-coded from 0 again
+            continue;
+        }
         let gap = u32::try_from(head >> MASK_BITS).map_err(|_| DecodeError::Range)?;
         id = id.checked_add(gap).ok_or(DecodeError::Range)?;
         let mut field = |bit: u64| -> Result<Option<i32>, DecodeError> {
@@ -776,6 +836,8 @@ mod tests {
                 Change { id: 2, dx: Some(-27), dy: None, hp: None },
                 Change { id: 3, dx: Some(5), dy: Some(300), hp: Some(0) },
                 Change { id: 400, dx: None, dy: None, hp: Some(90) },
+                // A second run (a server with a view radius: one per view cell).
+                Change { id: 1, dx: Some(1), dy: None, hp: None },
             ],
             removed: vec![5, 6],
             events: vec![
@@ -785,6 +847,7 @@ mod tests {
                 Event::Killed { victim: 3, killer: 400 },
                 Event::Respawned { id: 1 },
             ],
+            out_of_view: vec![7, 8],
         };
         let keyframe = Keyframe { tick: 12, ack: 0, entities: vec![ent(1, 100), ent(2, 0)] };
         for m in [

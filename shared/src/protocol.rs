@@ -7,7 +7,7 @@
 use crate::rules::Rules;
 
 /// Bumped on every incompatible change of the wire format; checked at join.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// A resume token: 128 random bits handed out in the welcome.
 pub type ResumeToken = [u8; 16];
@@ -241,12 +241,16 @@ pub struct Frame {
     pub ack: u32,
     /// Players new since the previous frame, in full.
     pub spawned: Vec<EntityState>,
-    /// Only the fields that changed, sorted by id.
+    /// Only the fields that changed: runs sorted by id (a server with a view radius sends one
+    /// run per view cell).
     pub changed: Vec<Change>,
-    /// Players gone since the previous frame.
+    /// Players gone since the previous frame (they left the game).
     pub removed: Vec<PlayerId>,
     /// What happened this tick, in order.
     pub events: Vec<Event>,
+    /// Players still in the game that left this client's view (only from a server with a
+    /// view radius; such a server sends frames of 8 fields, this list the 8th).
+    pub out_of_view: Vec<PlayerId>,
 }
 
 /// The whole world at one tick, sent on join and whenever a client must resynchronise.

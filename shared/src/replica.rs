@@ -3,7 +3,8 @@
 //! Clients, tests and the load generator all use [`Replica::apply`], so a change to the delta
 //! rules can't leave one of them behind. Order within a frame: spawned, then changed, then the
 //! events' effect on the scoreboard (a `killed` counts a kill for the killer and a death for
-//! the victim), then removed (a player may join and leave in the same tick).
+//! the victim, except for a player spawned in this frame: its entity already counts it), then
+//! removed (a player may join and leave in the same tick), then out of view.
 
 use std::collections::BTreeMap;
 
@@ -77,19 +78,20 @@ impl Replica {
                 e.hp = hp;
             }
         }
+        let spawned_now = |id: PlayerId| f.spawned.iter().any(|e| e.id == id);
         for e in &f.events {
             if let Event::Killed { victim, killer } = *e {
                 // The server counts the kill the same way; a killer no longer in the room (or
-                // none) gets nothing.
-                if let Some(v) = next.get_mut(&victim) {
+                // none, or out of view) gets nothing.
+                if let Some(v) = next.get_mut(&victim).filter(|_| !spawned_now(victim)) {
                     v.score = v.score.died();
                 }
-                if let Some(k) = next.get_mut(&killer) {
+                if let Some(k) = next.get_mut(&killer).filter(|_| !spawned_now(killer)) {
                     k.score = k.score.killed_one();
                 }
             }
         }
-        for id in &f.removed {
+        for id in f.removed.iter().chain(&f.out_of_view) {
             next.remove(id).ok_or(ApplyError::Unknown(*id))?;
         }
         self.entities = next;

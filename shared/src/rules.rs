@@ -36,6 +36,10 @@ pub struct Rules {
     pub respawn_delay_ms: u32,
     /// Side of a player's square when drawn, in units (tutorial: 10); drawing only.
     pub player_size: u32,
+    /// How far a client is sent the world around its own player, in units: the view cells'
+    /// side (a client sees its cell and the 8 around it: everyone within this distance along
+    /// each axis, and no one beyond twice it). 0: the whole map (every client sees everyone).
+    pub view_radius: u32,
 }
 
 impl Default for Rules {
@@ -52,6 +56,7 @@ impl Default for Rules {
             attack_cooldown_ms: 500,
             respawn_delay_ms: 3000,
             player_size: 10,
+            view_radius: 0,
         }
     }
 }
@@ -80,7 +85,20 @@ pub enum RulesError {
     /// Zero hit points at spawn.
     #[error("max_hp must be at least 1")]
     MaxHp,
+    /// A view radius so small for the map that its grid has too many cells.
+    #[error(
+        "view radius {radius} cuts the map into {cells} view cells, over the limit of 16,384: use a larger radius (or 0, the whole map)"
+    )]
+    ViewCells {
+        /// The view radius.
+        radius: u32,
+        /// The cells it would make.
+        cells: u64,
+    },
 }
+
+/// The most view cells a map may be cut into (a room keeps a little per cell and tick).
+pub const MAX_VIEW_CELLS: u64 = 16_384;
 
 impl Rules {
     /// Checks that the rules describe a playable game.
@@ -107,6 +125,13 @@ impl Rules {
         }
         if self.max_hp == 0 {
             return Err(RulesError::MaxHp);
+        }
+        if self.view_radius > 0 {
+            let cells = |side: u32| u64::from(side / self.view_radius) + 1;
+            let n = cells(self.map_width) * cells(self.map_height);
+            if n > MAX_VIEW_CELLS {
+                return Err(RulesError::ViewCells { radius: self.view_radius, cells: n });
+            }
         }
         Ok(())
     }

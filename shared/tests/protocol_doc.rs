@@ -105,6 +105,7 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 ],
                 removed: vec![],
                 events: vec![Event::Attacked { attacker: 1, target: 2, hp: 80 }],
+                out_of_view: vec![],
             }
             .encode(),
         ),
@@ -124,6 +125,30 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
                 changed: vec![],
                 removed: vec![1],
                 events: vec![Event::Joined { id: 3 }, Event::Left { id: 1 }],
+                out_of_view: vec![],
+            }
+            .encode(),
+        ),
+        (
+            "frame-view",
+            Frame {
+                tick: 45,
+                ack: 8,
+                spawned: vec![EntityState {
+                    id: 9,
+                    name: "di".into(),
+                    x: 800,
+                    y: 0,
+                    hp: 100,
+                    ..Default::default()
+                }],
+                changed: vec![
+                    Change { id: 4, dx: Some(27), dy: None, hp: None },
+                    Change { id: 2, dx: None, dy: Some(27), hp: None },
+                ],
+                removed: vec![],
+                events: vec![],
+                out_of_view: vec![3],
             }
             .encode(),
         ),

@@ -62,6 +62,7 @@ fn message(m: &ServerMsg) -> Value {
             "changed": f.changed.iter().map(|c: &Change| json!({ "id": c.id, "dx": c.dx, "dy": c.dy, "hp": c.hp })).collect::<Vec<_>>(),
             "removed": f.removed,
             "events": f.events.iter().map(event).collect::<Vec<_>>(),
+            "outOfView": f.out_of_view,
         }),
         ServerMsg::Keyframe(k) => json!({
             "type": "keyframe", "tick": k.tick, "ack": k.ack,
@@ -111,6 +112,7 @@ fn game() -> Vec<ServerMsg> {
             ],
             removed: vec![],
             events: vec![Event::Joined { id: 7 }],
+            out_of_view: vec![],
         }),
         ServerMsg::Frame(Frame {
             tick: 103,
@@ -134,6 +136,24 @@ fn game() -> Vec<ServerMsg> {
             changed: vec![Change { id: 7, dx: Some(40), dy: Some(-3000), hp: Some(100) }],
             ..Frame::default()
         }),
+        // From a server with a view radius: two runs of changes (one per view cell), a player
+        // come into view who killed this tick (its entity counts the kill already: the event
+        // counts only the victim's death), then one gone out of view.
+        ServerMsg::Frame(Frame {
+            tick: 105,
+            ack: 4,
+            spawned: vec![EntityState {
+                score: Score { kills: 1, deaths: 0, streak: 1 },
+                ..ent(5, "eve", 900, 900, 100)
+            }],
+            changed: vec![
+                Change { id: 7, dx: Some(8), dy: None, hp: None },
+                Change { id: 2, dx: None, dy: Some(-8), hp: Some(0) },
+            ],
+            events: vec![Event::Killed { victim: 2, killer: 5 }],
+            ..Frame::default()
+        }),
+        ServerMsg::Frame(Frame { tick: 106, ack: 4, out_of_view: vec![7], ..Frame::default() }),
         ServerMsg::Keyframe(Keyframe {
             tick: 200,
             ack: 9,

@@ -45,9 +45,14 @@ export function squarePx(view: Size): number {
   return clamp(Math.min(view.width, view.height) * SQUARE_SHARE, MIN_SQUARE_PX, MAX_SQUARE_PX);
 }
 
-/** The zoom (CSS px per map unit) for a canvas of this size and the rules' player size (units). */
-export function zoomFor(view: Size, playerSize: number): number {
-  return squarePx(view) / (playerSize > 0 ? playerSize : 10);
+/** The zoom (CSS px per map unit) for a canvas of this size and the rules' player size (units).
+ * With a view radius (units; 0: the whole map is sent), never less than what keeps the canvas
+ * within that radius of its centre on both axes: the server sends nothing further than the
+ * radius is sure to cover, so the camera never shows a part of the map it may leave empty. */
+export function zoomFor(view: Size, playerSize: number, viewRadius = 0): number {
+  const zoom = squarePx(view) / (playerSize > 0 ? playerSize : 10);
+  if (!(viewRadius > 0)) return zoom;
+  return Math.max(zoom, Math.max(view.width, view.height) / (2 * viewRadius));
 }
 
 /** One axis of `clampCentre`. */
@@ -109,9 +114,9 @@ export class Follower {
   }
 
   /** The camera at `now` (seconds) for a canvas of `view` (CSS px) on a map of `map` (units),
-   * following `target` (units). */
-  update(target: Point, now: number, view: Size, map: Size, playerSize: number): Camera {
-    const scale = zoomFor(view, playerSize);
+   * following `target` (units), zoomed in as far as the rules' view radius needs. */
+  update(target: Point, now: number, view: Size, map: Size, playerSize: number, viewRadius = 0): Camera {
+    const scale = zoomFor(view, playerSize, viewRadius);
     const goal = clampCentre(target, view, map, scale);
     if (this.at === null) {
       this.at = goal;

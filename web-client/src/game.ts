@@ -120,7 +120,7 @@ export class Game {
           }
           else if (c.dx !== null || c.dy !== null) this.interp.push(e.id, t, e.x, e.y);
         }
-        for (const id of msg.removed) {
+        for (const id of [...msg.removed, ...msg.outOfView]) {
           this.interp.remove(id);
           this.glider.forget(id);
         }

@@ -4,7 +4,7 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** Subunits per map unit: positions are integers of 1/8 unit. */
 export const SUBUNITS = 8;
 
@@ -31,6 +31,9 @@ export interface Rules {
   attack_cooldown_ms: number;
   respawn_delay_ms: number;
   player_size: number;
+  /** How far around its player a client is sent the world, in units; 0: the whole map
+   * (absent from an older server: the whole map). */
+  view_radius?: number;
 }
 
 export interface EntityState {
@@ -67,6 +70,8 @@ export interface Frame {
   changed: Change[];
   removed: number[];
   events: GameEvent[];
+  /** Players still in the game that left this client's view (a server with a view radius). */
+  outOfView: number[];
 }
 
 export interface Keyframe {
@@ -149,6 +154,10 @@ function changesOf(v: unknown): Change[] {
   const next = () => (i < ints.length ? ints[i++] : fail("changed: truncated"));
   while (i < ints.length) {
     const head = next();
+    if (head === 0) {
+      id = 0; // a run ends: the next id is gap-coded from 0 again (protocol.md, frame)
+      continue;
+    }
     id += Math.floor(head / 8);
     const mask = head % 8;
     const dx = mask & CHANGED_X ? next() : null;
@@ -212,7 +221,7 @@ export function decodeServer(bytes: Uint8Array): ServerMsg {
         keyframe: { tick: int(a[8], "tick"), ack: 0, entities: arr(a[9], "entities").map(entityOf) },
       };
     case 1:
-      arity(7);
+      if (a.length !== 8) arity(7);
       return {
         type: "frame",
         tick: int(a[1], "tick"),
@@ -221,6 +230,7 @@ export function decodeServer(bytes: Uint8Array): ServerMsg {
         changed: changesOf(a[4]),
         removed: arr(a[5], "removed").map((x) => int(x, "removed")),
         events: eventsOf(a[6]),
+        outOfView: a.length === 8 ? arr(a[7], "out of view").map((x) => int(x, "out of view")) : [],
       };
     case 2:
       arity(4);

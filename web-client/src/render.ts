@@ -116,7 +116,7 @@ export class Renderer {
     }
     // Yours, alive or where it died: the camera stays there until the respawn moves it.
     const target = me ? { x: me.x / SUBUNITS, y: me.y / SUBUNITS } : { x: map.width / 2, y: map.height / 2 };
-    const cam = this.follower.update(target, now, s, map, rules.player_size);
+    const cam = this.follower.update(target, now, s, map, rules.player_size, rules.view_radius ?? 0);
     const size = rules.player_size * cam.scale;
     this.view = {
       scale: cam.scale,

@@ -1,7 +1,8 @@
 // The client's copy of the world and the delta apply, with the same rules as
 // shared/src/replica.rs: spawned, then changed, then the scoreboard counts of the `killed`
 // events (a kill and a longer streak for the killer, a death and a streak of 0 for the
-// victim, in event order), then removed; any mismatch is an error (the client then needs a
+// victim, in event order; not for a player spawned in this frame, whose entity counts them
+// already), then removed, then out of view; any mismatch is an error (the client then needs a
 // keyframe).
 
 import type { EntityState, Frame, Keyframe } from "./protocol";
@@ -37,20 +38,21 @@ export class Replica {
       if (c.dy !== null) e.y += c.dy;
       if (c.hp !== null) e.hp = c.hp;
     }
+    const spawnedNow = new Set(f.spawned.map((e) => e.id));
     for (const ev of f.events) {
       if (ev.kind !== "killed") continue;
-      const victim = next.get(ev.victim);
+      const victim = spawnedNow.has(ev.victim) ? undefined : next.get(ev.victim);
       if (victim) {
         victim.deaths += 1;
         victim.streak = 0;
       }
-      const killer = next.get(ev.killer);
+      const killer = spawnedNow.has(ev.killer) ? undefined : next.get(ev.killer);
       if (killer) {
         killer.kills += 1;
         killer.streak += 1;
       }
     }
-    for (const id of f.removed) {
+    for (const id of [...f.removed, ...f.outOfView]) {
       if (!next.delete(id)) throw new ApplyError(`player ${id} is unknown`);
     }
     this.entities = next;

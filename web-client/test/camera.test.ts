@@ -35,6 +35,23 @@ test("the zoom rule: a player's square is at least 24 CSS px at 800×600, more o
   assert.ok(Number.isFinite(zoomFor(canvasOf(800, 600), 0)), "a zero player size does not break the zoom");
 });
 
+test("with a view radius the camera zooms in until the canvas spans at most the radius each way from its centre", () => {
+  for (const [w, h] of [[800, 600], [1920, 1080], [390, 844], [3840, 2160]]) {
+    const view = canvasOf(w, h);
+    for (const radius of [30, 100, 250]) {
+      const scale = zoomFor(view, PLAYER, radius);
+      assert.ok(view.width / scale / 2 <= radius + 1e-9 && view.height / scale / 2 <= radius + 1e-9, `${w}×${h}, radius ${radius}: ${view.width / scale} × ${view.height / scale} units`);
+      assert.ok(scale >= zoomFor(view, PLAYER), "never smaller squares than without a radius");
+    }
+    assert.equal(zoomFor(view, PLAYER, 0), zoomFor(view, PLAYER), "0: the whole map is sent, the usual zoom");
+  }
+  // A radius wide enough changes nothing: 1920×1030 at 4 px/unit spans 480 × 257 units.
+  assert.equal(zoomFor(canvasOf(1920, 1080), PLAYER, 250), zoomFor(canvasOf(1920, 1080), PLAYER));
+  // The follower uses it.
+  const cam = new Follower().update({ x: 1000, y: 1000 }, 0, canvasOf(1920, 1080), { width: 2000, height: 2000 }, PLAYER, 100);
+  assert.ok(cam.width / cam.scale / 2 <= 100 + 1e-9, `${cam.width / cam.scale} units wide`);
+});
+
 test("map → screen: the camera's point at the canvas's middle, a unit is `scale` px, and back", () => {
   const cam = { x: 120, y: 80, scale: 3, width: 800, height: 550 };
   assert.deepEqual(toScreen(cam, 120, 80), { x: 400, y: 275 });

@@ -30,6 +30,7 @@ use super::outbox::{Close, CloseCode, Delivery, Link};
 use super::pacing::{Pace, Pacer};
 use crate::link::{ConnId, TickOutput};
 use crate::metrics::{LocalHistogram, Metrics};
+use crate::view::{Assembled, Assembler};
 
 /// Four empty arrays: the body of a frame that only carries a new ack.
 const EMPTY_BODY: &[u8] = &[0x90, 0x90, 0x90, 0x90];
@@ -68,6 +69,9 @@ struct Subscriber {
     /// The tick of the last frame sent to it (its welcome's at first).
     last_sent: u64,
     pacer: Pacer,
+    /// With a view radius: the view cell its player was in at the last message sent (the
+    /// centre of what it holds).
+    view: u32,
 }
 
 impl Subscriber {
@@ -115,6 +119,8 @@ pub struct Fanout {
     keyframe_request: Arc<AtomicBool>,
     stall_ticks: u32,
     head: Vec<u8>,
+    /// Puts each client's messages together, with a view radius.
+    assembler: Assembler,
     /// Where frames sent and their delivery times are counted, if anywhere.
     metrics: Option<Arc<Metrics>>,
     /// This tick's delivery times, flushed into `metrics` once per tick.
@@ -131,6 +137,7 @@ impl Fanout {
             keyframe_request,
             stall_ticks,
             head: Vec::with_capacity(16),
+            assembler: Assembler::default(),
             metrics: None,
             delivery: LocalHistogram::new(),
         }
@@ -196,7 +203,8 @@ impl Fanout {
     /// Queues one tick's output to every connection. Never waits.
     pub fn deliver(&mut self, out: TickOutput) -> Delivered {
         let mut done = Delivered {
-            body_bytes: out.body.as_ref().map_or(0, Bytes::len),
+            body_bytes: out.body.as_ref().map_or(0, Bytes::len)
+                + out.views.as_ref().map_or(0, |v| v.encoded_bytes()),
             ..Delivered::default()
         };
         // Connections the sim ends: registered and not yet welcomed, or (taken over) playing
@@ -219,7 +227,18 @@ impl Fanout {
             let Some(link) = self.links.remove(&w.conn) else {
                 continue; // the connection ended before its welcome
             };
-            let body = keyframe.clone().unwrap_or_else(|| Bytes::from_static(&[0x90]));
+            let mut view = 0;
+            let body = if let Some(vt) = &out.views {
+                // The welcome holds the player's view (the sim wrote its cells in full).
+                view = vt.cell_of(w.player).unwrap_or(0);
+                if self.assembler.entities(vt, view) {
+                    Bytes::copy_from_slice(self.assembler.bytes())
+                } else {
+                    Bytes::from_static(&[0x90])
+                }
+            } else {
+                keyframe.clone().unwrap_or_else(|| Bytes::from_static(&[0x90]))
+            };
             // A fresh connection has nothing waiting: the welcome goes (or its rest waits).
             if link.sender.message(&w.head, &body) == Delivery::Queued {
                 done.sent += 1;
@@ -235,6 +254,7 @@ impl Fanout {
                 kicked: false,
                 last_sent: out.tick,
                 pacer: Pacer::default(),
+                view,
             };
             if let Some(old) = self.subscribers.insert(w.player, fresh) {
                 // Taken over: the sim said so in `disconnects` too; make sure.
@@ -247,6 +267,7 @@ impl Fanout {
             }
         }
         let empty = Bytes::from_static(EMPTY_BODY);
+        let no_body = Bytes::new();
         for (&player, s) in self.subscribers.iter_mut() {
             // Just welcomed (nothing else is sent before this loop): the welcome holds this tick.
             if s.kicked || s.last_sent == out.tick {
@@ -266,7 +287,30 @@ impl Fanout {
                 }
             }
             self.head.clear();
-            let body = if s.needs_keyframe {
+            let mut view = s.view;
+            let body = if let Some(vt) = &out.views {
+                // With a view radius: this client's message, put together for it.
+                let Some(now) = vt.cell_of(player) else { continue };
+                view = now;
+                if s.needs_keyframe {
+                    if !self.assembler.keyframe(vt, now, out.tick, s.ack) {
+                        continue; // asked for; comes in a later tick
+                    }
+                } else {
+                    match self.assembler.frame(vt, s.view, now, out.tick, s.ack) {
+                        Assembled::Frame => {}
+                        Assembled::Nothing if s.ack != s.last_ack_sent => {}
+                        Assembled::Nothing => continue,
+                        Assembled::NeedKeyframe => {
+                            s.needs_keyframe = true;
+                            self.keyframe_request.store(true, Ordering::Release);
+                            continue;
+                        }
+                    }
+                }
+                self.head.extend_from_slice(self.assembler.bytes());
+                &no_body
+            } else if s.needs_keyframe {
                 let Some(kf) = &keyframe else { continue }; // asked for; comes in a later tick
                 write_keyframe_header(&mut self.head, out.tick, s.ack);
                 kf
@@ -287,6 +331,7 @@ impl Fanout {
                     done.sent += 1;
                     done.bytes += self.head.len() + body.len();
                     s.last_sent = out.tick;
+                    s.view = view;
                     s.needs_keyframe = false;
                     s.last_ack_sent = s.ack;
                     s.stalled_ticks = 0;

@@ -104,4 +104,6 @@ pub struct Replicated {
     pub y: i32,
     /// Hit points as last sent.
     pub hp: i32,
+    /// The view cell of the position last sent (0 without a view radius).
+    pub cell: u32,
 }

@@ -160,7 +160,7 @@ fn expire_sessions(world: &mut World) {
 /// Takes a player out of the world for good (the session core already let it go): everyone
 /// is told it left, and its seat goes back to the registry.
 fn remove_player(world: &mut World, token: ResumeToken, session: Session<Entity>) {
-    let sent = world.get::<Replicated>(session.entity).is_some_and(|r| r.sent);
+    let known = world.get::<Replicated>(session.entity).filter(|r| r.sent).map(|r| r.cell);
     if let Some(name) = world.get::<Player>(session.entity).map(|p| p.name.clone()) {
         world.resource_mut::<Names>().release(&name);
     }
@@ -168,8 +168,8 @@ fn remove_player(world: &mut World, token: ResumeToken, session: Session<Entity>
     world.resource_mut::<PlayerEntities>().by_id.remove(&session.player);
     info!(player = session.player, "player left");
     world.resource_mut::<TickNews>().events.push(Event::Left { id: session.player });
-    if sent {
-        world.resource_mut::<TickNews>().removed.push(session.player);
+    if let Some(cell) = known {
+        world.resource_mut::<TickNews>().removed.push((session.player, cell));
     }
     let out = &mut world.resource_mut::<Output>().0;
     out.tokens_removed.push(token);

@@ -91,6 +91,7 @@ impl Simulation {
         let mut world = World::new();
         world.insert_resource(Settings(Box::new(state::SettingsData {
             per_tick: config.rules.per_tick(config.tick_rate),
+            grid: crate::view::Grid::new(&config.rules),
             rules: config.rules.clone(),
             rules_encoded: skirmish_shared::codec::encode_rules(&config.rules),
             tick_rate: config.tick_rate,

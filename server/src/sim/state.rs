@@ -45,6 +45,8 @@ pub struct SettingsData {
     pub room: String,
     /// The rules in subunits per tick.
     pub per_tick: TickRules,
+    /// The view grid, with a view radius (`None`: every client sees the whole room).
+    pub grid: Option<crate::view::Grid>,
     /// Ticks a disconnected player waits in the world for its client to resume.
     pub resume_grace_ticks: u64,
     /// Ticks a player that left (`leave`) waits, resumable, before it goes.
@@ -229,8 +231,9 @@ impl std::ops::DerefMut for TickNews {
 pub struct News {
     /// What happened this tick, in order.
     pub events: Vec<Event>,
-    /// Players despawned this tick that clients knew of.
-    pub removed: Vec<PlayerId>,
+    /// Players despawned this tick that clients knew of, with the view cell clients last
+    /// knew them in (0 without a view radius).
+    pub removed: Vec<(PlayerId, u32)>,
     /// This tick's joins, waiting for their welcome.
     pub joins: Vec<PendingJoin>,
 }

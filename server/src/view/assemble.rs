@@ -1,0 +1,206 @@
+//! One client's messages in a room with a view radius, put together from the pieces of a
+//! [`ViewTick`]: what the cells it sees now and saw before the tick say, plus the few players
+//! that moved between cells (a change for a client that saw them, a spawn for one that did
+//! not). The bytes are copied into one buffer per client, reused from client to client: a
+//! view is a few hundred bytes, a copy of them far cheaper than the write that follows.
+
+use skirmish_shared::codec::{
+    RUN_BREAK, sink_change, write_keyframe_header, write_view_frame_header,
+};
+use skirmish_shared::wire::{Sink, write_array_len, write_uint};
+use skirmish_shared::{Change, PlayerId};
+
+use super::tick::{Piece, ViewTick};
+
+/// What [`Assembler::frame`] made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assembled {
+    /// A frame with something in it for this client.
+    Frame,
+    /// Nothing in this client's view changed (a frame only carries a new ack).
+    Nothing,
+    /// The tick lacks a piece this client needs (it saw the world from elsewhere than its
+    /// player was): it needs a keyframe.
+    NeedKeyframe,
+}
+
+/// Puts clients' messages together; its buffers are reused from client to client.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    spawned: Vec<Piece>,
+    runs: Vec<Piece>,
+    removed: Vec<Piece>,
+    events: Vec<Piece>,
+    out_ids: Vec<Piece>,
+    out_movers: Vec<PlayerId>,
+    known: Vec<Change>,
+    run: Sink,
+    buf: Vec<u8>,
+}
+
+impl Assembler {
+    /// The message last put together.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The frame of tick `tick` for a client whose view was centred on cell `prev` before
+    /// the tick and is on `now` after it (its player's cells), with its `ack`.
+    pub fn frame(&mut self, vt: &ViewTick, prev: u32, now: u32, tick: u64, ack: u32) -> Assembled {
+        let g = vt.grid;
+        for v in [
+            &mut self.spawned,
+            &mut self.runs,
+            &mut self.removed,
+            &mut self.events,
+            &mut self.out_ids,
+        ] {
+            v.clear();
+        }
+        self.out_movers.clear();
+        self.known.clear();
+        for c in g.view(now) {
+            let cell = vt.cell(c);
+            if g.sees(prev, c) {
+                if !cell.changes.is_empty() {
+                    self.runs.push(cell.changes);
+                }
+            } else if cell.full {
+                if !cell.stayers.is_empty() {
+                    self.spawned.push(cell.stayers);
+                }
+            } else {
+                return Assembled::NeedKeyframe;
+            }
+            for &m in vt.enter_of(c) {
+                let mover = &vt.movers[m as usize];
+                if mover.from.is_some_and(|f| g.sees(prev, f)) {
+                    self.known.push(mover.change);
+                } else {
+                    self.spawned.push(mover.entity);
+                }
+            }
+            self.events.push(cell.events);
+            for &k in vt.cross_of(c) {
+                let [a, b] = vt.cross[k as usize].cells;
+                let other = if a == c { b } else { a };
+                // Once, from the first of its two cells this client sees.
+                if !g.sees(now, other) || c < other {
+                    self.events.push(vt.cross[k as usize].event);
+                }
+            }
+        }
+        for c in g.view(prev) {
+            let cell = vt.cell(c);
+            self.removed.push(cell.gone);
+            self.events.push(cell.left);
+            if !g.sees(now, c) {
+                if !cell.ids {
+                    return Assembled::NeedKeyframe;
+                }
+                self.out_ids.push(cell.stayer_ids);
+            }
+            for &m in vt.exit_of(c) {
+                let mover = &vt.movers[m as usize];
+                if !g.sees(now, mover.to) {
+                    self.out_movers.push(mover.id);
+                }
+            }
+        }
+        self.events.push(vt.kills);
+        // The movers this client saw and still sees: one run of their changes, by id.
+        self.known.sort_unstable_by_key(|c| c.id);
+        self.run.clear();
+        let (mut last, mut known_ints) = (0, 0);
+        for c in &self.known {
+            let k = sink_change(&mut self.run, last, c);
+            if k > 0 {
+                last = c.id;
+                known_ints += k;
+            }
+        }
+
+        let total = |pieces: &[Piece]| pieces.iter().map(|p| p.count).sum::<u32>();
+        let spawned = total(&self.spawned);
+        let run_count = self.runs.len() as u32 + u32::from(known_ints > 0);
+        let changed = total(&self.runs) + known_ints + run_count.saturating_sub(1);
+        let removed = total(&self.removed);
+        let events = total(&self.events);
+        let out = total(&self.out_ids) + self.out_movers.len() as u32;
+
+        let buf = &mut self.buf;
+        buf.clear();
+        write_view_frame_header(buf, tick, ack);
+        write_array_len(buf, spawned);
+        extend(buf, vt, &self.spawned);
+        write_array_len(buf, changed);
+        for (i, &p) in self.runs.iter().enumerate() {
+            if i > 0 {
+                write_uint(buf, RUN_BREAK);
+            }
+            buf.extend_from_slice(vt.bytes(p));
+        }
+        if known_ints > 0 {
+            if !self.runs.is_empty() {
+                write_uint(buf, RUN_BREAK);
+            }
+            buf.extend_from_slice(self.run.bytes());
+        }
+        write_array_len(buf, removed);
+        extend(buf, vt, &self.removed);
+        write_array_len(buf, events);
+        extend(buf, vt, &self.events);
+        write_array_len(buf, out);
+        extend(buf, vt, &self.out_ids);
+        for &id in &self.out_movers {
+            write_uint(buf, u64::from(id));
+        }
+        if spawned + changed + removed + events + out > 0 {
+            Assembled::Frame
+        } else {
+            Assembled::Nothing
+        }
+    }
+
+    /// A keyframe of the view centred on cell `now`; `false` (nothing made) if the tick does
+    /// not hold every cell of it in full.
+    pub fn keyframe(&mut self, vt: &ViewTick, now: u32, tick: u64, ack: u32) -> bool {
+        self.buf.clear();
+        write_keyframe_header(&mut self.buf, tick, ack);
+        self.write_entities(vt, now)
+    }
+
+    /// The entity array of the view centred on cell `now` (a welcome's keyframe); `false`
+    /// (nothing made) if the tick does not hold every cell of it in full.
+    pub fn entities(&mut self, vt: &ViewTick, now: u32) -> bool {
+        self.buf.clear();
+        self.write_entities(vt, now)
+    }
+
+    fn write_entities(&mut self, vt: &ViewTick, now: u32) -> bool {
+        self.spawned.clear();
+        for c in vt.grid.view(now) {
+            let cell = vt.cell(c);
+            if !cell.full {
+                self.buf.clear();
+                return false;
+            }
+            if !cell.stayers.is_empty() {
+                self.spawned.push(cell.stayers);
+            }
+            for &m in vt.enter_of(c) {
+                self.spawned.push(vt.movers[m as usize].entity);
+            }
+        }
+        let count = self.spawned.iter().map(|p| p.count).sum();
+        write_array_len(&mut self.buf, count);
+        extend(&mut self.buf, vt, &self.spawned);
+        true
+    }
+}
+
+fn extend(buf: &mut Vec<u8>, vt: &ViewTick, pieces: &[Piece]) {
+    for &p in pieces {
+        buf.extend_from_slice(vt.bytes(p));
+    }
+}

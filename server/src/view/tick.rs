@@ -1,0 +1,439 @@
+//! One tick of a room with a view radius, encoded once per view cell: the pieces every
+//! client's frame is put together from ([`super::assemble`]). Built by the sim's snapshot
+//! system; read by the room's fan-out.
+//!
+//! Per cell: the changes of the players that stayed in it (one `changed` run), their full
+//! state and their ids when some client starts or stops seeing the cell this tick, the
+//! events that name only players in it, and the players that left the game from it. Players
+//! that moved between cells (or joined) are listed once each with their change and their full
+//! state: for each client, whether one is a change or a spawn depends on what it saw. Attacks
+//! between two cells are listed once and referenced from both; kills go to everyone, in the
+//! order they happened (a streak depends on it).
+
+use skirmish_shared::codec::{sink_change, sink_event, write_entity};
+use skirmish_shared::wire::{Sink, write_uint};
+use skirmish_shared::{Change, Event, PlayerId, Score};
+
+use super::grid::Grid;
+
+/// Bytes in [`ViewTick`]'s buffer, and how many MessagePack values (entities, integers)
+/// they hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Piece {
+    start: u32,
+    end: u32,
+    /// Values in it.
+    pub count: u32,
+}
+
+impl Piece {
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// A range of indices into one of [`ViewTick`]'s lists.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// One cell's pieces.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CellTick {
+    /// The `changed` run of the players in this cell before and after the tick.
+    pub changes: Piece,
+    /// Those players in full (only when `full`).
+    pub stayers: Piece,
+    /// Their ids (only when `ids`).
+    pub stayer_ids: Piece,
+    /// Events whose players are all in this cell (joined, attacked, respawned).
+    pub events: Piece,
+    /// Players that left the game from this cell (for `removed`), and their `left` events.
+    pub gone: Piece,
+    pub left: Piece,
+    /// Movers (and joiners) into this cell, and movers out of it: indices into `movers`.
+    pub enter: Span,
+    pub exit: Span,
+    /// Attacks between this cell and another: indices into `cross`.
+    pub cross: Span,
+    /// Whether `stayers` and `stayer_ids` were written.
+    pub full: bool,
+    pub ids: bool,
+}
+
+/// A player that changed cells this tick, or joined.
+#[derive(Debug, Clone)]
+pub(crate) struct Mover {
+    pub id: PlayerId,
+    /// Its cell before the tick (`None`: new to the world's clients).
+    pub from: Option<u32>,
+    pub to: u32,
+    /// Its change, for a client that saw it before and sees it now.
+    pub change: Change,
+    /// Its full state, for a client that sees it now and did not.
+    pub entity: Piece,
+}
+
+/// An event that names players in two cells.
+#[derive(Debug, Clone)]
+pub(crate) struct CrossEvent {
+    pub cells: [u32; 2],
+    pub event: Piece,
+}
+
+/// One tick of a room with a view radius, encoded once per cell.
+#[derive(Debug, Clone)]
+pub struct ViewTick {
+    /// The room's grid.
+    pub grid: Grid,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) cells: Vec<CellTick>,
+    pub(crate) movers: Vec<Mover>,
+    pub(crate) enter: Vec<u32>,
+    pub(crate) exit: Vec<u32>,
+    pub(crate) cross: Vec<CrossEvent>,
+    pub(crate) cross_refs: Vec<u32>,
+    /// `killed` events, for everyone.
+    pub(crate) kills: Piece,
+    /// Every player's cell after the tick, sorted by id.
+    pub(crate) players: Vec<(PlayerId, u32)>,
+    /// Whether every cell's players are written in full (a keyframe was asked for).
+    pub keyframe: bool,
+}
+
+impl ViewTick {
+    /// The bytes of a piece.
+    pub(crate) fn bytes(&self, p: Piece) -> &[u8] {
+        &self.bytes[p.start as usize..p.end as usize]
+    }
+
+    /// The cell of a player after the tick, if it is in the room.
+    pub fn cell_of(&self, id: PlayerId) -> Option<u32> {
+        self.players.binary_search_by_key(&id, |&(p, _)| p).ok().map(|i| self.players[i].1)
+    }
+
+    /// Whether cell `c`'s players are written in full (a client starting to see it can be
+    /// sent them).
+    pub fn has_full(&self, c: u32) -> bool {
+        self.cells.get(c as usize).is_some_and(|cell| cell.full)
+    }
+
+    /// Bytes encoded this tick, all pieces together.
+    pub fn encoded_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub(crate) fn cell(&self, c: u32) -> &CellTick {
+        &self.cells[c as usize]
+    }
+
+    pub(crate) fn enter_of(&self, c: u32) -> &[u32] {
+        &self.enter[self.cell(c).enter.range()]
+    }
+
+    pub(crate) fn exit_of(&self, c: u32) -> &[u32] {
+        &self.exit[self.cell(c).exit.range()]
+    }
+
+    pub(crate) fn cross_of(&self, c: u32) -> &[u32] {
+        &self.cross_refs[self.cell(c).cross.range()]
+    }
+}
+
+/// One player as the snapshot saw it this tick.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// Its id.
+    pub id: PlayerId,
+    /// Its name.
+    pub name: &'a str,
+    /// Its position now (subunits).
+    pub pos: (i32, i32),
+    /// Its hit points now.
+    pub hp: i32,
+    /// Its scoreboard now.
+    pub score: Score,
+    /// Its cell before the tick (`None`: clients were never sent it).
+    pub from: Option<u32>,
+    /// Its cell now.
+    pub to: u32,
+    /// What changed since clients were last sent it (no field set: nothing).
+    pub change: Change,
+}
+
+/// Builds [`ViewTick`]s, keeping its scratch lists from tick to tick.
+#[derive(Debug, Default)]
+pub struct ViewBuilder {
+    by_cell: Vec<u32>,
+    starts: Vec<u32>,
+    run: Sink,
+    full: Vec<bool>,
+    ids: Vec<bool>,
+    cross_by_cell: Vec<(u32, u32)>,
+}
+
+/// What else a tick's view needs besides its players.
+#[derive(Debug, Clone, Copy)]
+pub struct TickFacts<'a> {
+    /// This tick's events, in order.
+    pub events: &'a [Event],
+    /// Players that left the game this tick, with the cell clients last knew them in.
+    pub removed: &'a [(PlayerId, u32)],
+    /// Cells of players welcomed this tick (their welcome holds their view).
+    pub welcomed: &'a [u32],
+    /// Whether a keyframe was asked for (every cell in full).
+    pub keyframe: bool,
+}
+
+impl ViewBuilder {
+    /// Encodes one tick: `seen` holds every player in the room, in any order.
+    pub fn build(&mut self, grid: Grid, seen: &[Seen<'_>], facts: TickFacts<'_>) -> ViewTick {
+        let n = grid.len();
+        let mut vt = ViewTick {
+            grid,
+            bytes: Vec::with_capacity(seen.len() * 6 + 64),
+            cells: vec![CellTick::default(); n],
+            movers: Vec::new(),
+            enter: Vec::new(),
+            exit: Vec::new(),
+            cross: Vec::new(),
+            cross_refs: Vec::new(),
+            kills: Piece::default(),
+            players: seen.iter().map(|s| (s.id, s.to)).collect(),
+            keyframe: facts.keyframe,
+        };
+        if !vt.players.is_sorted_by_key(|&(id, _)| id) {
+            vt.players.sort_unstable_by_key(|&(id, _)| id);
+        }
+        self.mark(grid, seen, facts);
+        self.bucket(n, seen);
+
+        // Per cell: the stayers' run, and their full state and ids where marked.
+        for c in 0..n {
+            let range = self.starts[c] as usize..self.starts[c + 1] as usize;
+            let mut stayers: Vec<&Seen<'_>> = Vec::new();
+            for &i in &self.by_cell[range] {
+                let s = &seen[i as usize];
+                if s.from == Some(s.to) {
+                    stayers.push(s);
+                }
+            }
+            if stayers.is_empty() {
+                vt.cells[c].full = self.full[c];
+                vt.cells[c].ids = self.ids[c];
+                continue;
+            }
+            if !stayers.is_sorted_by_key(|s| s.id) {
+                stayers.sort_unstable_by_key(|s| s.id);
+            }
+            self.run.clear();
+            let (mut prev, mut ints) = (0, 0);
+            for s in &stayers {
+                let k = sink_change(&mut self.run, prev, &s.change);
+                if k > 0 {
+                    prev = s.id;
+                    ints += k;
+                }
+            }
+            let changes = push(&mut vt.bytes, self.run.bytes(), ints);
+            let cell = &mut vt.cells[c];
+            cell.changes = changes;
+            if self.full[c] {
+                let start = vt.bytes.len();
+                for s in &stayers {
+                    write_entity(&mut vt.bytes, s.id, s.name, s.pos, s.hp, s.score);
+                }
+                vt.cells[c].stayers = piece(start, vt.bytes.len(), stayers.len());
+                vt.cells[c].full = true;
+            }
+            if self.ids[c] {
+                let start = vt.bytes.len();
+                for s in &stayers {
+                    write_uint(&mut vt.bytes, u64::from(s.id));
+                }
+                vt.cells[c].stayer_ids = piece(start, vt.bytes.len(), stayers.len());
+                vt.cells[c].ids = true;
+            }
+        }
+
+        // Movers and joiners, listed once, referenced from the cells they left and entered.
+        let mut enters: Vec<(u32, u32)> = Vec::new();
+        let mut exits: Vec<(u32, u32)> = Vec::new();
+        for s in seen.iter().filter(|s| s.from != Some(s.to)) {
+            let start = vt.bytes.len();
+            write_entity(&mut vt.bytes, s.id, s.name, s.pos, s.hp, s.score);
+            let i = vt.movers.len() as u32;
+            vt.movers.push(Mover {
+                id: s.id,
+                from: s.from,
+                to: s.to,
+                change: s.change,
+                entity: piece(start, vt.bytes.len(), 1),
+            });
+            enters.push((s.to, i));
+            if let Some(from) = s.from {
+                exits.push((from, i));
+            }
+        }
+        enters.sort_unstable();
+        exits.sort_unstable();
+        vt.enter = spans(&mut vt.cells, &enters, |c| &mut c.enter);
+        vt.exit = spans(&mut vt.cells, &exits, |c| &mut c.exit);
+
+        // Players gone from the game, by the cell their holders saw them in.
+        let mut gone: Vec<(u32, PlayerId)> = facts.removed.iter().map(|&(id, c)| (c, id)).collect();
+        gone.sort_unstable();
+        for group in gone.chunk_by(|a, b| a.0 == b.0) {
+            let c = group[0].0 as usize;
+            if c >= n {
+                continue;
+            }
+            let start = vt.bytes.len();
+            for &(_, id) in group {
+                write_uint(&mut vt.bytes, u64::from(id));
+            }
+            vt.cells[c].gone = piece(start, vt.bytes.len(), group.len());
+            self.run.clear();
+            let mut ints = 0;
+            for &(_, id) in group {
+                ints += sink_event(&mut self.run, &Event::Left { id });
+            }
+            vt.cells[c].left = push(&mut vt.bytes, self.run.bytes(), ints);
+        }
+
+        self.events(&mut vt, facts.events);
+        vt
+    }
+
+    /// Which cells need their stayers in full (some client starts to see them, or gets a
+    /// welcome or keyframe) and by id (some client stops seeing them).
+    fn mark(&mut self, grid: Grid, seen: &[Seen<'_>], facts: TickFacts<'_>) {
+        let n = grid.len();
+        self.full.clear();
+        self.full.resize(n, facts.keyframe);
+        self.ids.clear();
+        self.ids.resize(n, false);
+        for s in seen {
+            let Some(from) = s.from.filter(|&f| f != s.to) else { continue };
+            for c in grid.view(s.to).filter(|&c| !grid.sees(from, c)) {
+                self.full[c as usize] = true;
+            }
+            for c in grid.view(from).filter(|&c| !grid.sees(s.to, c)) {
+                self.ids[c as usize] = true;
+            }
+        }
+        for &w in facts.welcomed {
+            for c in grid.view(w) {
+                self.full[c as usize] = true;
+            }
+        }
+    }
+
+    /// Sorts the players by cell (a counting sort: stable, so each cell keeps `seen`'s order).
+    fn bucket(&mut self, n: usize, seen: &[Seen<'_>]) {
+        self.starts.clear();
+        self.starts.resize(n + 1, 0);
+        for s in seen {
+            self.starts[s.to as usize + 1] += 1;
+        }
+        for c in 0..n {
+            self.starts[c + 1] += self.starts[c];
+        }
+        let mut next = self.starts.clone();
+        self.by_cell.clear();
+        self.by_cell.resize(seen.len(), 0);
+        for (i, s) in seen.iter().enumerate() {
+            let at = &mut next[s.to as usize];
+            self.by_cell[*at as usize] = i as u32;
+            *at += 1;
+        }
+    }
+
+    /// Sorts the tick's events into their cells, the kills into one list for everyone.
+    fn events(&mut self, vt: &mut ViewTick, events: &[Event]) {
+        let mut kills = Sink::default();
+        let mut kill_ints = 0;
+        let mut per_cell: Vec<(u32, usize)> = Vec::new();
+        self.cross_by_cell.clear();
+        for (i, e) in events.iter().enumerate() {
+            let cells = match *e {
+                Event::Killed { .. } => {
+                    kill_ints += sink_event(&mut kills, e);
+                    continue;
+                }
+                // With `removed`, to the clients that held the player (built above).
+                Event::Left { .. } => continue,
+                Event::Joined { id } | Event::Respawned { id } => [vt.cell_of(id), None],
+                Event::Attacked { attacker, target, .. } => {
+                    [vt.cell_of(attacker), vt.cell_of(target)]
+                }
+            };
+            match cells {
+                [Some(a), Some(b)] if a != b => {
+                    let mut one = Sink::default();
+                    let ints = sink_event(&mut one, e);
+                    let k = vt.cross.len() as u32;
+                    vt.cross.push(CrossEvent {
+                        cells: [a, b],
+                        event: push(&mut vt.bytes, one.bytes(), ints),
+                    });
+                    self.cross_by_cell.push((a, k));
+                    self.cross_by_cell.push((b, k));
+                }
+                [Some(a), _] | [None, Some(a)] => per_cell.push((a, i)),
+                [None, None] => {}
+            }
+        }
+        vt.kills = push(&mut vt.bytes, kills.bytes(), kill_ints);
+        per_cell.sort_by_key(|&(c, _)| c); // stable: each cell keeps the events' order
+        for group in per_cell.chunk_by(|a, b| a.0 == b.0) {
+            self.run.clear();
+            let mut ints = 0;
+            for &(_, i) in group {
+                ints += sink_event(&mut self.run, &events[i]);
+            }
+            vt.cells[group[0].0 as usize].events = push(&mut vt.bytes, self.run.bytes(), ints);
+        }
+        self.cross_by_cell.sort_unstable();
+        let refs = std::mem::take(&mut self.cross_by_cell);
+        vt.cross_refs = spans(&mut vt.cells, &refs, |c| &mut c.cross);
+        self.cross_by_cell = refs;
+    }
+}
+
+fn piece(start: usize, end: usize, count: usize) -> Piece {
+    Piece { start: start as u32, end: end as u32, count: count as u32 }
+}
+
+fn push(bytes: &mut Vec<u8>, what: &[u8], count: u32) -> Piece {
+    let start = bytes.len();
+    bytes.extend_from_slice(what);
+    Piece { start: start as u32, end: bytes.len() as u32, count }
+}
+
+/// Lays `pairs` (cell, index), sorted by cell, out as one list of indices, each cell's span
+/// set through `span`.
+fn spans(
+    cells: &mut [CellTick],
+    pairs: &[(u32, u32)],
+    span: impl Fn(&mut CellTick) -> &mut Span,
+) -> Vec<u32> {
+    let mut out = Vec::with_capacity(pairs.len());
+    for group in pairs.chunk_by(|a, b| a.0 == b.0) {
+        let start = out.len() as u32;
+        out.extend(group.iter().map(|&(_, i)| i));
+        if let Some(cell) = cells.get_mut(group[0].0 as usize) {
+            *span(cell) = Span { start, end: out.len() as u32 };
+        }
+    }
+    out
+}
