@@ -95,6 +95,21 @@ impl Arena {
         timed
     }
 
+    /// Runs `iters` ticks with every player moving, and returns the time spent in the sim's
+    /// step and the fan-out's delivery together (emptying the clients' queues is not timed).
+    pub fn timed_ticks_and_fanout(&mut self, iters: u64, attack_fraction: f32) -> Duration {
+        let mut timed = Duration::ZERO;
+        for _ in 0..iters {
+            self.feed_inputs(attack_fraction);
+            let start = Instant::now();
+            let out = self.sim.step();
+            std::hint::black_box(self.fanout.deliver(out));
+            timed += start.elapsed();
+            self.drain();
+        }
+        timed
+    }
+
     /// Runs one tick (the sim thread's work only).
     pub fn step(&mut self) -> TickOutput {
         self.sim.step()

@@ -1180,6 +1180,66 @@ async fn join_refused(app: &TestApp, room: &str) -> (u16, String) {
     close_code(&mut conn).await
 }
 
+/// With `--view-radius 50` (cells of 50 units), over real sockets: a player that walks away
+/// leaves the others' replicas and comes back with its state; an attack reaches the players
+/// that see it and not one far away.
+async fn with_a_view_radius_players_see_only_their_view(t: Transport) {
+    let app = TestApp::spawn_on(t, Config { view_radius: 50, ..TestApp::arena() }).await;
+    // Everyone spawns at (0, 0), in view cell 0, which sees cells 0 and 1 (x < 100 units).
+    let mut a = Player::join(&app, "a").await;
+    let mut b = Player::join(&app, "b").await;
+    let mut c = Player::join(&app, "c").await;
+    assert_eq!(a.welcome.rules.view_radius, 50, "the welcome's rules say the radius");
+    sync(&mut a).await;
+    assert_eq!(a.replica.entities.len(), 3, "all three in view");
+    // b walks right until it is in cell 2 (x ≥ 800 subunits): out of a's and c's view.
+    for _ in 0..60 {
+        let seq = b.input(1.0, 0.0, false).await;
+        b.acked(seq).await;
+        if b.replica.entities[&b.id].x >= 800 {
+            break;
+        }
+    }
+    assert!(b.replica.entities[&b.id].x >= 800, "b walked off");
+    sync(&mut a).await;
+    assert!(
+        !a.replica.entities.contains_key(&b.id),
+        "b is out of a's view: {:?}",
+        a.replica.entities.keys()
+    );
+    sync(&mut b).await;
+    assert_eq!(
+        b.replica.entities.keys().copied().collect::<Vec<_>>(),
+        vec![b.id],
+        "b sees only itself"
+    );
+    // c hits a: both see it; b, far away, does not.
+    let seq = c.input(0.0, 0.0, true).await;
+    c.acked(seq).await;
+    let hit = Event::Attacked { attacker: c.id, target: a.id, hp: 90 };
+    a.until("the hit", |p| p.saw(hit)).await;
+    assert!(c.saw(hit));
+    sync(&mut b).await;
+    assert!(!b.saw(hit), "b is too far to see the hit: {:?}", b.events);
+    // b walks back: it reappears in a's replica as it is.
+    for _ in 0..60 {
+        let seq = b.input(-1.0, 0.0, false).await;
+        b.acked(seq).await;
+        if b.replica.entities.contains_key(&a.id) {
+            break;
+        }
+    }
+    assert_eq!(b.replica.entities.get(&a.id).map(|e| e.hp), Some(90), "a is back in b's view, hit");
+    sync(&mut b).await;
+    sync(&mut a).await;
+    assert_eq!(
+        a.replica.entities.get(&b.id),
+        b.replica.entities.get(&b.id),
+        "b is back in a's view, where it is"
+    );
+    app.shutdown().await;
+}
+
 async fn two_rooms_never_see_each_other(t: Transport) {
     let app = TestApp::spawn_on(t, TestApp::arena()).await;
     // Everyone spawns at (0, 0): in one room they would all be in each other's range.
@@ -2194,6 +2254,7 @@ over_both_transports!(
     sequence_numbers_going_back_are_dropped_and_absurd_jumps_close,
     a_flood_of_inputs_closes_with_1008_and_others_play_on,
     two_rooms_never_see_each_other,
+    with_a_view_radius_players_see_only_their_view,
     quick_play_fills_a_room_then_opens_another,
     a_full_room_an_invalid_name_and_too_many_rooms_are_refused,
     resume_returns_the_player_to_its_own_room,

@@ -257,6 +257,27 @@ pub fn write_entity(
     write_uint(out, u64::from(score.streak));
 }
 
+/// Appends one entity's full state as [`write_entity`] does, to a [`Sink`].
+#[inline]
+pub fn sink_entity(
+    out: &mut Sink,
+    id: PlayerId,
+    name: &str,
+    (x, y): (i32, i32),
+    hp: i32,
+    score: Score,
+) {
+    out.raw(&[0x98]); // array of 8
+    out.uint(u64::from(id));
+    out.str(name);
+    out.int(i64::from(x));
+    out.int(i64::from(y));
+    out.int(i64::from(hp));
+    out.uint(u64::from(score.kills));
+    out.uint(u64::from(score.deaths));
+    out.uint(u64::from(score.streak));
+}
+
 /// Appends a frame's header: array of 7, tag, tick, ack. Four body values must follow
 /// ([`FrameBodyWriter::finish`]).
 pub fn write_frame_header(out: &mut Vec<u8>, tick: u64, ack: u32) {
@@ -742,6 +763,23 @@ mod tests {
             resume: None,
             room: room.map(str::to_owned),
             seat: None,
+        }
+    }
+
+    #[test]
+    fn a_sink_writes_entities_and_strings_as_the_vec_writers_do() {
+        for name in ["", "ann", &"x".repeat(31), &"y".repeat(32), &"z".repeat(300), "名前"] {
+            for (id, x, hp, kills) in
+                [(1, 0, 100, 0), (70_000, -40_000, -1, 300), (u32::MAX, i32::MIN, 0, u32::MAX)]
+            {
+                let score = Score { kills, deaths: kills / 2, streak: 3 };
+                let mut want = Vec::new();
+                write_entity(&mut want, id, name, (x, 9), hp, score);
+                let mut sink = Sink::default();
+                sink_entity(&mut sink, id, name, (x, 9), hp, score);
+                assert_eq!(sink.bytes(), &want[..], "{name:?} {id}");
+                assert_eq!(sink.into_vec(), want);
+            }
         }
     }
 

@@ -66,6 +66,11 @@ pub struct Sink {
 }
 
 impl Sink {
+    /// An empty sink with room for `bytes` bytes.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self { buf: vec![0; bytes], len: 0 }
+    }
+
     /// Empties it, keeping its memory.
     pub fn clear(&mut self) {
         self.len = 0;
@@ -128,6 +133,41 @@ impl Sink {
             ([0xd3, a, b, c, d, e, f, g, h], 9)
         };
         self.put(chunk, used);
+    }
+
+    /// Appends bytes as they are (already encoded values).
+    #[inline]
+    pub fn raw(&mut self, bytes: &[u8]) {
+        let need = self.len + bytes.len() + 9;
+        if need > self.buf.len() {
+            self.buf.resize(need.max(self.buf.len() * 2).max(64), 0);
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Appends a UTF-8 string (the same bytes as [`write_str`]).
+    #[inline]
+    pub fn str(&mut self, s: &str) {
+        let len = s.len();
+        if len < 32 {
+            self.raw(&[0xa0 | len as u8]);
+        } else if len <= usize::from(u8::MAX) {
+            self.raw(&[0xd9, len as u8]);
+        } else if len <= usize::from(u16::MAX) {
+            let [a, b] = (len as u16).to_be_bytes();
+            self.raw(&[0xda, a, b]);
+        } else {
+            let [a, b, c, d] = (len as u32).to_be_bytes();
+            self.raw(&[0xdb, a, b, c, d]);
+        }
+        self.raw(s.as_bytes());
+    }
+
+    /// The bytes written, as a `Vec` (the sink is used up).
+    pub fn into_vec(mut self) -> Vec<u8> {
+        self.buf.truncate(self.len);
+        self.buf
     }
 
     /// What was written.

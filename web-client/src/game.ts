@@ -49,6 +49,9 @@ export class Game {
   tickRules: TickRules | null = null;
   effects: Effect[] = [];
   killFeed: FeedEntry[] = [];
+  /** Names of the players this page has held (with a view radius, some are out of view now):
+   * the kill feed names them. Dropped when they leave the game. */
+  private seenNames = new Map<number, string>();
   /** Your player's death while it lasts: who killed it and when the event arrived. */
   death: Death | null = null;
   /** When your player last respawned (local seconds). */
@@ -106,6 +109,7 @@ export class Game {
         const t = msg.tick / this.tickRate;
         this.interp.observe(t, now);
         for (const e of msg.spawned) {
+          this.seenNames.set(e.id, e.name);
           this.interp.reset(e.id, t, e.x, e.y);
           this.glider.forget(e.id);
         }
@@ -126,6 +130,7 @@ export class Game {
         }
         const hpSeen = new Map<number, number>();
         for (const ev of msg.events) this.onEvent(ev, before, hpSeen, now);
+        for (const id of msg.removed) this.seenNames.delete(id);
         this.trim(now);
         this.reconcile();
         break;
@@ -140,6 +145,7 @@ export class Game {
   private resync(replica: Replica, now: number): void {
     const before = this.replica;
     this.replica = replica;
+    for (const e of replica.entities.values()) this.seenNames.set(e.id, e.name);
     if ((this.me()?.hp ?? 0) > 0) this.death = null; // came back while we were away
     const t = replica.tick / this.tickRate;
     this.interp.observe(t, now);
@@ -177,7 +183,8 @@ export class Game {
   /** `before`: the entities before this frame; `hpSeen`: each target's hp after the hits of
    * this frame so far (one tick may hit a player several times). */
   private onEvent(ev: GameEvent, before: Map<number, { name: string; x: number; y: number; hp: number }>, hpSeen: Map<number, number>, now: number): void {
-    const name = (id: number) => this.replica.entities.get(id)?.name ?? before.get(id)?.name ?? `#${id}`;
+    const known = (id: number) => this.replica.entities.get(id)?.name ?? before.get(id)?.name ?? this.seenNames.get(id);
+    const name = (id: number) => known(id) ?? `#${id}`;
     const at = (id: number) => this.replica.entities.get(id) ?? before.get(id);
     switch (ev.kind) {
       case "attacked": {
@@ -199,6 +206,9 @@ export class Game {
         const v = at(ev.victim);
         if (v) this.effects.push({ kind: "death", id: ev.victim, x: v.x, y: v.y, at: now });
         const mine = ev.victim === this.playerId || ev.killer === this.playerId;
+        // Kills reach every page (a view radius sends the rest of the world only near you):
+        // the feed lists those naming a player this page has seen.
+        if (!mine && known(ev.victim) === undefined && known(ev.killer) === undefined) break;
         this.killFeed.push({ text: `${name(ev.killer)} killed ${name(ev.victim)}`, at: now, kind: "kill", mine });
         if (ev.victim === this.playerId) this.death = { killer: name(ev.killer), at: now };
         break;

@@ -444,3 +444,22 @@ test("ordinary lulls (a runner that stops and goes on, an idle room sends nothin
   // for a restart made it 28.3: the render clock held, then caught up.
   assert.ok(r.largest <= 25, `largest step in one frame ${r.largest.toFixed(1)} subunits`);
 });
+
+test("with a view radius: a player out of view leaves the page's world, and the kill feed lists only kills naming a player seen", () => {
+  const g = new Game();
+  const ent = (id: number, x: number) => [id, `p${id}`, x, 800, 100, 0, 0, 0];
+  const viewRules = { ...rules, map_width: 2000, map_height: 2000, view_radius: 100 };
+  g.receive(encode([0, 2, 5, 30, viewRules, new Uint8Array(16), false, "arena", 10, [ent(1, 800), ent(2, 400)]]), 0);
+  assert.deepEqual([...g.replica.entities.keys()].sort(), [1, 2]);
+  // Tick 11: player 1 goes out of view (an 8-field frame), and two players never seen (7 and
+  // 8) kill each other far away; then player 1, out of view, kills 9, also never seen.
+  g.receive(encode([1, 11, 0, [], [], [], [3, 7, 8], [1]]), 1 / 30);
+  assert.deepEqual([...g.replica.entities.keys()], [2], "player 1 is gone from the page's world");
+  assert.ok(!g.view(1 / 30).some((d) => d.id === 1), "and is not drawn");
+  g.receive(encode([1, 12, 0, [], [], [], [3, 9, 1], []]), 2 / 30);
+  const kills = g.killFeed.filter((e) => e.kind === "kill").map((e) => e.text);
+  assert.deepEqual(kills, ["p1 killed #9"], "the unseen pair's kill is not listed; the one by a player seen is, by name");
+  // Player 1 comes back into view, in `spawned`, with the kill it made meanwhile.
+  g.receive(encode([1, 13, 0, [[1, "p1", 1600, 800, 100, 1, 0, 1]], [], [], [], []]), 3 / 30);
+  assert.equal(g.replica.entities.get(1)?.kills, 1);
+});

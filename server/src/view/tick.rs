@@ -10,8 +10,8 @@
 //! between two cells are listed once and referenced from both; kills go to everyone, in the
 //! order they happened (a streak depends on it).
 
-use skirmish_shared::codec::{sink_change, sink_event, write_entity};
-use skirmish_shared::wire::{Sink, write_uint};
+use skirmish_shared::codec::{sink_change, sink_entity, sink_event};
+use skirmish_shared::wire::Sink;
 use skirmish_shared::{Change, Event, PlayerId, Score};
 
 use super::grid::Grid;
@@ -175,7 +175,8 @@ pub struct Seen<'a> {
 pub struct ViewBuilder {
     by_cell: Vec<u32>,
     starts: Vec<u32>,
-    run: Sink,
+    stay: Vec<u32>,
+    last_len: usize,
     full: Vec<bool>,
     ids: Vec<bool>,
     cross_by_cell: Vec<(u32, u32)>,
@@ -198,9 +199,13 @@ impl ViewBuilder {
     /// Encodes one tick: `seen` holds every player in the room, in any order.
     pub fn build(&mut self, grid: Grid, seen: &[Seen<'_>], facts: TickFacts<'_>) -> ViewTick {
         let n = grid.len();
+        let mut players: Vec<(PlayerId, u32)> = seen.iter().map(|s| (s.id, s.to)).collect();
+        if !players.is_sorted_by_key(|&(id, _)| id) {
+            players.sort_unstable_by_key(|&(id, _)| id);
+        }
         let mut vt = ViewTick {
             grid,
-            bytes: Vec::with_capacity(seen.len() * 6 + 64),
+            bytes: Vec::new(),
             cells: vec![CellTick::default(); n],
             movers: Vec::new(),
             enter: Vec::new(),
@@ -208,60 +213,55 @@ impl ViewBuilder {
             cross: Vec::new(),
             cross_refs: Vec::new(),
             kills: Piece::default(),
-            players: seen.iter().map(|s| (s.id, s.to)).collect(),
+            players,
             keyframe: facts.keyframe,
         };
-        if !vt.players.is_sorted_by_key(|&(id, _)| id) {
-            vt.players.sort_unstable_by_key(|&(id, _)| id);
-        }
+        let mut out = Sink::with_capacity(self.last_len + self.last_len / 8 + 64);
         self.mark(grid, seen, facts);
         self.bucket(n, seen);
 
         // Per cell: the stayers' run, and their full state and ids where marked.
         for c in 0..n {
             let range = self.starts[c] as usize..self.starts[c + 1] as usize;
-            let mut stayers: Vec<&Seen<'_>> = Vec::new();
-            for &i in &self.by_cell[range] {
+            self.stay.clear();
+            self.stay.extend(self.by_cell[range].iter().copied().filter(|&i| {
                 let s = &seen[i as usize];
-                if s.from == Some(s.to) {
-                    stayers.push(s);
-                }
-            }
-            if stayers.is_empty() {
-                vt.cells[c].full = self.full[c];
-                vt.cells[c].ids = self.ids[c];
+                s.from == Some(s.to)
+            }));
+            let cell = &mut vt.cells[c];
+            cell.full = self.full[c];
+            cell.ids = self.ids[c];
+            if self.stay.is_empty() {
                 continue;
             }
-            if !stayers.is_sorted_by_key(|s| s.id) {
-                stayers.sort_unstable_by_key(|s| s.id);
+            if !self.stay.is_sorted_by_key(|&i| seen[i as usize].id) {
+                self.stay.sort_unstable_by_key(|&i| seen[i as usize].id);
             }
-            self.run.clear();
+            let start = out.len();
             let (mut prev, mut ints) = (0, 0);
-            for s in &stayers {
-                let k = sink_change(&mut self.run, prev, &s.change);
+            for &i in &self.stay {
+                let s = &seen[i as usize];
+                let k = sink_change(&mut out, prev, &s.change);
                 if k > 0 {
                     prev = s.id;
                     ints += k;
                 }
             }
-            let changes = push(&mut vt.bytes, self.run.bytes(), ints);
-            let cell = &mut vt.cells[c];
-            cell.changes = changes;
-            if self.full[c] {
-                let start = vt.bytes.len();
-                for s in &stayers {
-                    write_entity(&mut vt.bytes, s.id, s.name, s.pos, s.hp, s.score);
+            cell.changes = piece(start, out.len(), ints as usize);
+            if cell.full {
+                let start = out.len();
+                for &i in &self.stay {
+                    let s = &seen[i as usize];
+                    sink_entity(&mut out, s.id, s.name, s.pos, s.hp, s.score);
                 }
-                vt.cells[c].stayers = piece(start, vt.bytes.len(), stayers.len());
-                vt.cells[c].full = true;
+                cell.stayers = piece(start, out.len(), self.stay.len());
             }
-            if self.ids[c] {
-                let start = vt.bytes.len();
-                for s in &stayers {
-                    write_uint(&mut vt.bytes, u64::from(s.id));
+            if cell.ids {
+                let start = out.len();
+                for &i in &self.stay {
+                    out.uint(u64::from(seen[i as usize].id));
                 }
-                vt.cells[c].stayer_ids = piece(start, vt.bytes.len(), stayers.len());
-                vt.cells[c].ids = true;
+                cell.stayer_ids = piece(start, out.len(), self.stay.len());
             }
         }
 
@@ -269,15 +269,15 @@ impl ViewBuilder {
         let mut enters: Vec<(u32, u32)> = Vec::new();
         let mut exits: Vec<(u32, u32)> = Vec::new();
         for s in seen.iter().filter(|s| s.from != Some(s.to)) {
-            let start = vt.bytes.len();
-            write_entity(&mut vt.bytes, s.id, s.name, s.pos, s.hp, s.score);
+            let start = out.len();
+            sink_entity(&mut out, s.id, s.name, s.pos, s.hp, s.score);
             let i = vt.movers.len() as u32;
             vt.movers.push(Mover {
                 id: s.id,
                 from: s.from,
                 to: s.to,
                 change: s.change,
-                entity: piece(start, vt.bytes.len(), 1),
+                entity: piece(start, out.len(), 1),
             });
             enters.push((s.to, i));
             if let Some(from) = s.from {
@@ -290,27 +290,31 @@ impl ViewBuilder {
         vt.exit = spans(&mut vt.cells, &exits, |c| &mut c.exit);
 
         // Players gone from the game, by the cell their holders saw them in.
-        let mut gone: Vec<(u32, PlayerId)> = facts.removed.iter().map(|&(id, c)| (c, id)).collect();
+        let mut gone: Vec<(u32, PlayerId)> = facts
+            .removed
+            .iter()
+            .map(|&(id, c)| (c, id))
+            .filter(|&(c, _)| (c as usize) < n)
+            .collect();
         gone.sort_unstable();
         for group in gone.chunk_by(|a, b| a.0 == b.0) {
-            let c = group[0].0 as usize;
-            if c >= n {
-                continue;
-            }
-            let start = vt.bytes.len();
+            let cell = &mut vt.cells[group[0].0 as usize];
+            let start = out.len();
             for &(_, id) in group {
-                write_uint(&mut vt.bytes, u64::from(id));
+                out.uint(u64::from(id));
             }
-            vt.cells[c].gone = piece(start, vt.bytes.len(), group.len());
-            self.run.clear();
+            cell.gone = piece(start, out.len(), group.len());
+            let start = out.len();
             let mut ints = 0;
             for &(_, id) in group {
-                ints += sink_event(&mut self.run, &Event::Left { id });
+                ints += sink_event(&mut out, &Event::Left { id });
             }
-            vt.cells[c].left = push(&mut vt.bytes, self.run.bytes(), ints);
+            cell.left = piece(start, out.len(), ints as usize);
         }
 
-        self.events(&mut vt, facts.events);
+        self.events(&mut vt, &mut out, facts.events);
+        self.last_len = out.len();
+        vt.bytes = out.into_vec();
         vt
     }
 
@@ -359,15 +363,14 @@ impl ViewBuilder {
     }
 
     /// Sorts the tick's events into their cells, the kills into one list for everyone.
-    fn events(&mut self, vt: &mut ViewTick, events: &[Event]) {
-        let mut kills = Sink::default();
-        let mut kill_ints = 0;
+    fn events(&mut self, vt: &mut ViewTick, out: &mut Sink, events: &[Event]) {
         let mut per_cell: Vec<(u32, usize)> = Vec::new();
+        let mut kills: Vec<usize> = Vec::new();
         self.cross_by_cell.clear();
         for (i, e) in events.iter().enumerate() {
             let cells = match *e {
                 Event::Killed { .. } => {
-                    kill_ints += sink_event(&mut kills, e);
+                    kills.push(i);
                     continue;
                 }
                 // With `removed`, to the clients that held the player (built above).
@@ -379,13 +382,11 @@ impl ViewBuilder {
             };
             match cells {
                 [Some(a), Some(b)] if a != b => {
-                    let mut one = Sink::default();
-                    let ints = sink_event(&mut one, e);
+                    let start = out.len();
+                    let ints = sink_event(out, e);
                     let k = vt.cross.len() as u32;
-                    vt.cross.push(CrossEvent {
-                        cells: [a, b],
-                        event: push(&mut vt.bytes, one.bytes(), ints),
-                    });
+                    let event = piece(start, out.len(), ints as usize);
+                    vt.cross.push(CrossEvent { cells: [a, b], event });
                     self.cross_by_cell.push((a, k));
                     self.cross_by_cell.push((b, k));
                 }
@@ -393,15 +394,14 @@ impl ViewBuilder {
                 [None, None] => {}
             }
         }
-        vt.kills = push(&mut vt.bytes, kills.bytes(), kill_ints);
+        let start = out.len();
+        let ints: u32 = kills.iter().map(|&i| sink_event(out, &events[i])).sum();
+        vt.kills = piece(start, out.len(), ints as usize);
         per_cell.sort_by_key(|&(c, _)| c); // stable: each cell keeps the events' order
         for group in per_cell.chunk_by(|a, b| a.0 == b.0) {
-            self.run.clear();
-            let mut ints = 0;
-            for &(_, i) in group {
-                ints += sink_event(&mut self.run, &events[i]);
-            }
-            vt.cells[group[0].0 as usize].events = push(&mut vt.bytes, self.run.bytes(), ints);
+            let start = out.len();
+            let ints: u32 = group.iter().map(|&(_, i)| sink_event(out, &events[i])).sum();
+            vt.cells[group[0].0 as usize].events = piece(start, out.len(), ints as usize);
         }
         self.cross_by_cell.sort_unstable();
         let refs = std::mem::take(&mut self.cross_by_cell);
@@ -412,12 +412,6 @@ impl ViewBuilder {
 
 fn piece(start: usize, end: usize, count: usize) -> Piece {
     Piece { start: start as u32, end: end as u32, count: count as u32 }
-}
-
-fn push(bytes: &mut Vec<u8>, what: &[u8], count: u32) -> Piece {
-    let start = bytes.len();
-    bytes.extend_from_slice(what);
-    Piece { start: start as u32, end: bytes.len() as u32, count }
 }
 
 /// Lays `pairs` (cell, index), sorted by cell, out as one list of indices, each cell's span
