@@ -93,8 +93,14 @@ fn encode(c: &mut Criterion) {
     });
     group.finish();
 
-    // Bytes per client per tick, either way (frame header of 4 bytes and WebSocket framing
-    // of 4 left out of both).
+    // Bytes per client per tick, either way (WebSocket framing left out of both; the whole
+    // world's frame header of 4 bytes too).
+    writer.clear();
+    for s in &seen {
+        writer.change(&s.change);
+    }
+    body.clear();
+    writer.finish(&mut body);
     let vt = builder.build(grid, &seen, facts());
     let mut asm = Assembler::default();
     let mut total = 0usize;
@@ -102,8 +108,11 @@ fn encode(c: &mut Criterion) {
         asm.frame(&vt, s.from.unwrap_or(s.to), s.to, 1_000, 1);
         total += asm.bytes().len();
     }
+    let crossing = seen.iter().filter(|s| s.from != Some(s.to)).count();
+    let full = (0..grid.len() as u32).filter(|&c| vt.has_full(c)).count();
     eprintln!(
-        "views: whole world {} bytes per client per tick; radius {RADIUS}: {:.0} ({:.1}× fewer); cells encoded {} bytes",
+        "views: {crossing} players changed cells, {full} of {} cells written in full; whole world {} bytes per client per tick; radius {RADIUS}: {:.0} ({:.1}× fewer); cells encoded {} bytes",
+        grid.len(),
         body.len(),
         total as f64 / f64::from(PLAYERS),
         body.len() as f64 / (total as f64 / f64::from(PLAYERS)),

@@ -187,6 +187,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_view_radius_too_small_for_the_map_is_refused() {
+        let rules =
+            |w, r| Rules { map_width: w, map_height: w, view_radius: r, ..Rules::default() };
+        assert_eq!(rules(2000, 100).validate(), Ok(()));
+        assert_eq!(rules(12_700, 100).validate(), Ok(()), "128 × 128 cells");
+        assert_eq!(
+            rules(12_800, 100).validate(),
+            Err(RulesError::ViewCells { radius: 100, cells: 129 * 129 })
+        );
+        assert_eq!(rules(1_000_000, 0).validate(), Ok(()), "0: the whole map, no cells");
+    }
+
+    #[test]
     fn defaults_are_the_tutorials() {
         let r = Rules::default();
         assert_eq!((r.spawn_min, r.spawn_max), (0, 100));

@@ -204,3 +204,68 @@ fn extend(buf: &mut Vec<u8>, vt: &ViewTick, pieces: &[Piece]) {
         buf.extend_from_slice(vt.bytes(p));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use skirmish_shared::{Change, Rules, Score, ServerMsg};
+
+    use super::*;
+    use crate::view::Grid;
+    use crate::view::tick::{Seen, TickFacts, ViewBuilder};
+
+    /// A 500-unit map in cells of 50 (11 × 11); players standing still at (x, y) units.
+    fn tick(players: &[(u32, i32, i32)], keyframe: bool) -> ViewTick {
+        let rules = Rules { view_radius: 50, ..Rules::default() };
+        let grid = Grid::new(&rules).expect("a grid");
+        let seen: Vec<Seen<'_>> = players
+            .iter()
+            .map(|&(id, x, y)| {
+                let cell = grid.cell(x * 8, y * 8);
+                Seen {
+                    id,
+                    name: "p",
+                    pos: (x * 8, y * 8),
+                    hp: 100,
+                    score: Score::default(),
+                    from: Some(cell),
+                    to: cell,
+                    change: Change { id, dx: None, dy: None, hp: None },
+                }
+            })
+            .collect();
+        let facts = TickFacts { events: &[], removed: &[], welcomed: &[], keyframe };
+        ViewBuilder::default().build(grid, &seen, facts)
+    }
+
+    #[test]
+    fn a_keyframe_holds_exactly_the_players_in_the_view() {
+        let vt = tick(&[(1, 10, 10), (2, 99, 99), (3, 100, 10), (4, 10, 300)], true);
+        let mut asm = Assembler::default();
+        assert!(asm.keyframe(&vt, vt.cell_of(1).expect("in the room"), 7, 3));
+        let ServerMsg::Keyframe(k) = ServerMsg::decode(asm.bytes()).expect("decodes") else {
+            panic!("not a keyframe")
+        };
+        let mut ids: Vec<u32> = k.entities.iter().map(|e| e.id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![1, 2], "cell (0, 0) sees x, y < 100 units");
+        assert_eq!((k.tick, k.ack), (7, 3));
+    }
+
+    #[test]
+    fn a_view_the_tick_did_not_write_in_full_asks_for_a_keyframe() {
+        // Nobody moved, so no cell was written in full: a client whose view was elsewhere
+        // (it missed being told its player moved) can't be sent a frame.
+        let vt = tick(&[(1, 10, 10), (2, 400, 400)], false);
+        let mut asm = Assembler::default();
+        let now = vt.cell_of(1).expect("in the room");
+        let far = vt.cell_of(2).expect("in the room");
+        assert_eq!(asm.frame(&vt, far, now, 7, 0), Assembled::NeedKeyframe);
+        assert!(!asm.keyframe(&vt, now, 7, 0), "nor a keyframe before one is asked for");
+        // The same view as before: a frame with nothing in it.
+        assert_eq!(asm.frame(&vt, now, now, 7, 0), Assembled::Nothing);
+        let ServerMsg::Frame(f) = ServerMsg::decode(asm.bytes()).expect("decodes") else {
+            panic!("not a frame")
+        };
+        assert!(f.spawned.is_empty() && f.changed.is_empty() && f.out_of_view.is_empty());
+    }
+}
