@@ -1121,3 +1121,47 @@ fn attack_events_reach_exactly_the_clients_that_see_the_attacker_or_the_target()
     }
     h.assert_views_match();
 }
+
+#[test]
+fn a_resumed_player_is_welcomed_with_its_view_and_follows_it() {
+    let mut h = Harness::new(SimConfig { resume_grace_ticks: 300, ..view_rules() });
+    let (a, ida) = h.join_at(400 * U, 400 * U);
+    let (_, idb) = h.join_at(10 * U, 10 * U);
+    let (c, idc) = h.join_at(420 * U, 410 * U);
+    h.step();
+    h.assert_views_match();
+    // a's connection drops; its player waits. Meanwhile c walks (a's player still sees it).
+    h.leave(a);
+    for _ in 0..5 {
+        h.input(c, 0.0, -1.0, false);
+        h.step();
+    }
+    // a comes back with its token: the welcome holds its view, c where it is now, not b.
+    let back = h.next_conn;
+    h.next_conn += 1;
+    let local = h.room.join(back, 64, Some(u128::from(a).to_le_bytes()));
+    h.clients.insert(
+        back,
+        TestClient {
+            local,
+            player: 0,
+            replica: Replica::default(),
+            seq: 0,
+            frames: Vec::new(),
+            keyframes: 0,
+        },
+    );
+    h.step();
+    assert_eq!(h.player(back), ida, "the token got a's player back");
+    let held: Vec<PlayerId> = h.clients[&back].replica.entities.keys().copied().collect();
+    assert_eq!(held, vec![ida, idc], "the welcome holds a's view: a and c, not b ({idb})");
+    h.assert_views_match();
+    // Then it follows its view as it walks toward b.
+    for _ in 0..160 {
+        h.input(back, -std::f32::consts::FRAC_1_SQRT_2, -std::f32::consts::FRAC_1_SQRT_2, false);
+        h.step();
+        h.assert_views_match();
+    }
+    assert!(h.clients[&back].replica.entities.contains_key(&idb), "b came into view");
+    assert!(!h.clients[&back].replica.entities.contains_key(&idc), "c went out of view");
+}

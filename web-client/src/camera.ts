@@ -45,14 +45,19 @@ export function squarePx(view: Size): number {
   return clamp(Math.min(view.width, view.height) * SQUARE_SHARE, MIN_SQUARE_PX, MAX_SQUARE_PX);
 }
 
+/** With a view radius, the canvas spans at most this share of it each way from its centre;
+ * the follower keeps its centre within the rest of the radius from your player. */
+export const VIEW_SHARE = 0.8;
+
 /** The zoom (CSS px per map unit) for a canvas of this size and the rules' player size (units).
  * With a view radius (units; 0: the whole map is sent), never less than what keeps the canvas
- * within that radius of its centre on both axes: the server sends nothing further than the
- * radius is sure to cover, so the camera never shows a part of the map it may leave empty. */
+ * within VIEW_SHARE of that radius of its centre on both axes: the server sends everything
+ * within the radius of your player and may leave the rest empty, so the camera (kept near the
+ * player, see Follower) never shows a part of the map the page may not hold. */
 export function zoomFor(view: Size, playerSize: number, viewRadius = 0): number {
   const zoom = squarePx(view) / (playerSize > 0 ? playerSize : 10);
   if (!(viewRadius > 0)) return zoom;
-  return Math.max(zoom, Math.max(view.width, view.height) / (2 * viewRadius));
+  return Math.max(zoom, Math.max(view.width, view.height) / (2 * VIEW_SHARE * viewRadius));
 }
 
 /** One axis of `clampCentre`. */
@@ -123,6 +128,13 @@ export class Follower {
     } else {
       const k = 1 - Math.exp(-this.rate * Math.max(0, now - this.last));
       this.at = { x: this.at.x + (goal.x - this.at.x) * k, y: this.at.y + (goal.y - this.at.y) * k };
+    }
+    if (viewRadius > 0) {
+      // Never trail the player by more than the radius leaves beyond the canvas's half: what
+      // the canvas shows stays within the radius of the player (or past the map's edge).
+      const lagX = Math.max(0, viewRadius - view.width / scale / 2);
+      const lagY = Math.max(0, viewRadius - view.height / scale / 2);
+      this.at = { x: clamp(this.at.x, target.x - lagX, target.x + lagX), y: clamp(this.at.y, target.y - lagY, target.y + lagY) };
     }
     this.at = clampCentre(this.at, view, map, scale); // the canvas may have changed size
     this.last = now;

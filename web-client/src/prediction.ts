@@ -8,6 +8,16 @@
 // 60 Hz. So it is drawn (`render`) gliding from where it was drawn when the last input was
 // sent to the newest predicted position, over one tick: always moving, at most a tick behind
 // the prediction, and a correction glides too instead of jumping.
+//
+// A streaming client's input that reaches the server after its tick is stood in for: the
+// server repeats the last direction that tick, then takes the late input, when it comes, as
+// the one the repeat stood for (acknowledged, not moved again; protocol.md, "How inputs are
+// applied"). Meanwhile the server's position already holds that step while the input is
+// still unacknowledged: replayed on top, it would put the square a step ahead, then back. So
+// each reconcile checks the server's move against the inputs it acknowledged, and counts the
+// steps beyond them along the last direction as repeats standing in for the oldest
+// unacknowledged inputs, which the replay then skips. Anything else (a correction, a trim, a
+// respawn) clears the count and replays as before.
 
 import { step, type TickRules } from "./movement";
 
@@ -25,6 +35,12 @@ export class Predictor {
   /** Where the drawing glides from, and since when (seconds). */
   private from = { x: 0, y: 0 };
   private since = -Infinity;
+  /** The server's position and ack at the last reconcile (null: none, or dead). */
+  private server: { x: number; y: number } | null = null;
+  /** The last direction the server applied to this player. */
+  private lastDir = { dx: 0, dy: 0 };
+  /** Unacknowledged inputs the server has already moved for, by repeating the last direction. */
+  private repeats = 0;
 
   /** `tickSeconds`: how long one input's step takes to draw. */
   constructor(private rules: TickRules, private tickSeconds = 1 / 30) {}
@@ -53,11 +69,32 @@ export class Predictor {
 
   /** Re-bases on the server's state: position `(x, y)` with inputs up to `ack` applied. */
   reconcile(x: number, y: number, ack: number, alive: boolean): void {
+    const acked = this.pending.filter((i) => i.seq <= ack);
     this.pending = this.pending.filter((i) => i.seq > ack);
+    this.repeats = alive && this.server ? this.repeatsNow(this.server, acked, x, y) : 0;
+    this.server = alive ? { x, y } : null;
     this.x = x;
     this.y = y;
     if (!alive) return;
-    for (const i of this.pending) [this.x, this.y] = step(this.x, this.y, i.dx, i.dy, this.rules);
+    for (const i of this.pending.slice(this.repeats)) [this.x, this.y] = step(this.x, this.y, i.dx, i.dy, this.rules);
+  }
+
+  /** The repeats standing in for unacknowledged inputs after the server went from `was` to
+   * `(x, y)` acknowledging `acked`: those it had stood in for are acknowledged without a move;
+   * steps beyond the rest, along the last direction, are new repeats (at most 3 a frame, the
+   * server's deepest buffer). 0 if the move can't be explained so. */
+  private repeatsNow(was: { x: number; y: number }, acked: SentInput[], x: number, y: number): number {
+    const covered = Math.min(this.repeats, acked.length);
+    let [ex, ey] = [was.x, was.y];
+    for (const i of acked.slice(covered)) [ex, ey] = step(ex, ey, i.dx, i.dy, this.rules);
+    if (acked.length > 0) this.lastDir = acked[acked.length - 1];
+    let repeats = this.repeats - covered;
+    for (let r = 0; r < 3 && (ex !== x || ey !== y); r++) {
+      [ex, ey] = step(ex, ey, this.lastDir.dx, this.lastDir.dy, this.rules);
+      repeats += 1;
+    }
+    if (ex !== x || ey !== y) return 0;
+    return Math.min(repeats, this.pending.length);
   }
 
   /** Inputs sent but not yet acknowledged. */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { clampCentre, EDGE_SLACK, Follower, gridStep, MAX_SQUARE_PX, MIN_SQUARE_PX, squarePx, toMap, toScreen, visibleRect, zoomFor } from "../src/camera";
+import { clampCentre, EDGE_SLACK, Follower, gridStep, MAX_SQUARE_PX, MIN_SQUARE_PX, squarePx, toMap, toScreen, VIEW_SHARE, visibleRect, zoomFor } from "../src/camera";
 
 const MAP = { width: 500, height: 500 };
 const PLAYER = 10; // units, the default rules' player_size
@@ -35,21 +35,32 @@ test("the zoom rule: a player's square is at least 24 CSS px at 800×600, more o
   assert.ok(Number.isFinite(zoomFor(canvasOf(800, 600), 0)), "a zero player size does not break the zoom");
 });
 
-test("with a view radius the camera zooms in until the canvas spans at most the radius each way from its centre", () => {
+test("with a view radius the canvas never shows further than the radius from your player, even while the camera trails it", () => {
   for (const [w, h] of [[800, 600], [1920, 1080], [390, 844], [3840, 2160]]) {
     const view = canvasOf(w, h);
     for (const radius of [30, 100, 250]) {
       const scale = zoomFor(view, PLAYER, radius);
-      assert.ok(view.width / scale / 2 <= radius + 1e-9 && view.height / scale / 2 <= radius + 1e-9, `${w}×${h}, radius ${radius}: ${view.width / scale} × ${view.height / scale} units`);
+      assert.ok(view.width / scale / 2 <= VIEW_SHARE * radius + 1e-9 && view.height / scale / 2 <= VIEW_SHARE * radius + 1e-9, `${w}×${h}, radius ${radius}: ${view.width / scale} × ${view.height / scale} units`);
       assert.ok(scale >= zoomFor(view, PLAYER), "never smaller squares than without a radius");
     }
     assert.equal(zoomFor(view, PLAYER, 0), zoomFor(view, PLAYER), "0: the whole map is sent, the usual zoom");
   }
   // A radius wide enough changes nothing: 1920×1030 at 4 px/unit spans 480 × 257 units.
-  assert.equal(zoomFor(canvasOf(1920, 1080), PLAYER, 250), zoomFor(canvasOf(1920, 1080), PLAYER));
-  // The follower uses it.
-  const cam = new Follower().update({ x: 1000, y: 1000 }, 0, canvasOf(1920, 1080), { width: 2000, height: 2000 }, PLAYER, 100);
-  assert.ok(cam.width / cam.scale / 2 <= 100 + 1e-9, `${cam.width / cam.scale} units wide`);
+  assert.equal(zoomFor(canvasOf(1920, 1080), PLAYER, 400), zoomFor(canvasOf(1920, 1080), PLAYER));
+  // The follower: a player running right at 100 units/s, then teleported (a respawn) across
+  // the map; at 60 fps the canvas's far edge is never more than the radius from the player.
+  const map = { width: 2000, height: 2000 };
+  const view = canvasOf(1920, 1080);
+  const f = new Follower();
+  let worst = 0;
+  for (let frame = 0; frame < 240; frame++) {
+    const now = frame / 60;
+    const target = frame < 120 ? { x: 500 + 100 * now, y: 1000 } : { x: 1500, y: 300 };
+    const cam = f.update(target, now, view, map, PLAYER, 100);
+    const [halfX, halfY] = [cam.width / cam.scale / 2, cam.height / cam.scale / 2];
+    worst = Math.max(worst, Math.abs(cam.x - target.x) + halfX, Math.abs(cam.y - target.y) + halfY);
+  }
+  assert.ok(worst <= 100 + 1e-9, `the canvas reached ${worst} units from the player`);
 });
 
 test("map → screen: the camera's point at the canvas's middle, a unit is `scale` px, and back", () => {

@@ -103,6 +103,27 @@ test("prediction moves at once and reconciliation replays unacknowledged inputs"
   assert.equal(p.unacked, 0);
 });
 
+test("a late input the server stood in for with a repeat does not put your square a step ahead, then back", () => {
+  const t = perTick(rules, 30);
+  const p = new Predictor(t);
+  p.reconcile(800, 800, 0, true);
+  // One input right a tick; each frame comes a tick later. Input 3 reaches the server after
+  // its tick: the server repeats the last direction at tick 3 (moved, ack still 2), then at
+  // tick 4 takes input 3 as that repeat (acknowledged, not moved) and applies input 4.
+  const server = (tick: number) => ({ x: 800 + 27 * tick, ack: tick === 3 ? 2 : tick });
+  const predicted: number[] = [];
+  for (let k = 1; k <= 8; k++) {
+    p.sent({ seq: k, dx: 1, dy: 0 }, true);
+    const s = server(k - 1);
+    p.reconcile(s.x, 800, s.ack, true);
+    predicted.push(p.x);
+  }
+  assert.deepEqual(predicted, [1, 2, 3, 4, 5, 6, 7, 8].map((k) => 800 + 27 * k), "always where the server will be, a step a tick");
+  // A correction is still a correction: the server somewhere unexplained replays on top of it.
+  p.reconcile(500, 800, 7, true);
+  assert.deepEqual([p.x, p.y], [500 + 27, 800]);
+});
+
 test("movement matches the server's rule: rounding and clamping", () => {
   const t = perTick(rules, 30);
   assert.deepEqual(step(800, 800, 1, 0, t), [827, 800]);

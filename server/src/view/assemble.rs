@@ -30,7 +30,7 @@ pub struct Assembler {
     spawned: Vec<Piece>,
     runs: Vec<Piece>,
     removed: Vec<Piece>,
-    events: Vec<Piece>,
+    events: Vec<u32>,
     out_ids: Vec<Piece>,
     out_movers: Vec<PlayerId>,
     known: Vec<Change>,
@@ -48,15 +48,10 @@ impl Assembler {
     /// the tick and is on `now` after it (its player's cells), with its `ack`.
     pub fn frame(&mut self, vt: &ViewTick, prev: u32, now: u32, tick: u64, ack: u32) -> Assembled {
         let g = vt.grid;
-        for v in [
-            &mut self.spawned,
-            &mut self.runs,
-            &mut self.removed,
-            &mut self.events,
-            &mut self.out_ids,
-        ] {
+        for v in [&mut self.spawned, &mut self.runs, &mut self.removed, &mut self.out_ids] {
             v.clear();
         }
+        self.events.clear();
         self.out_movers.clear();
         self.known.clear();
         for c in g.view(now) {
@@ -80,20 +75,12 @@ impl Assembler {
                     self.spawned.push(mover.entity);
                 }
             }
-            self.events.push(cell.events);
-            for &k in vt.cross_of(c) {
-                let [a, b] = vt.cross[k as usize].cells;
-                let other = if a == c { b } else { a };
-                // Once, from the first of its two cells this client sees.
-                if !g.sees(now, other) || c < other {
-                    self.events.push(vt.cross[k as usize].event);
-                }
-            }
+            self.events.extend_from_slice(vt.events_of(c));
         }
         for c in g.view(prev) {
             let cell = vt.cell(c);
             self.removed.push(cell.gone);
-            self.events.push(cell.left);
+            self.events.extend_from_slice(vt.left_of(c));
             if !g.sees(now, c) {
                 if !cell.ids {
                     return Assembled::NeedKeyframe;
@@ -107,7 +94,11 @@ impl Assembler {
                 }
             }
         }
-        self.events.push(vt.kills);
+        self.events.extend_from_slice(&vt.kills);
+        // The events in the tick's order, each once (an attack between two cells it sees is
+        // referenced from both).
+        self.events.sort_unstable();
+        self.events.dedup();
         // The movers this client saw and still sees: one run of their changes, by id.
         self.known.sort_unstable_by_key(|c| c.id);
         self.run.clear();
@@ -125,7 +116,7 @@ impl Assembler {
         let run_count = self.runs.len() as u32 + u32::from(known_ints > 0);
         let changed = total(&self.runs) + known_ints + run_count.saturating_sub(1);
         let removed = total(&self.removed);
-        let events = total(&self.events);
+        let events = self.events.iter().map(|&k| vt.events[k as usize].count).sum::<u32>();
         let out = total(&self.out_ids) + self.out_movers.len() as u32;
 
         let buf = &mut self.buf;
@@ -149,7 +140,9 @@ impl Assembler {
         write_array_len(buf, removed);
         extend(buf, vt, &self.removed);
         write_array_len(buf, events);
-        extend(buf, vt, &self.events);
+        for &k in &self.events {
+            buf.extend_from_slice(vt.bytes(vt.events[k as usize]));
+        }
         write_array_len(buf, out);
         extend(buf, vt, &self.out_ids);
         for &id in &self.out_movers {

@@ -6,9 +6,10 @@
 //! state and their ids when some client starts or stops seeing the cell this tick, the
 //! events that name only players in it, and the players that left the game from it. Players
 //! that moved between cells (or joined) are listed once each with their change and their full
-//! state: for each client, whether one is a change or a spawn depends on what it saw. Attacks
-//! between two cells are listed once and referenced from both; kills go to everyone, in the
-//! order they happened (a streak depends on it).
+//! state: for each client, whether one is a change or a spawn depends on what it saw. Events
+//! are written once each, in the tick's order, and referenced from the cells of the players
+//! they name (an attack between two cells from both); a client gets those of its cells, in
+//! that order. Kills go to everyone (a streak depends on their order).
 
 use skirmish_shared::codec::{sink_change, sink_entity, sink_event};
 use skirmish_shared::wire::Sink;
@@ -55,17 +56,17 @@ pub(crate) struct CellTick {
     pub stayers: Piece,
     /// Their ids (only when `ids`).
     pub stayer_ids: Piece,
-    /// Events whose players are all in this cell (joined, attacked, respawned).
-    pub events: Piece,
+    /// Events naming a player in this cell (joined, attacked, respawned): indices into
+    /// `events`.
+    pub events: Span,
     /// Players that left the game from this cell (for `removed`), and their `left` events.
     pub gone: Piece,
-    pub left: Piece,
+    pub left: Span,
     /// Movers (and joiners) into this cell, and movers out of it: indices into `movers`.
     pub enter: Span,
     pub exit: Span,
-    /// Attacks between this cell and another: indices into `cross`.
-    pub cross: Span,
-    /// Whether `stayers` and `stayer_ids` were written.
+    /// Whether `stayers` and `stayer_ids` were written (always, for a cell nobody stayed in:
+    /// there is nothing to write).
     pub full: bool,
     pub ids: bool,
 }
@@ -83,13 +84,6 @@ pub(crate) struct Mover {
     pub entity: Piece,
 }
 
-/// An event that names players in two cells.
-#[derive(Debug, Clone)]
-pub(crate) struct CrossEvent {
-    pub cells: [u32; 2],
-    pub event: Piece,
-}
-
 /// One tick of a room with a view radius, encoded once per cell.
 #[derive(Debug, Clone)]
 pub struct ViewTick {
@@ -100,10 +94,12 @@ pub struct ViewTick {
     pub(crate) movers: Vec<Mover>,
     pub(crate) enter: Vec<u32>,
     pub(crate) exit: Vec<u32>,
-    pub(crate) cross: Vec<CrossEvent>,
-    pub(crate) cross_refs: Vec<u32>,
-    /// `killed` events, for everyone.
-    pub(crate) kills: Piece,
+    /// Every event sent to anyone, one piece each, in the tick's order.
+    pub(crate) events: Vec<Piece>,
+    pub(crate) event_refs: Vec<u32>,
+    pub(crate) left_refs: Vec<u32>,
+    /// `killed` events (indices into `events`), for everyone.
+    pub(crate) kills: Vec<u32>,
     /// Every player's cell after the tick, sorted by id.
     pub(crate) players: Vec<(PlayerId, u32)>,
     /// Whether every cell's players are written in full (a keyframe was asked for).
@@ -144,8 +140,12 @@ impl ViewTick {
         &self.exit[self.cell(c).exit.range()]
     }
 
-    pub(crate) fn cross_of(&self, c: u32) -> &[u32] {
-        &self.cross_refs[self.cell(c).cross.range()]
+    pub(crate) fn events_of(&self, c: u32) -> &[u32] {
+        &self.event_refs[self.cell(c).events.range()]
+    }
+
+    pub(crate) fn left_of(&self, c: u32) -> &[u32] {
+        &self.left_refs[self.cell(c).left.range()]
     }
 }
 
@@ -179,7 +179,8 @@ pub struct ViewBuilder {
     last_len: usize,
     full: Vec<bool>,
     ids: Vec<bool>,
-    cross_by_cell: Vec<(u32, u32)>,
+    refs: Vec<(u32, u32)>,
+    left_refs: Vec<(u32, u32)>,
 }
 
 /// What else a tick's view needs besides its players.
@@ -210,9 +211,10 @@ impl ViewBuilder {
             movers: Vec::new(),
             enter: Vec::new(),
             exit: Vec::new(),
-            cross: Vec::new(),
-            cross_refs: Vec::new(),
-            kills: Piece::default(),
+            events: Vec::new(),
+            event_refs: Vec::new(),
+            left_refs: Vec::new(),
+            kills: Vec::new(),
             players,
             keyframe: facts.keyframe,
         };
@@ -229,8 +231,8 @@ impl ViewBuilder {
                 s.from == Some(s.to)
             }));
             let cell = &mut vt.cells[c];
-            cell.full = self.full[c];
-            cell.ids = self.ids[c];
+            cell.full = self.full[c] || self.stay.is_empty();
+            cell.ids = self.ids[c] || self.stay.is_empty();
             if self.stay.is_empty() {
                 continue;
             }
@@ -304,15 +306,9 @@ impl ViewBuilder {
                 out.uint(u64::from(id));
             }
             cell.gone = piece(start, out.len(), group.len());
-            let start = out.len();
-            let mut ints = 0;
-            for &(_, id) in group {
-                ints += sink_event(&mut out, &Event::Left { id });
-            }
-            cell.left = piece(start, out.len(), ints as usize);
         }
 
-        self.events(&mut vt, &mut out, facts.events);
+        self.events(&mut vt, &mut out, facts);
         self.last_len = out.len();
         vt.bytes = out.into_vec();
         vt
@@ -362,51 +358,48 @@ impl ViewBuilder {
         }
     }
 
-    /// Sorts the tick's events into their cells, the kills into one list for everyone.
-    fn events(&mut self, vt: &mut ViewTick, out: &mut Sink, events: &[Event]) {
-        let mut per_cell: Vec<(u32, usize)> = Vec::new();
-        let mut kills: Vec<usize> = Vec::new();
-        self.cross_by_cell.clear();
-        for (i, e) in events.iter().enumerate() {
+    /// Writes the tick's events, each once, and refers each cell to those naming a player in
+    /// it; kills to everyone, a `left` to the cell its holders saw the player in.
+    fn events(&mut self, vt: &mut ViewTick, out: &mut Sink, facts: TickFacts<'_>) {
+        self.refs.clear();
+        self.left_refs.clear();
+        for e in facts.events {
+            let k = vt.events.len() as u32;
             let cells = match *e {
                 Event::Killed { .. } => {
-                    kills.push(i);
-                    continue;
+                    vt.kills.push(k);
+                    [None, None]
                 }
-                // With `removed`, to the clients that held the player (built above).
-                Event::Left { .. } => continue,
+                Event::Left { id } => {
+                    // Only for a player clients were sent (one that joined and left in one tick
+                    // was never in anyone's view).
+                    let Some(&(_, c)) = facts.removed.iter().find(|&&(p, _)| p == id) else {
+                        continue;
+                    };
+                    self.left_refs.push((c, k));
+                    [None, None]
+                }
                 Event::Joined { id } | Event::Respawned { id } => [vt.cell_of(id), None],
                 Event::Attacked { attacker, target, .. } => {
                     [vt.cell_of(attacker), vt.cell_of(target)]
                 }
             };
+            let start = out.len();
+            let ints = sink_event(out, e);
+            vt.events.push(piece(start, out.len(), ints as usize));
             match cells {
-                [Some(a), Some(b)] if a != b => {
-                    let start = out.len();
-                    let ints = sink_event(out, e);
-                    let k = vt.cross.len() as u32;
-                    let event = piece(start, out.len(), ints as usize);
-                    vt.cross.push(CrossEvent { cells: [a, b], event });
-                    self.cross_by_cell.push((a, k));
-                    self.cross_by_cell.push((b, k));
-                }
-                [Some(a), _] | [None, Some(a)] => per_cell.push((a, i)),
+                [Some(a), Some(b)] if a != b => self.refs.extend([(a, k), (b, k)]),
+                [Some(a), _] | [None, Some(a)] => self.refs.push((a, k)),
                 [None, None] => {}
             }
         }
-        let start = out.len();
-        let ints: u32 = kills.iter().map(|&i| sink_event(out, &events[i])).sum();
-        vt.kills = piece(start, out.len(), ints as usize);
-        per_cell.sort_by_key(|&(c, _)| c); // stable: each cell keeps the events' order
-        for group in per_cell.chunk_by(|a, b| a.0 == b.0) {
-            let start = out.len();
-            let ints: u32 = group.iter().map(|&(_, i)| sink_event(out, &events[i])).sum();
-            vt.cells[group[0].0 as usize].events = piece(start, out.len(), ints as usize);
-        }
-        self.cross_by_cell.sort_unstable();
-        let refs = std::mem::take(&mut self.cross_by_cell);
-        vt.cross_refs = spans(&mut vt.cells, &refs, |c| &mut c.cross);
-        self.cross_by_cell = refs;
+        self.refs.sort_unstable();
+        self.left_refs.sort_unstable();
+        let n = vt.cells.len() as u32;
+        self.refs.retain(|&(c, _)| c < n);
+        self.left_refs.retain(|&(c, _)| c < n);
+        vt.event_refs = spans(&mut vt.cells, &self.refs, |c| &mut c.events);
+        vt.left_refs = spans(&mut vt.cells, &self.left_refs, |c| &mut c.left);
     }
 }
 
