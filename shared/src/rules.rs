@@ -126,6 +126,9 @@ impl Rules {
         if self.max_hp == 0 {
             return Err(RulesError::MaxHp);
         }
+        if self.view_radius > MAX_SIDE {
+            return Err(RulesError::TooLarge("view_radius"));
+        }
         if self.view_radius > 0 {
             let cells = |side: u32| u64::from(side / self.view_radius) + 1;
             let n = cells(self.map_width) * cells(self.map_height);
@@ -197,6 +200,11 @@ mod tests {
             Err(RulesError::ViewCells { radius: 100, cells: 129 * 129 })
         );
         assert_eq!(rules(1_000_000, 0).validate(), Ok(()), "0: the whole map, no cells");
+        assert_eq!(rules(1_000_000, 1_000_000).validate(), Ok(()), "one cell");
+        assert_eq!(
+            rules(1_000_000, 1_000_001).validate(),
+            Err(RulesError::TooLarge("view_radius"))
+        );
     }
 
     #[test]

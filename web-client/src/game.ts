@@ -36,6 +36,8 @@ export interface Effect {
 
 /** Kept for the kill feed (the page shows the last few seconds of it). */
 const FEED_KEPT = 20;
+/** Names of players seen kept at most (beyond, only those of the players held). */
+const SEEN_NAMES_KEPT = 4096;
 
 export class Game {
   playerId = 0;
@@ -131,6 +133,11 @@ export class Game {
         const hpSeen = new Map<number, number>();
         for (const ev of msg.events) this.onEvent(ev, before, hpSeen, now);
         for (const id of msg.removed) this.seenNames.delete(id);
+        // A player that left the game out of view is never named in `removed` here: past a
+        // bound, keep only the names of the players held.
+        if (this.seenNames.size > SEEN_NAMES_KEPT) {
+          for (const id of this.seenNames.keys()) if (!this.replica.entities.has(id)) this.seenNames.delete(id);
+        }
         this.trim(now);
         this.reconcile();
         break;
@@ -153,6 +160,13 @@ export class Game {
     // puts them a few ticks on), unless they can't have run there: new, dead before, or
     // further than a run since (a respawn meanwhile): those are placed at once. The
     // welcome's come with a new glider.
+    // Players the new picture no longer holds (out of view, or gone meanwhile) are dropped.
+    for (const id of before.entities.keys()) {
+      if (!replica.entities.has(id)) {
+        this.interp.remove(id);
+        this.glider.forget(id);
+      }
+    }
     const seconds = (replica.tick - before.tick) / this.tickRate;
     for (const e of replica.entities.values()) {
       this.interp.reset(e.id, t, e.x, e.y);
