@@ -75,9 +75,14 @@ impl Harness {
     }
 
     fn join_no_step(&mut self) -> ConnId {
+        self.join_resuming(None)
+    }
+
+    /// A new connection joining (presenting `resume`, if any), not stepped yet.
+    fn join_resuming(&mut self, resume: Option<skirmish_shared::ResumeToken>) -> ConnId {
         let conn = self.next_conn;
         self.next_conn += 1;
-        let local = self.room.join(conn, self.queue_capacity, None);
+        let local = self.room.join(conn, self.queue_capacity, resume);
         self.clients.insert(
             conn,
             TestClient {
@@ -900,20 +905,7 @@ fn resume_and_takeover_keep_one_connection_per_player() {
     let player = h.player(a);
     let token = u128::from(a).to_le_bytes();
     // A second connection presents A's token while A is still connected: it takes over.
-    let b = h.next_conn;
-    h.next_conn += 1;
-    let local = h.room.join(b, 64, Some(token));
-    h.clients.insert(
-        b,
-        TestClient {
-            local,
-            player: 0,
-            replica: Replica::default(),
-            seq: 0,
-            frames: Vec::new(),
-            keyframes: 0,
-        },
-    );
+    let b = h.join_resuming(Some(token));
     h.step();
     assert_eq!(h.player(b), player, "B got A's player back");
     let close = h.clients[&a].local.closed().expect("A was asked to close");
@@ -1137,20 +1129,7 @@ fn a_resumed_player_is_welcomed_with_its_view_and_follows_it() {
         h.step();
     }
     // a comes back with its token: the welcome holds its view, c where it is now, not b.
-    let back = h.next_conn;
-    h.next_conn += 1;
-    let local = h.room.join(back, 64, Some(u128::from(a).to_le_bytes()));
-    h.clients.insert(
-        back,
-        TestClient {
-            local,
-            player: 0,
-            replica: Replica::default(),
-            seq: 0,
-            frames: Vec::new(),
-            keyframes: 0,
-        },
-    );
+    let back = h.join_resuming(Some(u128::from(a).to_le_bytes()));
     h.step();
     assert_eq!(h.player(back), ida, "the token got a's player back");
     let held: Vec<PlayerId> = h.clients[&back].replica.entities.keys().copied().collect();
