@@ -677,26 +677,17 @@ fn replicas_follow_the_server(
     view_radius: u32,
     walk: bool,
 ) -> Result<(), TestCaseError> {
+    // With views, a smaller map spawned all over: players meet and part often.
+    let (side, spawn_max) = if view_radius > 0 { (24, 24) } else { (60, 30) };
     let config = SimConfig {
-        rules: if view_radius > 0 {
-            Rules {
-                map_width: 24,
-                map_height: 24,
-                spawn_max: 24,
-                attack_cooldown_ms: 0,
-                respawn_delay_ms: 200,
-                view_radius,
-                ..Rules::default()
-            }
-        } else {
-            Rules {
-                map_width: 60,
-                map_height: 60,
-                spawn_max: 30,
-                attack_cooldown_ms: 0,
-                respawn_delay_ms: 200,
-                ..Rules::default()
-            }
+        rules: Rules {
+            map_width: side,
+            map_height: side,
+            spawn_max,
+            attack_cooldown_ms: 0,
+            respawn_delay_ms: 200,
+            view_radius,
+            ..Rules::default()
         },
         ..Harness::rules()
     };

@@ -308,7 +308,6 @@ impl Fanout {
                         }
                     }
                 }
-                self.head.extend_from_slice(self.assembler.bytes());
                 &no_body
             } else if s.needs_keyframe {
                 let Some(kf) = &keyframe else { continue }; // asked for; comes in a later tick
@@ -323,13 +322,15 @@ impl Fanout {
             } else {
                 continue;
             };
-            match s.link.sender.message(&self.head, body) {
+            // With a view radius the whole message is this client's, in the assembler's buffer.
+            let head = if out.views.is_some() { self.assembler.bytes() } else { &self.head };
+            match s.link.sender.message(head, body) {
                 Delivery::Queued => {
                     if let Some(started) = out.started {
                         self.delivery.record(started.elapsed());
                     }
                     done.sent += 1;
-                    done.bytes += self.head.len() + body.len();
+                    done.bytes += head.len() + body.len();
                     s.last_sent = out.tick;
                     s.view = view;
                     s.needs_keyframe = false;

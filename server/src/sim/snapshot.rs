@@ -52,7 +52,9 @@ pub fn snapshot(
     changes.clear();
     let grid = settings.grid;
     let asked = keyframe_request.0.swap(false, Ordering::AcqRel);
-    let mut seen: Vec<Seen<'_>> = Vec::new();
+    // With a view radius, every player as the view builder takes it (sized once per tick).
+    let mut seen: Vec<Seen<'_>> =
+        Vec::with_capacity(if grid.is_some() { players.iter().len() } else { 0 });
 
     for (_, player, pos, health, score, mut rep) in &mut players {
         let to = grid.map_or(0, |g| g.cell(pos.x, pos.y));

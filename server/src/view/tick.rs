@@ -181,6 +181,9 @@ pub struct ViewBuilder {
     ids: Vec<bool>,
     refs: Vec<(u32, u32)>,
     left_refs: Vec<(u32, u32)>,
+    enters: Vec<(u32, u32)>,
+    exits: Vec<(u32, u32)>,
+    gone: Vec<(u32, PlayerId)>,
 }
 
 /// What else a tick's view needs besides its players.
@@ -268,8 +271,9 @@ impl ViewBuilder {
         }
 
         // Movers and joiners, listed once, referenced from the cells they left and entered.
-        let mut enters: Vec<(u32, u32)> = Vec::new();
-        let mut exits: Vec<(u32, u32)> = Vec::new();
+        let (enters, exits) = (&mut self.enters, &mut self.exits);
+        enters.clear();
+        exits.clear();
         for s in seen.iter().filter(|s| s.from != Some(s.to)) {
             let start = out.len();
             sink_entity(&mut out, s.id, s.name, s.pos, s.hp, s.score);
@@ -288,16 +292,15 @@ impl ViewBuilder {
         }
         enters.sort_unstable();
         exits.sort_unstable();
-        vt.enter = spans(&mut vt.cells, &enters, |c| &mut c.enter);
-        vt.exit = spans(&mut vt.cells, &exits, |c| &mut c.exit);
+        vt.enter = spans(&mut vt.cells, enters, |c| &mut c.enter);
+        vt.exit = spans(&mut vt.cells, exits, |c| &mut c.exit);
 
         // Players gone from the game, by the cell their holders saw them in.
-        let mut gone: Vec<(u32, PlayerId)> = facts
-            .removed
-            .iter()
-            .map(|&(id, c)| (c, id))
-            .filter(|&(c, _)| (c as usize) < n)
-            .collect();
+        let gone = &mut self.gone;
+        gone.clear();
+        gone.extend(
+            facts.removed.iter().map(|&(id, c)| (c, id)).filter(|&(c, _)| (c as usize) < n),
+        );
         gone.sort_unstable();
         for group in gone.chunk_by(|a, b| a.0 == b.0) {
             let cell = &mut vt.cells[group[0].0 as usize];
